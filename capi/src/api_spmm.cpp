@@ -1,0 +1,54 @@
+// SpMM: runs where the matrix lives (host backend or the context's GPU).
+#include "guard.hpp"
+#include "handles.hpp"
+#include "host/spmm_host.hpp"
+
+using spinfer::require;
+using spinfer::capi::guard;
+using spinfer::capi::require_dtype;
+using spinfer::capi::require_not_null;
+
+extern "C" {
+
+spinfer_status_t spinfer_spmm_options_init(spinfer_spmm_options_t* options) {
+  return guard([&] {
+    require_not_null(options, "options");
+    *options = spinfer_spmm_options_t{};
+    options->struct_size = sizeof(spinfer_spmm_options_t);
+  });
+}
+
+spinfer_status_t spinfer_spmm_ex(spinfer_context_t* ctx, const spinfer_matrix_t* w, const void* x,
+                                 int64_t n, int64_t ldx, const void* bias, void* y, int64_t ldy,
+                                 spinfer_dtype_t dtype, const spinfer_spmm_options_t* options,
+                                 void* stream) {
+  return guard([&] {
+    require_not_null(ctx, "ctx");
+    require_not_null(w, "w");
+    const spinfer::DType dt = require_dtype(dtype, "x/y");
+    spinfer::cuda::SpmmOptions opts;
+    if (options) {
+      require(options->struct_size >= sizeof(spinfer_spmm_options_t), SPINFER_STATUS_INVALID_ARGUMENT,
+              "options->struct_size is too small; initialise it with spinfer_spmm_options_init");
+      require(options->split_k >= 0, SPINFER_STATUS_INVALID_ARGUMENT, "options->split_k is negative");
+      require(options->tile_n >= 0, SPINFER_STATUS_INVALID_ARGUMENT, "options->tile_n is negative");
+      opts.split_k = options->split_k;
+      opts.tile_n = options->tile_n;
+    }
+    if (const auto* h = w->host()) {
+      spinfer::host::spmm(*h, x, n, ldx, bias, y, ldy, dt, ctx->host_threads);
+      return;
+    }
+    require(ctx->cuda != nullptr, SPINFER_STATUS_WRONG_LOCATION,
+            "w lives on a GPU but ctx is a host context");
+    spinfer::cuda::spmm(*ctx->cuda, *w->device(), x, n, ldx, bias, y, ldy, dt, opts, stream);
+  });
+}
+
+spinfer_status_t spinfer_spmm(spinfer_context_t* ctx, const spinfer_matrix_t* w, const void* x,
+                              int64_t n, int64_t ldx, const void* bias, void* y, int64_t ldy,
+                              spinfer_dtype_t dtype, void* stream) {
+  return spinfer_spmm_ex(ctx, w, x, n, ldx, bias, y, ldy, dtype, nullptr, stream);
+}
+
+}  // extern "C"

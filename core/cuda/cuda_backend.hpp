@@ -1,0 +1,53 @@
+// The CUDA backend as seen from the C API: plain C++, no CUDA headers, so the C API
+// compiles the same with or without CUDA. Defined in core/cuda/*.cu when the build
+// has CUDA, and by core/cuda/cuda_unavailable.cpp (every call throws NOT_SUPPORTED)
+// when it does not. Every function throws spinfer::Error on failure.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "format/tca_bme.hpp"
+
+namespace spinfer::cuda {
+
+class DeviceContext;  // per-context GPU state: device ordinal, properties, split-K workspaces
+struct DeviceMatrix;  // an encoded matrix whose arrays live on a GPU
+
+struct DeviceContextDeleter { void operator()(DeviceContext* p) const; };
+struct DeviceMatrixDeleter { void operator()(DeviceMatrix* p) const; };
+using DeviceContextPtr = std::unique_ptr<DeviceContext, DeviceContextDeleter>;
+using DeviceMatrixPtr = std::unique_ptr<DeviceMatrix, DeviceMatrixDeleter>;
+
+// Facts about a device matrix the C API reports.
+struct DeviceMatrixSummary {
+  int64_t rows = 0, cols = 0, nnz = 0;
+  DType dtype = DType::f16;
+  uint64_t values_count = 0, bitmaps_count = 0, offsets_count = 0;
+  int device = 0;
+};
+
+// Expert overrides; 0 means "chosen by the library".
+struct SpmmOptions {
+  int split_k = 0;
+  int tile_n = 0;
+};
+
+bool built_with_cuda();                 // false in the no-CUDA build
+bool device_available(int device);      // a usable GPU with this ordinal exists
+DeviceContextPtr create_context(int device);
+
+DeviceMatrixPtr upload(DeviceContext& ctx, const HostMatrix& host, void* stream);
+DeviceMatrixPtr encode_device(DeviceContext& ctx, const void* dense, DType dense_dtype,
+                              int64_t rows, int64_t cols, int64_t ld, DType storage,
+                              void* stream);
+HostMatrix download(DeviceContext& ctx, const DeviceMatrix& m, void* stream);
+DeviceMatrixSummary summary(const DeviceMatrix& m);
+
+// Y = X * W^T (+ bias) on `stream`; validates pointers (device-resident, aligned),
+// dtype and shapes; never allocates, never synchronises.
+void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, int64_t ldx,
+          const void* bias, void* y, int64_t ldy, DType dtype, const SpmmOptions& options,
+          void* stream);
+
+}  // namespace spinfer::cuda

@@ -1,0 +1,22 @@
+// Encoded matrices in safetensors files (layout in docs/format.md, "On disk").
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "format/tca_bme.hpp"
+
+namespace spinfer::io {
+
+// Saves each (name, matrix) pair; names must be non-empty and distinct.
+void save_matrices(const std::string& path,
+                   const std::vector<std::pair<std::string, const HostMatrix*>>& matrices);
+
+// Loads and validates the matrix `name` (empty: the file's only matrix).
+HostMatrix load_matrix(const std::string& path, const std::string& name);
+
+// Names of the spinfer matrices in the file, sorted.
+std::vector<std::string> list_matrices(const std::string& path);
+
+}  // namespace spinfer::io

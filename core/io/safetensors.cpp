@@ -1,0 +1,153 @@
+#include "io/safetensors.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+
+namespace spinfer::io {
+namespace {
+
+using nlohmann::json;
+constexpr uint64_t kMaxHeaderBytes = uint64_t(100) << 20;  // as the reference reader
+
+[[noreturn]] void corrupt(const std::string& what, const std::string& detail) {
+  throw Error(SPINFER_STATUS_CORRUPT_DATA, "corrupt safetensors file " + what + ": " + detail);
+}
+
+uint64_t read_u64_le(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+}  // namespace
+
+uint64_t safetensors_dtype_size(const std::string& dtype) {
+  static const std::map<std::string, uint64_t> sizes = {
+      {"BOOL", 1}, {"U8", 1}, {"I8", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}, {"I16", 2},
+      {"U16", 2},  {"F16", 2}, {"BF16", 2}, {"I32", 4},   {"U32", 4},     {"F32", 4},
+      {"I64", 8},  {"U64", 8}, {"F64", 8}};
+  auto it = sizes.find(dtype);
+  return it == sizes.end() ? 0 : it->second;
+}
+
+SafetensorsFile SafetensorsFile::read(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw Error(SPINFER_STATUS_IO_ERROR, "cannot open '" + path + "' for reading");
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw Error(SPINFER_STATUS_IO_ERROR, "cannot read the size of '" + path + "'");
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  in.seekg(0);
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
+    throw Error(SPINFER_STATUS_IO_ERROR, "cannot read '" + path + "'");
+  return parse(std::move(bytes), "'" + path + "'");
+}
+
+SafetensorsFile SafetensorsFile::parse(std::vector<uint8_t> bytes, const std::string& what) {
+  SafetensorsFile f;
+  if (bytes.size() < 8) corrupt(what, "shorter than the 8-byte header length");
+  const uint64_t header_len = read_u64_le(bytes.data());
+  if (header_len > kMaxHeaderBytes) corrupt(what, "header length " + std::to_string(header_len) + " is too large");
+  if (header_len > bytes.size() - 8)
+    corrupt(what, "header length " + std::to_string(header_len) + " runs past the end of the file (truncated?)");
+  f.data_start_ = 8 + header_len;
+  const uint64_t data_size = bytes.size() - f.data_start_;
+
+  json header;
+  try {
+    header = json::parse(bytes.begin() + 8, bytes.begin() + static_cast<std::ptrdiff_t>(f.data_start_));
+  } catch (const json::exception& e) {
+    corrupt(what, std::string("header is not valid JSON (") + e.what() + ")");
+  }
+  if (!header.is_object()) corrupt(what, "header is not a JSON object");
+
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (auto& [key, value] : header.items()) {
+    if (key == "__metadata__") {
+      if (!value.is_object()) corrupt(what, "__metadata__ is not an object");
+      for (auto& [mk, mv] : value.items()) {
+        if (!mv.is_string()) corrupt(what, "metadata value of '" + mk + "' is not a string");
+        f.metadata_[mk] = mv.get<std::string>();
+      }
+      continue;
+    }
+    if (!value.is_object()) corrupt(what, "entry '" + key + "' is not an object");
+    TensorEntry t;
+    auto dt = value.find("dtype");
+    auto sh = value.find("shape");
+    auto off = value.find("data_offsets");
+    if (dt == value.end() || !dt->is_string()) corrupt(what, "tensor '" + key + "' has no dtype string");
+    t.dtype = dt->get<std::string>();
+    const uint64_t elem = safetensors_dtype_size(t.dtype);
+    if (elem == 0) corrupt(what, "tensor '" + key + "' has unknown dtype '" + t.dtype + "'");
+    if (sh == value.end() || !sh->is_array()) corrupt(what, "tensor '" + key + "' has no shape list");
+    uint64_t count = 1;
+    for (auto& d : *sh) {
+      if (!d.is_number_unsigned()) corrupt(what, "tensor '" + key + "' has a shape entry that is not a non-negative integer");
+      const uint64_t n = d.get<uint64_t>();
+      if (n != 0 && count > (uint64_t(1) << 62) / n) corrupt(what, "tensor '" + key + "' shape overflows");
+      count *= n;
+      t.shape.push_back(n);
+    }
+    if (off == value.end() || !off->is_array() || off->size() != 2 || !(*off)[0].is_number_unsigned() ||
+        !(*off)[1].is_number_unsigned())
+      corrupt(what, "tensor '" + key + "' has no [begin, end] data_offsets");
+    t.begin = (*off)[0].get<uint64_t>();
+    t.end = (*off)[1].get<uint64_t>();
+    if (t.begin > t.end || t.end > data_size)
+      corrupt(what, "tensor '" + key + "' byte range [" + std::to_string(t.begin) + ", " +
+                        std::to_string(t.end) + ") lies outside the " + std::to_string(data_size) +
+                        "-byte data section (truncated?)");
+    if (t.end - t.begin != count * elem)
+      corrupt(what, "tensor '" + key + "' holds " + std::to_string(t.end - t.begin) +
+                        " bytes but its shape and dtype need " + std::to_string(count * elem));
+    if (t.end > t.begin) ranges.emplace_back(t.begin, t.end);
+    f.tensors_[key] = std::move(t);
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 1; i < ranges.size(); ++i)
+    if (ranges[i].first < ranges[i - 1].second) corrupt(what, "two tensors' byte ranges overlap");
+  f.bytes_ = std::move(bytes);
+  return f;
+}
+
+void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                       const std::map<std::string, std::string>& metadata) {
+  json header = json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const auto& t : tensors) {
+    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes}}};
+    offset += t.bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keep the data section 8-byte aligned
+
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(SPINFER_STATUS_IO_ERROR, "cannot open '" + tmp + "' for writing");
+    uint8_t len[8];
+    for (int i = 0; i < 8; ++i) len[i] = uint8_t(uint64_t(text.size()) >> (8 * i));
+    out.write(reinterpret_cast<const char*>(len), 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    for (const auto& t : tensors)
+      out.write(static_cast<const char*>(t.data), static_cast<std::streamsize>(t.bytes));
+    out.flush();
+    if (!out) {
+      out.close();
+      std::remove(tmp.c_str());
+      throw Error(SPINFER_STATUS_IO_ERROR, "cannot write '" + tmp + "' (disk full?)");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw Error(SPINFER_STATUS_IO_ERROR, "cannot rename '" + tmp + "' to '" + path + "'");
+  }
+}
+
+}  // namespace spinfer::io

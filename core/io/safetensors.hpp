@@ -1,0 +1,53 @@
+// Minimal, defensive safetensors reader and writer
+// (https://huggingface.co/docs/safetensors: u64 little-endian header length, JSON
+// header, then the raw little-endian tensor bytes).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace spinfer::io {
+
+struct TensorEntry {
+  std::string dtype;           // safetensors spelling: "F16", "BF16", "U64", ...
+  std::vector<uint64_t> shape;
+  uint64_t begin = 0, end = 0; // byte range inside the data section
+};
+
+// A whole safetensors file held in memory. Parsing checks every header field: the
+// header length, JSON syntax, dtypes, shapes, byte ranges (in bounds, exactly the
+// size the shape needs, not overlapping) and that metadata values are strings.
+class SafetensorsFile {
+ public:
+  static SafetensorsFile read(const std::string& path);
+  static SafetensorsFile parse(std::vector<uint8_t> bytes, const std::string& what);
+
+  const std::map<std::string, TensorEntry>& tensors() const { return tensors_; }
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+  const uint8_t* data(const TensorEntry& t) const { return bytes_.data() + data_start_ + t.begin; }
+
+ private:
+  std::vector<uint8_t> bytes_;
+  uint64_t data_start_ = 0;
+  std::map<std::string, TensorEntry> tensors_;
+  std::map<std::string, std::string> metadata_;
+};
+
+// A tensor to write: its bytes are copied straight into the file.
+struct TensorToWrite {
+  std::string name, dtype;
+  std::vector<uint64_t> shape;
+  const void* data = nullptr;
+  uint64_t bytes = 0;
+};
+
+// Writes a safetensors file atomically (temporary file + rename).
+void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
+                       const std::map<std::string, std::string>& metadata);
+
+// Bytes per element of a safetensors dtype, 0 when unknown.
+uint64_t safetensors_dtype_size(const std::string& dtype);
+
+}  // namespace spinfer::io
