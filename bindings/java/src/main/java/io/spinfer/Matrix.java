@@ -73,6 +73,7 @@ public final class Matrix implements AutoCloseable {
    */
   public static Matrix encode(Buffer dense, DType denseDType, long rows, long cols, long ld,
       DType storage) {
+    Native.nonNull(denseDType, "dense dtype");
     long address = HostData.address(dense, "dense", denseDType,
         HostData.bytesOf(rows, cols, ld, denseDType), false);
     return encodeAt(address, dense, denseDType, rows, cols, ld, storage);
@@ -82,8 +83,9 @@ public final class Matrix implements AutoCloseable {
       long cols, long ld, DType storage) {
     long[] out = new long[1];
     try {
-      Native.check(SpinferNative.matrix_encode(out, address, denseDType.raw(), rows, cols, ld,
-          storage.raw()));
+      Native.check(SpinferNative.matrix_encode(out, address,
+          Native.nonNull(denseDType, "dense dtype").raw(), rows, cols, ld,
+          Native.nonNull(storage, "storage dtype").raw()));
     } finally {
       Reference.reachabilityFence(keepAlive);
     }
@@ -103,7 +105,8 @@ public final class Matrix implements AutoCloseable {
     ByteBuffer g = HostData.copyOf(groupOffsets);
     long[] out = new long[1];
     try {
-      Native.check(SpinferNative.matrix_from_arrays(out, rows, cols, dtype.raw(), formatVersion,
+      Native.check(SpinferNative.matrix_from_arrays(out, rows, cols,
+          Native.nonNull(dtype, "dtype").raw(), formatVersion,
           HostData.addressOf(v), values == null ? 0 : values.length,
           HostData.addressOf(b), bitmaps == null ? 0 : bitmaps.length,
           HostData.addressOf(g), groupOffsets == null ? 0 : groupOffsets.length));
@@ -154,6 +157,7 @@ public final class Matrix implements AutoCloseable {
    * where nothing is stored.
    */
   public void decode(Buffer dense, DType denseDType, long ld) {
+    Native.nonNull(denseDType, "dense dtype");
     long address = HostData.address(dense, "dense", denseDType,
         HostData.bytesOf(rows, cols, ld, denseDType), true);
     try {
@@ -239,6 +243,7 @@ public final class Matrix implements AutoCloseable {
   }
 
   static void requireSixteenBit(DType dtype, String name) {
+    Native.nonNull(dtype, name + " dtype");
     if (dtype != DType.F16 && dtype != DType.BF16) {
       throw Native.error(Status.UNSUPPORTED_DTYPE,
           name + " is 16-bit data (short[]), so its dtype must be F16 or BF16, not " + dtype);

@@ -19,6 +19,12 @@ final class Native {
     throw new SpinferException(Status.of(status), message);
   }
 
+  /** {@code value}, or SpinferException(INVALID_ARGUMENT) naming {@code name} when it is null. */
+  static <T> T nonNull(T value, String name) {
+    if (value == null) throw error(Status.INVALID_ARGUMENT, name + " is null");
+    return value;
+  }
+
   /** A failure found by the Java layer itself (closed handle, short buffer). */
   static SpinferException error(Status status, String message) {
     return new SpinferException(status, message);

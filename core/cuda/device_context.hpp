@@ -1,0 +1,70 @@
+// Per-context GPU state: the device, its properties, the split-K workspaces and the
+// pinned staging buffers of uploads. Allocated once at creation; the SpMM hot path
+// never allocates.
+//
+// Split-K workspace: kWorkspaceSlots slots are allocated when the context is created.
+// A stream is bound to a free slot the first time it runs a split-K SpMM (host
+// bookkeeping under a mutex, no allocation) and keeps it for the life of the context.
+// A stream that finds every slot bound to other streams runs with split_k = 1: the same
+// result, only slower for small M x N. Calls on one stream are ordered, so they share
+// their slot safely.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <unordered_map>
+
+#include <cuda_runtime.h>
+
+#include "cuda/cuda_backend.hpp"
+
+namespace spinfer::cuda {
+
+struct SplitKWorkspace {
+  float* partials = nullptr;     // fp32 partial tiles
+  unsigned* counters = nullptr;  // arrival counters, zero between launches
+  size_t partial_floats = 0;
+  size_t counter_count = 0;
+};
+
+class DeviceContext {
+ public:
+  static constexpr int kWorkspaceSlots = 4;
+  static constexpr size_t kPartialBytesPerSlot = size_t(16) << 20;  // 16 MiB
+  static constexpr size_t kCountersPerSlot = 8192;
+  static constexpr size_t kStagingBytes = size_t(4) << 20;  // per pinned staging buffer
+
+  explicit DeviceContext(int device);
+  ~DeviceContext();
+  DeviceContext(const DeviceContext&) = delete;
+  DeviceContext& operator=(const DeviceContext&) = delete;
+
+  int device() const { return device_; }
+  int sm_count() const { return sm_count_; }
+  // Resident blocks per SM of the SpMM kernel with `tile_n` tokens per block.
+  int blocks_per_sm(int tile_n) const;
+
+  // The split-K workspace bound to `stream`, or nullptr when no slot is free.
+  const SplitKWorkspace* workspace_for(void* stream);
+
+  // Copies `bytes` from pageable host memory to device memory on `stream` through the
+  // pinned staging buffers; returns when the host source may be reused.
+  void upload_pageable(void* dst, const void* src, size_t bytes, cudaStream_t stream);
+
+ private:
+  int device_ = 0;
+  int sm_count_ = 0;
+  int blocks_per_sm_[4] = {1, 1, 1, 1};  // tile_n 8, 16, 32, 64
+
+  std::mutex workspace_mutex_;
+  unsigned char* workspace_memory_ = nullptr;
+  SplitKWorkspace slots_[kWorkspaceSlots];
+  std::unordered_map<void*, int> slot_of_stream_;
+
+  std::mutex staging_mutex_;
+  void* staging_[2] = {nullptr, nullptr};
+  cudaEvent_t staging_done_[2] = {nullptr, nullptr};
+};
+
+}  // namespace spinfer::cuda

