@@ -12,6 +12,13 @@ cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPINFER_TESTS=ON -DSPI
 cmake --build build -j "$JOBS"
 cmake --install build >/dev/null
 (cd build && ctest --output-on-failure -j "$JOBS")
+echo "=== installed package: CMake find_package and pkg-config ==="
+cmake -S tests/install -B build/install-test -G Ninja -DCMAKE_PREFIX_PATH="$PWD/build/prefix" >/dev/null
+cmake --build build/install-test >/dev/null
+LD_LIBRARY_PATH="$PWD/build/prefix/lib" ./build/install-test/consumer
+PKG_CONFIG_PATH="$PWD/build/prefix/lib/pkgconfig" cc tests/install/consumer.c \
+  $(PKG_CONFIG_PATH="$PWD/build/prefix/lib/pkgconfig" pkg-config --cflags --libs spinfer) -o build/consumer-pc
+LD_LIBRARY_PATH="$PWD/build/prefix/lib" ./build/consumer-pc
 export SPINFER_PREFIX="$PWD/build/prefix"
 for binding in python java rust; do
   if [[ -f .ci/$binding.sh ]]; then

@@ -20,22 +20,10 @@
 #include <cstdint>
 
 #include "cuda/ptx.cuh"
+#include "cuda/spmm_params.hpp"
 
 namespace spinfer::cuda {
 
-struct SmbdParams {
-  const uint16_t* values;         // device, 16-byte aligned
-  const uint64_t* bitmaps;        // device
-  const uint64_t* group_offsets;  // device
-  const void* x;                  // [n, k], leading dimension ldx (multiple of 8)
-  const void* bias;               // [m] or nullptr
-  void* y;                        // [n, m], leading dimension ldy (multiple of 8)
-  int64_t m, k, n, ldx, ldy;
-  int64_t group_cols;   // GK = ceil(k / 64)
-  int tiles_per_split;  // GroupTiles along K per blockIdx.z slice
-  float* partials;      // split-K: [tile][slice][TILE_N][64] fp32, else unused
-  unsigned* counters;   // split-K: one per (blockIdx.x, blockIdx.y) tile, zero between launches
-};
 
 inline constexpr int kSmbdThreads = 128;
 
@@ -74,9 +62,9 @@ __global__ void __launch_bounds__(kSmbdThreads) spmm_smbd_kernel(const SmbdParam
   const int64_t n0 = int64_t(blockIdx.y) * TILE_N;
   const int slice = blockIdx.z;
   const int64_t gk_begin = int64_t(slice) * p.tiles_per_split;
-  const int64_t gk_end = min(p.group_cols, gk_begin + p.tiles_per_split);
+  const int64_t gk_end = min(p.group_cols, gk_begin + int64_t(p.tiles_per_split));
   const int iters = int(gk_end - gk_begin);
-  const int n_valid = int(min<int64_t>(TILE_N, p.n - n0));
+  const int n_valid = int(min(int64_t(TILE_N), p.n - n0));
   const uint32_t smem_base = ptx::smem_addr(smem);
   const T* x = static_cast<const T*>(p.x);
   const uint64_t policy = ptx::evict_first_policy();

@@ -85,6 +85,14 @@ impl SpmmOptions {
 /// The C API documents that a context may be used from many threads at once (host
 /// calls run concurrently; CUDA calls need one stream per thread, which only the
 /// `unsafe` device-pointer calls take), so `Context` is `Send` and `Sync`.
+///
+/// Using a context after [`Context::close`] is rejected by the compiler:
+///
+/// ```compile_fail,E0382
+/// let ctx = spinfer::Context::host().unwrap();
+/// ctx.close().unwrap();
+/// let _ = ctx.backend(); // error[E0382]: borrow of moved value: `ctx`
+/// ```
 #[derive(Debug)]
 pub struct Context {
     raw: NonNull<sys::spinfer_context_t>,

@@ -56,3 +56,16 @@ pub fn has_cuda() -> bool {
     // SAFETY: no arguments.
     unsafe { sys::spinfer_has_cuda() != 0 }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The handles are shareable across threads as spinfer.h documents; this stops
+    /// compiling if a field ever makes them lose Send or Sync.
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<crate::Context>();
+        send_sync::<crate::Matrix>();
+        send_sync::<crate::Error>();
+    }
+}

@@ -51,7 +51,7 @@ pub struct MatrixInfo {
 ///
 /// Using a matrix after [`Matrix::close`] is rejected by the compiler:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0382
 /// let m = spinfer::Matrix::encode(&[1.0f32, 0.0, 0.0, 2.0], 2, 2, spinfer::DType::F16).unwrap();
 /// m.close().unwrap();
 /// let _ = m.info(); // error[E0382]: borrow of moved value: `m`

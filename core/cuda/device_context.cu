@@ -1,0 +1,105 @@
+// DeviceContext: properties, split-K workspace slots and upload staging (see the header).
+#include "cuda/device_context.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "cuda/cuda_check.hpp"
+#include "cuda/spmm_params.hpp"
+
+namespace spinfer::cuda {
+
+DeviceContext::DeviceContext(int device) : device_(device) {
+  DeviceGuard guard(device);
+  check_cuda(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device),
+             "cudaDeviceGetAttribute(multiprocessors)");
+  int major = 0;
+  check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
+             "cudaDeviceGetAttribute(compute capability)");
+  require(major >= 8, SPINFER_STATUS_NOT_SUPPORTED,
+          "device " + std::to_string(device) + " has compute capability " + std::to_string(major) +
+              ".x; spinfer's CUDA kernels need 8.0 or newer");
+  check_cuda(prepare_spmm_smbd(), "setting the SpMM kernels' shared-memory limit");
+  const int tiles[4] = {8, 16, 32, 64};
+  for (int i = 0; i < 4; ++i) blocks_per_sm_[i] = spmm_smbd_blocks_per_sm(tiles[i]);
+
+  // One allocation for every slot: partials first (16-byte aligned), then counters.
+  const size_t slot_bytes = kPartialBytesPerSlot + kCountersPerSlot * sizeof(unsigned);
+  void* mem = nullptr;
+  check_cuda(cudaMalloc(&mem, slot_bytes * kWorkspaceSlots), "cudaMalloc(split-K workspace)");
+  workspace_memory_ = static_cast<unsigned char*>(mem);
+  cudaError_t err = cudaMemset(mem, 0, slot_bytes * kWorkspaceSlots);
+  for (int s = 0; s < kWorkspaceSlots; ++s) {
+    unsigned char* base = workspace_memory_ + s * slot_bytes;
+    slots_[s].partials = reinterpret_cast<float*>(base);
+    slots_[s].partial_floats = kPartialBytesPerSlot / sizeof(float);
+    slots_[s].counters = reinterpret_cast<unsigned*>(base + kPartialBytesPerSlot);
+    slots_[s].counter_count = kCountersPerSlot;
+  }
+  if (err == cudaSuccess) err = cudaDeviceSynchronize();  // counters are zero before any use
+  if (err != cudaSuccess) {
+    cudaFree(mem);
+    check_cuda(err, "clearing the split-K workspace");
+  }
+}
+
+DeviceContext::~DeviceContext() {
+  int previous = 0;
+  if (cudaGetDevice(&previous) != cudaSuccess) previous = device_;
+  cudaSetDevice(device_);
+  // Work queued on any stream may still use the workspace or the staging buffers.
+  cudaDeviceSynchronize();
+  cudaFree(workspace_memory_);
+  for (int i = 0; i < 2; ++i) {
+    if (staging_done_[i]) cudaEventDestroy(staging_done_[i]);
+    if (staging_[i]) cudaFreeHost(staging_[i]);
+  }
+  cudaSetDevice(previous);
+}
+
+int DeviceContext::blocks_per_sm(int tile_n) const {
+  switch (tile_n) {
+    case 8: return blocks_per_sm_[0];
+    case 16: return blocks_per_sm_[1];
+    case 32: return blocks_per_sm_[2];
+    default: return blocks_per_sm_[3];
+  }
+}
+
+const SplitKWorkspace* DeviceContext::workspace_for(void* stream) {
+  std::lock_guard<std::mutex> lock(workspace_mutex_);
+  auto it = slot_of_stream_.find(stream);
+  if (it != slot_of_stream_.end()) return &slots_[it->second];
+  const int used = int(slot_of_stream_.size());
+  if (used >= kWorkspaceSlots) return nullptr;
+  slot_of_stream_.emplace(stream, used);
+  return &slots_[used];
+}
+
+void DeviceContext::upload_pageable(void* dst, const void* src, size_t bytes, cudaStream_t stream) {
+  std::lock_guard<std::mutex> lock(staging_mutex_);
+  if (!staging_[0]) {
+    for (int i = 0; i < 2; ++i) {
+      check_cuda(cudaMallocHost(&staging_[i], kStagingBytes), "cudaMallocHost(upload staging)");
+      check_cuda(cudaEventCreateWithFlags(&staging_done_[i], cudaEventDisableTiming),
+                 "cudaEventCreate(upload staging)");
+      check_cuda(cudaEventRecord(staging_done_[i], stream), "cudaEventRecord(upload staging)");
+    }
+  }
+  size_t done = 0;
+  int buf = 0;
+  while (done < bytes) {
+    const size_t chunk = std::min(kStagingBytes, bytes - done);
+    // Wait until the copy that last used this buffer has read it.
+    check_cuda(cudaEventSynchronize(staging_done_[buf]), "cudaEventSynchronize(upload staging)");
+    std::memcpy(staging_[buf], static_cast<const unsigned char*>(src) + done, chunk);
+    check_cuda(cudaMemcpyAsync(static_cast<unsigned char*>(dst) + done, staging_[buf], chunk,
+                               cudaMemcpyHostToDevice, stream),
+               "cudaMemcpyAsync(upload)");
+    check_cuda(cudaEventRecord(staging_done_[buf], stream), "cudaEventRecord(upload staging)");
+    done += chunk;
+    buf ^= 1;
+  }
+}
+
+}  // namespace spinfer::cuda

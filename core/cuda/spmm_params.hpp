@@ -1,0 +1,42 @@
+// Arguments of the SMBD SpMM kernel and its launchers (plain C++, no CUDA headers).
+#pragma once
+
+#include <cstdint>
+
+#include <cuda_runtime.h>
+
+#include "common/dtype.hpp"
+
+namespace spinfer::cuda {
+
+struct SmbdParams {
+  const uint16_t* values;         // device, 16-byte aligned
+  const uint64_t* bitmaps;        // device
+  const uint64_t* group_offsets;  // device
+  const void* x;                  // [n, k], leading dimension ldx (multiple of 8), 16-byte aligned
+  const void* bias;               // [m] or nullptr
+  void* y;                        // [n, m], leading dimension ldy (multiple of 8), 16-byte aligned
+  int64_t m, k, n, ldx, ldy;
+  int64_t group_cols;   // GK = ceil(k / 64)
+  int tiles_per_split;  // GroupTiles along K per blockIdx.z slice
+  float* partials;      // split-K: [tile][slice][tile_n][64] fp32, else unused
+  unsigned* counters;   // split-K: one per (blockIdx.x, blockIdx.y) tile, zero between launches
+};
+
+// Grid of one launch: x = GroupTile rows of W, y = token tiles, z = K slices.
+struct SmbdGrid {
+  unsigned group_rows = 1, token_tiles = 1, split_k = 1;
+};
+
+// Launchers (spmm_launch_*.cu): typed by dtype, asynchronous on `stream`; never allocate
+// or synchronise; return the launch status. `tile_n` is 8, 16, 32 or 64.
+cudaError_t launch_spmm_smbd(DType dtype, int tile_n, const SmbdParams& p, SmbdGrid grid,
+                             cudaStream_t stream);
+
+// Raises the dynamic shared-memory limit of every kernel variant on the current device.
+cudaError_t prepare_spmm_smbd();
+
+// Resident blocks per SM of the variant with `tile_n` tokens (current device), >= 1.
+int spmm_smbd_blocks_per_sm(int tile_n);
+
+}  // namespace spinfer::cuda
