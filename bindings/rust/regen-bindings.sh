@@ -9,7 +9,7 @@
 # The flags are fixed here, in one place, so every run produces the same file for the
 # same header, bindgen and libclang. Formatting is done by rustfmt when it is on PATH;
 # a rustfmt of another version may lay the same tokens out differently, so --check
-# falls back to comparing the files with all whitespace removed before failing.
+# falls back to comparing the files with their layout removed (see tokens) before failing.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -40,6 +40,12 @@ generate() {  # $1 = output file
   fi
 }
 
+# The file with its layout removed: no whitespace, no trailing comma before a closing
+# bracket (rustfmt adds those when it breaks a list over lines).
+tokens() {
+  tr -d ' \t\n' | sed -e 's/,)/)/g' -e 's/,}/}/g' -e 's/,]/]/g'
+}
+
 if [[ "${1:-}" == "--check" ]]; then
   tmp="$(mktemp --suffix=.rs)"
   trap 'rm -f "$tmp"' EXIT
@@ -48,7 +54,7 @@ if [[ "${1:-}" == "--check" ]]; then
     echo "regen-bindings: $committed is up to date"
     exit 0
   fi
-  if cmp -s <(tr -d ' \t\n' <"$tmp") <(tr -d ' \t\n' <"$committed"); then
+  if cmp -s <(tokens <"$tmp") <(tokens <"$committed"); then
     echo "regen-bindings: $committed has the same tokens (only rustfmt layout differs): up to date"
     exit 0
   fi

@@ -14,6 +14,7 @@
  *   4. Files (safetensors)
  *   5. Device residency: upload, GPU encode, download
  *   6. SpMM: Y = X * W^T (+ bias)
+ *   7. Layers, KV cache, models
  *
  * Conventions
  *   - Every function returns spinfer_status_t. On failure, a human-readable

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "common/fault_injection.hpp"
 
 namespace spinfer::io {
 namespace {
@@ -36,13 +37,14 @@ uint64_t safetensors_dtype_size(const std::string& dtype) {
 }
 
 SafetensorsFile SafetensorsFile::read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw Error(SPINFER_STATUS_IO_ERROR, "cannot open '" + path + "' for reading");
+  std::ifstream in;
+  if (!fault::should_fail(fault::Site::file_open)) in.open(path, std::ios::binary | std::ios::ate);
+  if (!in.is_open()) throw Error(SPINFER_STATUS_IO_ERROR, "cannot open '" + path + "' for reading");
   const std::streamoff size = in.tellg();
   if (size < 0) throw Error(SPINFER_STATUS_IO_ERROR, "cannot read the size of '" + path + "'");
   std::vector<uint8_t> bytes(static_cast<size_t>(size));
   in.seekg(0);
-  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), size))
+  if (size > 0 && (fault::should_fail(fault::Site::file_read) || !in.read(reinterpret_cast<char*>(bytes.data()), size)))
     throw Error(SPINFER_STATUS_IO_ERROR, "cannot read '" + path + "'");
   return parse(std::move(bytes), "'" + path + "'");
 }
@@ -129,8 +131,9 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
 
   const std::string tmp = path + ".tmp";
   {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(SPINFER_STATUS_IO_ERROR, "cannot open '" + tmp + "' for writing");
+    std::ofstream out;
+    if (!fault::should_fail(fault::Site::file_open)) out.open(tmp, std::ios::binary | std::ios::trunc);
+    if (!out.is_open()) throw Error(SPINFER_STATUS_IO_ERROR, "cannot open '" + tmp + "' for writing");
     uint8_t len[8];
     for (int i = 0; i < 8; ++i) len[i] = uint8_t(uint64_t(text.size()) >> (8 * i));
     out.write(reinterpret_cast<const char*>(len), 8);
@@ -138,13 +141,14 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
     for (const auto& t : tensors)
       out.write(static_cast<const char*>(t.data), static_cast<std::streamsize>(t.bytes));
     out.flush();
+    if (fault::should_fail(fault::Site::file_write)) out.setstate(std::ios::badbit);
     if (!out) {
       out.close();
       std::remove(tmp.c_str());
       throw Error(SPINFER_STATUS_IO_ERROR, "cannot write '" + tmp + "' (disk full?)");
     }
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (fault::should_fail(fault::Site::file_rename) || std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
     throw Error(SPINFER_STATUS_IO_ERROR, "cannot rename '" + tmp + "' to '" + path + "'");
   }

@@ -10,6 +10,8 @@ use spinfer::{Context, DType, Matrix};
 const M: usize = 96;
 const K: usize = 200;
 const N: usize = 5;
+/// sum(Y) that every language prints (exact: Y holds multiples of 1/32).
+const CHECKSUM: f64 = -26.9375;
 
 fn weight(i: usize, j: usize) -> f32 {
     if (i * 7 + j * 13) % 10 < 5 {
@@ -39,7 +41,10 @@ fn run() -> spinfer::Result<f64> {
     assert_eq!(nnz, 9036, "SCENARIO.md says W has 9036 non-zeros");
 
     // 3. Save as "w" to a temporary safetensors file and load it back.
-    let path = std::env::temp_dir().join(format!("spinfer-scenario-{}.safetensors", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "spinfer-scenario-{}.safetensors",
+        std::process::id()
+    ));
     encoded.save(&path, "w")?;
     let loaded = Matrix::load(&path, Some("w"));
     let _ = std::fs::remove_file(&path);
@@ -55,19 +60,38 @@ fn run() -> spinfer::Result<f64> {
     // 6. float64 reference; fp32 accumulation is exact here, so compare exactly.
     for n in 0..N {
         for i in 0..M {
-            let reference: f64 = (0..K).map(|j| input(n, j) as f64 * weight(i, j) as f64).sum::<f64>()
+            let reference: f64 = (0..K)
+                .map(|j| input(n, j) as f64 * weight(i, j) as f64)
+                .sum::<f64>()
                 + bias(i) as f64;
             let got = y[n * M + i];
-            assert!(got as f64 == reference, "Y[{}][{}] = {}, reference {}", n, i, got, reference);
+            assert!(
+                got as f64 == reference,
+                "Y[{}][{}] = {}, reference {}",
+                n,
+                i,
+                got,
+                reference
+            );
         }
     }
-    Ok(y.iter().map(|&v| v as f64).sum())
+    let checksum: f64 = y.iter().map(|&v| v as f64).sum();
+    assert!(
+        checksum == CHECKSUM,
+        "checksum {:.6}, SCENARIO.md says {:.6}",
+        checksum,
+        CHECKSUM
+    );
+    Ok(checksum)
 }
 
 fn main() -> ExitCode {
     match run() {
         Ok(checksum) => {
-            println!("spinfer {} rust scenario: nnz = 9036, Y == reference", spinfer::version());
+            println!(
+                "spinfer {} rust scenario: nnz = 9036, Y == reference",
+                spinfer::version()
+            );
             println!("checksum = {:.6}", checksum);
             ExitCode::SUCCESS
         }

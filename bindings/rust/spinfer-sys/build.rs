@@ -1,11 +1,11 @@
 //! Finds libspinfer and tells rustc to link it.
 //!
-//! Search order:
-//!   1. the directory in the environment variable SPINFER_LIB_DIR;
-//!   2. `pkg-config spinfer` (an installed library);
-//!   3. the repository's own CMake build directory (`build/capi` next to bindings/).
-//! The directory found is also written into the rpath of this crate's test binaries and
-//! passed on to dependents as DEP_SPINFER_LIB_DIR, so `cargo test` runs without
+//! Search order: (1) the directory in the environment variable SPINFER_LIB_DIR;
+//! (2) `pkg-config spinfer` (an installed library); (3) the repository's own CMake
+//! build directory (`build/capi` next to bindings/).
+//!
+//! The directory found is also written into the rpath of this crate's test binaries
+//! and passed on to dependents as DEP_SPINFER_LIB_DIR, so `cargo test` runs without
 //! LD_LIBRARY_PATH.
 use std::env;
 use std::path::{Path, PathBuf};
@@ -55,7 +55,9 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SPINFER_LIB_DIR");
     println!("cargo:rerun-if-changed=build.rs");
 
-    let dir = from_env().or_else(from_pkg_config).or_else(from_repo_build_dir);
+    let dir = from_env()
+        .or_else(from_pkg_config)
+        .or_else(from_repo_build_dir);
     match &dir {
         Some(dir) => {
             let dir = dir.canonicalize().unwrap_or_else(|_| dir.clone());

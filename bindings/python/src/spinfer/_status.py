@@ -124,3 +124,9 @@ def checked(result):
     status, *outs = result
     check(status)
     return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+# Show the public name (spinfer.ShapeMismatchError) in tracebacks.
+for _cls in (SpinferError, *_BY_STATUS.values()):
+    _cls.__module__ = "spinfer"
+del _cls

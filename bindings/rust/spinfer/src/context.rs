@@ -56,7 +56,11 @@ pub struct ContextConfig {
 
 impl Default for ContextConfig {
     fn default() -> Self {
-        ContextConfig { backend: Backend::Auto, device: 0, host_threads: 0 }
+        ContextConfig {
+            backend: Backend::Auto,
+            device: 0,
+            host_threads: 0,
+        }
     }
 }
 
@@ -133,7 +137,10 @@ impl Context {
 
     fn own(raw: *mut sys::spinfer_context_t) -> Result<Context> {
         NonNull::new(raw).map(|raw| Context { raw }).ok_or_else(|| {
-            Error::rust(Status::InternalError, "library returned success and a NULL context")
+            Error::rust(
+                Status::InternalError,
+                "library returned success and a NULL context",
+            )
         })
     }
 
@@ -192,7 +199,11 @@ impl Context {
             if b.len() < info.rows {
                 return Err(Error::rust(
                     Status::ShapeMismatch,
-                    format!("bias has {} elements, but w has {} rows", b.len(), info.rows),
+                    format!(
+                        "bias has {} elements, but w has {} rows",
+                        b.len(),
+                        info.rows
+                    ),
                 ));
             }
         }
@@ -247,7 +258,18 @@ impl Context {
             ));
         }
         let raw_options = options.map(|o| o.to_raw()).transpose()?;
-        self.spmm_raw(w, x, n, ldx, bias, y, ldy, dtype, raw_options.as_ref(), stream)
+        self.spmm_raw(
+            w,
+            x,
+            n,
+            ldx,
+            bias,
+            y,
+            ldy,
+            dtype,
+            raw_options.as_ref(),
+            stream,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -92,7 +92,11 @@ fn f32_to_f16_bits(x: f32) -> u16 {
     let man = bits & 0x007f_ffff;
     if exp == 0xff {
         // Infinity, or NaN forced quiet so that a payload in the dropped bits survives.
-        let nan = if man != 0 { 0x0200 | (man >> 13) as u16 } else { 0 };
+        let nan = if man != 0 {
+            0x0200 | (man >> 13) as u16
+        } else {
+            0
+        };
         return sign | 0x7c00 | nan;
     }
     let half_exp = exp - 127 + 15;
@@ -201,7 +205,10 @@ mod tests {
         // 1 + 3 * 2^-11 is halfway between 1 + 2^-10 (odd) and 1 + 2^-9: goes up.
         assert_eq!(F16::from_f32(1.0 + 3.0 * 2f32.powi(-11)), F16(0x3c02));
         // Just above halfway rounds up.
-        assert_eq!(F16::from_f32(1.0 + 2f32.powi(-11) + 2f32.powi(-20)), F16(0x3c01));
+        assert_eq!(
+            F16::from_f32(1.0 + 2f32.powi(-11) + 2f32.powi(-20)),
+            F16(0x3c01)
+        );
         assert_eq!(F16::from_f32(65504.0), F16(0x7bff));
         assert_eq!(F16::from_f32(65520.0), F16(0x7c00)); // halfway to 2^16: infinity
         assert_eq!(F16::from_f32(2f32.powi(-24)), F16(0x0001));
@@ -219,7 +226,9 @@ mod tests {
         assert_eq!(Bf16::from_f32(f32::from_bits(0x3f80_8000)), Bf16(0x3f80)); // tie, even
         assert_eq!(Bf16::from_f32(f32::from_bits(0x3f81_8000)), Bf16(0x3f82)); // tie, odd
         assert_eq!(Bf16::from_f32(f32::from_bits(0x3f80_8001)), Bf16(0x3f81));
-        assert!(Bf16::from_f32(f32::from_bits(0x7f80_0001)).to_f32().is_nan());
+        assert!(Bf16::from_f32(f32::from_bits(0x7f80_0001))
+            .to_f32()
+            .is_nan());
         for bits in 0..=u16::MAX {
             let b = Bf16(bits);
             if !b.to_f32().is_nan() {

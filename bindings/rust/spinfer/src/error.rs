@@ -123,7 +123,11 @@ impl Error {
 
     /// An error found by this crate (not by the library).
     pub(crate) fn rust(status: Status, message: impl Into<String>) -> Error {
-        Error { status, message: message.into(), from_library: false }
+        Error {
+            status,
+            message: message.into(),
+            from_library: false,
+        }
     }
 
     /// The error of a library call that returned `raw` (not SUCCESS) on this thread.
@@ -131,7 +135,11 @@ impl Error {
         // SAFETY: never NULL; valid until the next spinfer call on this thread, and we
         // copy it right away.
         let message = unsafe { c_str_to_string(sys::spinfer_last_error_message()) };
-        Error { status, message, from_library: true }
+        Error {
+            status,
+            message,
+            from_library: true,
+        }
     }
 }
 

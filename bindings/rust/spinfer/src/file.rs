@@ -13,7 +13,10 @@ use crate::matrix::Matrix;
 /// A Rust string as a C string; an interior NUL byte is an InvalidArgument error.
 fn c_string(bytes: &[u8], what: &str) -> Result<CString> {
     CString::new(bytes).map_err(|_| {
-        Error::rust(Status::InvalidArgument, format!("{} contains a NUL byte", what))
+        Error::rust(
+            Status::InvalidArgument,
+            format!("{} contains a NUL byte", what),
+        )
     })
 }
 
@@ -35,7 +38,12 @@ pub fn save<P: AsRef<Path>>(path: P, matrices: &[(&str, &Matrix)]) -> Result<()>
         matrices.iter().map(|(_, m)| m.as_ptr()).collect();
     // SAFETY: both arrays hold `matrices.len()` live pointers for the whole call.
     check(unsafe {
-        sys::spinfer_save(path.as_ptr(), matrix_ptrs.as_ptr(), name_ptrs.as_ptr(), matrices.len())
+        sys::spinfer_save(
+            path.as_ptr(),
+            matrix_ptrs.as_ptr(),
+            name_ptrs.as_ptr(),
+            matrices.len(),
+        )
     })
 }
 
@@ -43,11 +51,17 @@ pub fn save<P: AsRef<Path>>(path: P, matrices: &[(&str, &Matrix)]) -> Result<()>
 /// validating every field. `None` takes the only matrix of a one-matrix file.
 pub fn load<P: AsRef<Path>>(path: P, name: Option<&str>) -> Result<Matrix> {
     let path = c_path(path.as_ref())?;
-    let name = name.map(|n| c_string(n.as_bytes(), "matrix name")).transpose()?;
+    let name = name
+        .map(|n| c_string(n.as_bytes(), "matrix name"))
+        .transpose()?;
     let mut out = ptr::null_mut();
     // SAFETY: valid C strings (or NULL name) and out pointer.
     check(unsafe {
-        sys::spinfer_load(&mut out, path.as_ptr(), name.as_ref().map_or(ptr::null(), |n| n.as_ptr()))
+        sys::spinfer_load(
+            &mut out,
+            path.as_ptr(),
+            name.as_ref().map_or(ptr::null(), |n| n.as_ptr()),
+        )
     })?;
     // SAFETY: success gives a new handle we now own.
     unsafe { Matrix::from_raw(out) }

@@ -57,6 +57,11 @@ pub fn has_cuda() -> bool {
     unsafe { sys::spinfer_has_cuda() != 0 }
 }
 
+/// The README's examples run as doc tests, so the README cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     /// The handles are shareable across threads as spinfer.h documents; this stops

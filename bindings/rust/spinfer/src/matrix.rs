@@ -72,7 +72,10 @@ impl Matrix {
     /// `raw` must be a live matrix handle that nothing else owns.
     pub unsafe fn from_raw(raw: *mut sys::spinfer_matrix_t) -> Result<Matrix> {
         NonNull::new(raw).map(|raw| Matrix { raw }).ok_or_else(|| {
-            Error::rust(Status::InternalError, "library returned success and a NULL matrix")
+            Error::rust(
+                Status::InternalError,
+                "library returned success and a NULL matrix",
+            )
         })
     }
 
@@ -90,7 +93,12 @@ impl Matrix {
 
     /// Encodes a dense row-major host matrix `[rows, cols]` (leading dimension `cols`)
     /// with non-zeros stored as `storage` (F16 or BF16). See [`Matrix::encode_strided`].
-    pub fn encode<T: Element>(dense: &[T], rows: usize, cols: usize, storage: DType) -> Result<Matrix> {
+    pub fn encode<T: Element>(
+        dense: &[T],
+        rows: usize,
+        cols: usize,
+        storage: DType,
+    ) -> Result<Matrix> {
         Matrix::encode_strided(dense, rows, cols, cols, storage)
     }
 
@@ -139,9 +147,10 @@ impl Matrix {
     /// elements of type `T` (exact for the storage dtype and for f32).
     pub fn decode<T: Element>(&self) -> Result<Vec<T>> {
         let info = self.info()?;
-        let len = info.rows.checked_mul(info.cols).ok_or_else(|| {
-            Error::rust(Status::InvalidArgument, "rows * cols overflows usize")
-        })?;
+        let len = info
+            .rows
+            .checked_mul(info.cols)
+            .ok_or_else(|| Error::rust(Status::InvalidArgument, "rows * cols overflows usize"))?;
         let mut dense = vec![T::default(); len];
         self.decode_into(&mut dense, info.cols)?;
         Ok(dense)
@@ -194,7 +203,10 @@ impl Matrix {
         };
         let count = |v: i64, what: &str| {
             usize::try_from(v).map_err(|_| {
-                Error::rust(Status::InternalError, format!("library reported {} = {}", what, v))
+                Error::rust(
+                    Status::InternalError,
+                    format!("library reported {} = {}", what, v),
+                )
             })
         };
         Ok(MatrixInfo {

@@ -23,7 +23,10 @@ pub(crate) fn required_len(rows: usize, cols: usize, ld: usize) -> Result<usize>
 /// A size as the C API's int64_t.
 pub(crate) fn to_i64(value: usize, what: &str) -> Result<i64> {
     i64::try_from(value).map_err(|_| {
-        Error::rust(Status::InvalidArgument, format!("{} = {} does not fit in int64_t", what, value))
+        Error::rust(
+            Status::InvalidArgument,
+            format!("{} = {} does not fit in int64_t", what, value),
+        )
     })
 }
 
@@ -38,7 +41,10 @@ mod tests {
         assert_eq!(required_len(0, 200, 256).unwrap(), 0);
         assert_eq!(required_len(3, 0, 0).unwrap(), 0);
         assert_eq!(required_len(3, 10, 4).unwrap(), 18);
-        assert_eq!(required_len(usize::MAX, 2, 2).unwrap_err().status(), Status::InvalidArgument);
+        assert_eq!(
+            required_len(usize::MAX, 2, 2).unwrap_err().status(),
+            Status::InvalidArgument
+        );
     }
 
     #[test]

@@ -11,22 +11,40 @@ const M: usize = 24;
 const K: usize = 40;
 
 fn matrix() -> Matrix {
-    let w: Vec<f32> = (0..M * K).map(|e| if e % 3 == 0 { (e % 7) as f32 - 3.0 } else { 0.0 }).collect();
+    let w: Vec<f32> = (0..M * K)
+        .map(|e| {
+            if e % 3 == 0 {
+                (e % 7) as f32 - 3.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
     Matrix::encode(&w, M, K, DType::F16).unwrap()
 }
 
 /// The message the C API leaves for the last failure on this thread.
 fn c_message() -> String {
-    unsafe { CStr::from_ptr(sys::spinfer_last_error_message()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(sys::spinfer_last_error_message()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn assert_library_error(err: &spinfer::Error, status: Status) {
     assert_eq!(err.status(), status, "{}", err);
     assert!(err.is_from_library(), "{}", err);
-    assert!(!err.message().is_empty(), "library gave no message for {:?}", status);
+    assert!(
+        !err.message().is_empty(),
+        "library gave no message for {:?}",
+        status
+    );
     // Display shows the message and the C name of the status.
     let shown = err.to_string();
-    assert!(shown.contains(err.message()) && shown.contains("SPINFER_STATUS_"), "{}", shown);
+    assert!(
+        shown.contains(err.message()) && shown.contains("SPINFER_STATUS_"),
+        "{}",
+        shown
+    );
 }
 
 #[test]
@@ -35,20 +53,33 @@ fn leading_dimension_smaller_than_k_is_a_shape_error_with_the_library_message() 
     let n = 2;
     let x = vec![1.0f32; n * K];
     let mut y = vec![f32::NAN; n * M];
-    let err = ctx.spmm_strided(&w, &x, n, K - 1, None, &mut y, M, None).unwrap_err();
+    let err = ctx
+        .spmm_strided(&w, &x, n, K - 1, None, &mut y, M, None)
+        .unwrap_err();
     assert_library_error(&err, Status::ShapeMismatch);
 
     // The very same call through the raw C API leaves the very same message.
     let status = unsafe {
-        sys::spinfer_spmm(ctx.as_ptr(), w.as_ptr(), x.as_ptr().cast(), n as i64, (K - 1) as i64,
-                          ptr::null(), y.as_mut_ptr().cast(), M as i64, sys::SPINFER_DTYPE_F32,
-                          ptr::null_mut())
+        sys::spinfer_spmm(
+            ctx.as_ptr(),
+            w.as_ptr(),
+            x.as_ptr().cast(),
+            n as i64,
+            (K - 1) as i64,
+            ptr::null(),
+            y.as_mut_ptr().cast(),
+            M as i64,
+            sys::SPINFER_DTYPE_F32,
+            ptr::null_mut(),
+        )
     };
     assert_eq!(status, sys::SPINFER_STATUS_SHAPE_MISMATCH);
     assert_eq!(c_message(), err.message());
     assert!(y.iter().all(|v| v.is_nan()), "a rejected call wrote y");
 
-    let err = ctx.spmm_strided(&w, &x, n, K, None, &mut y, M - 1, None).unwrap_err();
+    let err = ctx
+        .spmm_strided(&w, &x, n, K, None, &mut y, M - 1, None)
+        .unwrap_err();
     assert_library_error(&err, Status::ShapeMismatch);
 }
 
@@ -68,9 +99,26 @@ fn wrong_dtype_is_rejected_by_the_library() {
 
     // An out-of-range raw dtype through the sys layer.
     let mut out = ptr::null_mut();
-    let status = unsafe { sys::spinfer_matrix_encode(&mut out, dense.as_ptr().cast(), 77, 4, 4, 4, sys::SPINFER_DTYPE_F16) };
+    let status = unsafe {
+        sys::spinfer_matrix_encode(
+            &mut out,
+            dense.as_ptr().cast(),
+            77,
+            4,
+            4,
+            4,
+            sys::SPINFER_DTYPE_F16,
+        )
+    };
     let err = spinfer::check(status).unwrap_err();
-    assert!(matches!(err.status(), Status::UnsupportedDtype | Status::InvalidArgument), "{}", err);
+    assert!(
+        matches!(
+            err.status(),
+            Status::UnsupportedDtype | Status::InvalidArgument
+        ),
+        "{}",
+        err
+    );
     assert!(err.is_from_library() && !err.message().is_empty());
     assert!(out.is_null(), "failed call left an output handle");
 }
@@ -80,23 +128,57 @@ fn null_handles_through_the_raw_layer_become_errors() {
     // Safe Rust cannot make a NULL handle, so go through `sys` and `check`.
     let mut info: sys::spinfer_matrix_info_t = unsafe { std::mem::zeroed() };
     info.struct_size = std::mem::size_of::<sys::spinfer_matrix_info_t>();
-    let err = spinfer::check(unsafe { sys::spinfer_matrix_get_info(ptr::null(), &mut info) }).unwrap_err();
+    let err = spinfer::check(unsafe { sys::spinfer_matrix_get_info(ptr::null(), &mut info) })
+        .unwrap_err();
     assert_library_error(&err, Status::InvalidArgument);
 
     let (w, ctx) = (matrix(), Context::host().unwrap());
-    let x = vec![1.0f32; K];
-    let mut y = vec![0.0f32; M];
+    let x = [1.0f32; K];
+    let mut y = [0.0f32; M];
     let err = spinfer::check(unsafe {
-        sys::spinfer_spmm(ptr::null_mut(), w.as_ptr(), x.as_ptr().cast(), 1, K as i64, ptr::null(),
-                          y.as_mut_ptr().cast(), M as i64, sys::SPINFER_DTYPE_F32, ptr::null_mut())
-    }).unwrap_err();
+        sys::spinfer_spmm(
+            ptr::null_mut(),
+            w.as_ptr(),
+            x.as_ptr().cast(),
+            1,
+            K as i64,
+            ptr::null(),
+            y.as_mut_ptr().cast(),
+            M as i64,
+            sys::SPINFER_DTYPE_F32,
+            ptr::null_mut(),
+        )
+    })
+    .unwrap_err();
     assert_library_error(&err, Status::InvalidArgument);
     let err = spinfer::check(unsafe {
-        sys::spinfer_spmm(ctx.as_ptr(), w.as_ptr(), ptr::null(), 1, K as i64, ptr::null(),
-                          y.as_mut_ptr().cast(), M as i64, sys::SPINFER_DTYPE_F32, ptr::null_mut())
-    }).unwrap_err();
+        sys::spinfer_spmm(
+            ctx.as_ptr(),
+            w.as_ptr(),
+            ptr::null(),
+            1,
+            K as i64,
+            ptr::null(),
+            y.as_mut_ptr().cast(),
+            M as i64,
+            sys::SPINFER_DTYPE_F32,
+            ptr::null_mut(),
+        )
+    })
+    .unwrap_err();
     assert_library_error(&err, Status::InvalidArgument);
-    let err = spinfer::check(unsafe { sys::spinfer_matrix_encode(ptr::null_mut(), x.as_ptr().cast(), sys::SPINFER_DTYPE_F32, 1, 1, 1, sys::SPINFER_DTYPE_F16) }).unwrap_err();
+    let err = spinfer::check(unsafe {
+        sys::spinfer_matrix_encode(
+            ptr::null_mut(),
+            x.as_ptr().cast(),
+            sys::SPINFER_DTYPE_F32,
+            1,
+            1,
+            1,
+            sys::SPINFER_DTYPE_F16,
+        )
+    })
+    .unwrap_err();
     assert_library_error(&err, Status::InvalidArgument);
     // Destroy accepts NULL.
     spinfer::check(unsafe { sys::spinfer_matrix_destroy(ptr::null_mut()) }).unwrap();
@@ -112,12 +194,24 @@ fn slices_shorter_than_their_shape_are_caught_in_rust() {
     let short_x = &x[..n * K - 1];
     let err = ctx.spmm(&w, short_x, n, None, &mut y).unwrap_err();
     assert_eq!(err.status(), Status::ShapeMismatch);
-    assert!(!err.is_from_library() && err.message().contains("x has"), "{}", err);
+    assert!(
+        !err.is_from_library() && err.message().contains("x has"),
+        "{}",
+        err
+    );
     let err = ctx.spmm(&w, &x, n, None, &mut y[..n * M - 1]).unwrap_err();
-    assert!(!err.is_from_library() && err.message().contains("y has"), "{}", err);
+    assert!(
+        !err.is_from_library() && err.message().contains("y has"),
+        "{}",
+        err
+    );
     let bias = vec![0.5f32; M - 1];
     let err = ctx.spmm(&w, &x, n, Some(&bias), &mut y).unwrap_err();
-    assert!(!err.is_from_library() && err.message().contains("bias"), "{}", err);
+    assert!(
+        !err.is_from_library() && err.message().contains("bias"),
+        "{}",
+        err
+    );
     assert!(y.iter().all(|v| v.is_nan()), "a rejected call wrote y");
 
     let err = Matrix::encode(&[1.0f32; 5], 2, 3, DType::F16).unwrap_err();
@@ -134,10 +228,25 @@ fn device_calls_on_the_host_are_refused() {
     assert_eq!(ctx.backend().unwrap(), Backend::Host);
     // Upload needs a CUDA context.
     let err = ctx.upload(&w).unwrap_err();
-    assert!(err.is_from_library() && !err.message().is_empty(), "{}", err);
+    assert!(
+        err.is_from_library() && !err.message().is_empty(),
+        "{}",
+        err
+    );
     // Device pointers with a host matrix would be read as host memory: refused first.
     let err = unsafe {
-        ctx.spmm_device(&w, ptr::null(), 1, K, ptr::null(), ptr::null_mut(), M, DType::F16, None, ptr::null_mut())
+        ctx.spmm_device(
+            &w,
+            ptr::null(),
+            1,
+            K,
+            ptr::null(),
+            ptr::null_mut(),
+            M,
+            DType::F16,
+            None,
+            ptr::null_mut(),
+        )
     }
     .unwrap_err();
     assert_eq!(err.status(), Status::WrongLocation);
@@ -148,24 +257,39 @@ fn cuda_context_without_a_usable_gpu_is_an_error() {
     match Context::new(Backend::Cuda) {
         Ok(ctx) => assert_eq!(ctx.backend().unwrap(), Backend::Cuda), // a GPU is present
         Err(err) => {
-            let expected = if spinfer::has_cuda() { Status::NoDevice } else { Status::NotSupported };
+            let expected = if spinfer::has_cuda() {
+                Status::NoDevice
+            } else {
+                Status::NotSupported
+            };
             assert_library_error(&err, expected);
         }
     }
     // Auto falls back to the host when CUDA cannot be used.
     let ctx = Context::new(Backend::Auto).unwrap();
     let backend = ctx.backend().unwrap();
-    assert!(backend == Backend::Host || spinfer::has_cuda(), "{:?}", backend);
+    assert!(
+        backend == Backend::Host || spinfer::has_cuda(),
+        "{:?}",
+        backend
+    );
     ctx.close().unwrap();
 }
 
 #[test]
 fn versions_agree_with_the_header() {
-    let v = format!("{}.{}.{}", sys::SPINFER_VERSION_MAJOR, sys::SPINFER_VERSION_MINOR, sys::SPINFER_VERSION_PATCH);
+    let v = format!(
+        "{}.{}.{}",
+        sys::SPINFER_VERSION_MAJOR,
+        sys::SPINFER_VERSION_MINOR,
+        sys::SPINFER_VERSION_PATCH
+    );
     assert_eq!(spinfer::version(), v);
     assert_eq!(
         spinfer::version_number(),
-        sys::SPINFER_VERSION_MAJOR * 10000 + sys::SPINFER_VERSION_MINOR * 100 + sys::SPINFER_VERSION_PATCH
+        sys::SPINFER_VERSION_MAJOR * 10000
+            + sys::SPINFER_VERSION_MINOR * 100
+            + sys::SPINFER_VERSION_PATCH
     );
     assert_eq!(Status::CorruptData.name(), "SPINFER_STATUS_CORRUPT_DATA");
     assert_eq!(Status::from_raw(sys::SPINFER_STATUS_SUCCESS), None);

@@ -11,8 +11,16 @@ struct TempPath(PathBuf);
 
 impl TempPath {
     fn new(tag: &str) -> TempPath {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        TempPath(std::env::temp_dir().join(format!("spinfer-rs-{}-{}-{}.safetensors", tag, std::process::id(), nanos)))
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        TempPath(std::env::temp_dir().join(format!(
+            "spinfer-rs-{}-{}-{}.safetensors",
+            tag,
+            std::process::id(),
+            nanos
+        )))
     }
 }
 
@@ -33,7 +41,10 @@ fn several_matrices_round_trip_through_one_file() {
     spinfer::save(&path.0, &[("zeta", &a), ("alpha", &b)]).unwrap();
 
     assert_eq!(spinfer::matrix_count(&path.0).unwrap(), 2);
-    assert_eq!(spinfer::matrix_names(&path.0).unwrap(), vec!["alpha".to_string(), "zeta".to_string()]);
+    assert_eq!(
+        spinfer::matrix_names(&path.0).unwrap(),
+        vec!["alpha".to_string(), "zeta".to_string()]
+    );
 
     let a2 = Matrix::load(&path.0, Some("zeta")).unwrap();
     let b2 = spinfer::load(&path.0, Some("alpha")).unwrap();
@@ -44,7 +55,11 @@ fn several_matrices_round_trip_through_one_file() {
 
     // None picks "the only matrix", which a two-matrix file does not have.
     let err = Matrix::load(&path.0, None).unwrap_err();
-    assert!(err.is_from_library() && !err.message().is_empty(), "{}", err);
+    assert!(
+        err.is_from_library() && !err.message().is_empty(),
+        "{}",
+        err
+    );
     // An unknown name.
     let err = Matrix::load(&path.0, Some("beta")).unwrap_err();
     assert_eq!(err.status(), Status::NotFound, "{}", err);
@@ -69,7 +84,11 @@ fn missing_and_garbage_files_give_library_errors() {
     assert_eq!(err.status(), Status::IoError, "{}", err);
     assert!(err.is_from_library() && !err.message().is_empty());
 
-    std::fs::write(&path.0, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}").unwrap();
+    std::fs::write(
+        &path.0,
+        b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all}",
+    )
+    .unwrap();
     let err = Matrix::load(&path.0, Some("w")).unwrap_err();
     assert_eq!(err.status(), Status::CorruptData, "{}", err);
     assert!(err.is_from_library() && !err.message().is_empty());
@@ -80,7 +99,11 @@ fn missing_and_garbage_files_give_library_errors() {
     let bytes = std::fs::read(&path.0).unwrap();
     std::fs::write(&path.0, &bytes[..bytes.len() - 5]).unwrap();
     let err = Matrix::load(&path.0, Some("w")).unwrap_err();
-    assert!(matches!(err.status(), Status::CorruptData | Status::IoError), "{}", err);
+    assert!(
+        matches!(err.status(), Status::CorruptData | Status::IoError),
+        "{}",
+        err
+    );
     assert!(err.is_from_library() && !err.message().is_empty());
 }
 
@@ -93,7 +116,11 @@ fn bad_names_are_rejected() {
     assert_eq!(err.status(), Status::InvalidArgument, "{}", err);
     assert!(err.is_from_library() && !err.message().is_empty());
     let err = spinfer::save(&path.0, &[("w", &m), ("w", &m)]).unwrap_err();
-    assert!(err.is_from_library() && !err.message().is_empty(), "{}", err);
+    assert!(
+        err.is_from_library() && !err.message().is_empty(),
+        "{}",
+        err
+    );
     assert!(!path.0.exists(), "a failed save left a file");
     // A NUL byte cannot cross into C: Rust says no before calling.
     let err = spinfer::save(&path.0, &[("w\0x", &m)]).unwrap_err();

@@ -64,7 +64,10 @@ fn info_reports_shape_nnz_and_sizes() {
     let (m, k) = (100, 150);
     let w = rng.sparse(m, k, 0.7);
     let nnz = w.iter().filter(|&&v| v != 0.0).count() as u64;
-    let info = Matrix::encode(&w, m, k, DType::F16).unwrap().info().unwrap();
+    let info = Matrix::encode(&w, m, k, DType::F16)
+        .unwrap()
+        .info()
+        .unwrap();
     assert_eq!((info.rows, info.cols, info.nnz), (m, k, nnz));
     assert_eq!(info.dtype, DType::F16);
     assert_eq!(info.location, Location::Host);
@@ -74,8 +77,14 @@ fn info_reports_shape_nnz_and_sizes() {
     assert_eq!(info.dense_bytes, (m * k * 2) as u64);
     // 2 x 3 GroupTiles: 6 * 64 bitmaps, 7 offsets, values padded per group.
     let (values, bitmaps, offsets) = encode_by_the_book(
-        &w.iter().map(|&v| F16::from_f32(v).0).collect::<Vec<_>>(), m, k);
-    assert_eq!(info.bytes, (values.len() * 2 + bitmaps.len() * 8 + offsets.len() * 8) as u64);
+        &w.iter().map(|&v| F16::from_f32(v).0).collect::<Vec<_>>(),
+        m,
+        k,
+    );
+    assert_eq!(
+        info.bytes,
+        (values.len() * 2 + bitmaps.len() * 8 + offsets.len() * 8) as u64
+    );
     assert!((info.compression_ratio - info.dense_bytes as f64 / info.bytes as f64).abs() < 1e-12);
 }
 
@@ -107,7 +116,13 @@ fn arrays_built_from_the_format_spec_are_accepted_and_decode_right() {
         let matrix = Matrix::from_arrays(m, k, DType::F16, 1, &values, &bitmaps, &offsets).unwrap();
         matrix.validate().unwrap();
         let back: Vec<F16> = matrix.decode().unwrap();
-        assert_eq!(back.iter().map(|h| h.0).collect::<Vec<_>>(), bits, "{}x{}", m, k);
+        assert_eq!(
+            back.iter().map(|h| h.0).collect::<Vec<_>>(),
+            bits,
+            "{}x{}",
+            m,
+            k
+        );
         let nnz = bits.iter().filter(|&&b| b & 0x7fff != 0).count() as u64;
         assert_eq!(matrix.info().unwrap().nnz, nnz);
     }
@@ -138,8 +153,13 @@ fn broken_arrays_are_rejected_with_the_library_message() {
     expect_corrupt(m, k, &zero_value, &bitmaps, &offsets, "stored zero");
 
     // Wrong array length.
-    let err = Matrix::from_arrays(m, k, DType::F16, 1, &values, &bitmaps[1..], &offsets).unwrap_err();
-    assert!(err.is_from_library() && !err.message().is_empty(), "{}", err);
+    let err =
+        Matrix::from_arrays(m, k, DType::F16, 1, &values, &bitmaps[1..], &offsets).unwrap_err();
+    assert!(
+        err.is_from_library() && !err.message().is_empty(),
+        "{}",
+        err
+    );
 
     // Unknown format version.
     let err = Matrix::from_arrays(m, k, DType::F16, 99, &values, &bitmaps, &offsets).unwrap_err();
@@ -147,9 +167,15 @@ fn broken_arrays_are_rejected_with_the_library_message() {
     assert!(err.is_from_library() && !err.message().is_empty());
 }
 
-fn expect_corrupt(m: usize, k: usize, values: &[u16], bitmaps: &[u64], offsets: &[u64], what: &str) {
-    let err = Matrix::from_arrays(m, k, DType::F16, 1, values, bitmaps, offsets)
-        .expect_err(what);
+fn expect_corrupt(
+    m: usize,
+    k: usize,
+    values: &[u16],
+    bitmaps: &[u64],
+    offsets: &[u64],
+    what: &str,
+) {
+    let err = Matrix::from_arrays(m, k, DType::F16, 1, values, bitmaps, offsets).expect_err(what);
     assert_eq!(err.status(), Status::CorruptData, "{}: {}", what, err);
     assert!(err.is_from_library(), "{}", what);
     assert!(!err.message().is_empty(), "{}: empty message", what);

@@ -55,7 +55,14 @@ fn stored(v: f32, storage: DType) -> f64 {
 }
 
 /// One product with padded leading dimensions and poisoned outputs; returns rel err.
-fn run_case<T: TestElement>(rng: &mut Rng, m: usize, k: usize, n: usize, storage: DType, with_bias: bool) -> f64 {
+fn run_case<T: TestElement>(
+    rng: &mut Rng,
+    m: usize,
+    k: usize,
+    n: usize,
+    storage: DType,
+    with_bias: bool,
+) -> f64 {
     let (ldx, ldy) = (k + 3, m + 5);
     let w = rng.sparse(m, k, 0.6);
     let matrix = Matrix::encode(&w, m, k, storage).unwrap();
@@ -65,24 +72,55 @@ fn run_case<T: TestElement>(rng: &mut Rng, m: usize, k: usize, n: usize, storage
     let mut y = vec![T::nan(); n * ldy];
 
     let ctx = Context::host().unwrap();
-    ctx.spmm_strided(&matrix, &x, n, ldx, if with_bias { Some(&bias) } else { None }, &mut y, ldy, None)
-        .unwrap();
+    ctx.spmm_strided(
+        &matrix,
+        &x,
+        n,
+        ldx,
+        if with_bias { Some(&bias) } else { None },
+        &mut y,
+        ldy,
+        None,
+    )
+    .unwrap();
 
     let w64: Vec<f64> = w.iter().map(|&v| stored(v, storage)).collect();
     let x64: Vec<f64> = x.iter().map(|v| v.to_f64()).collect();
     let b64: Vec<f64> = bias.iter().map(|v| v.to_f64()).collect();
-    let want = reference(&w64, m, k, &x64, n, ldx, if with_bias { Some(&b64) } else { None });
-    let got: Vec<f64> = (0..n).flat_map(|r| (0..m).map(move |i| (r, i))).map(|(r, i)| y[r * ldy + i].to_f64()).collect();
+    let want = reference(
+        &w64,
+        m,
+        k,
+        &x64,
+        n,
+        ldx,
+        if with_bias { Some(&b64) } else { None },
+    );
+    let got: Vec<f64> = (0..n)
+        .flat_map(|r| (0..m).map(move |i| (r, i)))
+        .map(|(r, i)| y[r * ldy + i].to_f64())
+        .collect();
     // The padding between rows of y must be left untouched (still NaN).
     for r in 0..n {
         for i in m..ldy {
-            assert!(y[r * ldy + i].to_f64().is_nan(), "padding y[{}][{}] was written", r, i);
+            assert!(
+                y[r * ldy + i].to_f64().is_nan(),
+                "padding y[{}][{}] was written",
+                r,
+                i
+            );
         }
     }
     rel_err(&got, &want)
 }
 
-const SHAPES: [(usize, usize, usize); 5] = [(1, 1, 1), (17, 33, 3), (64, 64, 8), (96, 200, 5), (130, 77, 19)];
+const SHAPES: [(usize, usize, usize); 5] = [
+    (1, 1, 1),
+    (17, 33, 3),
+    (64, 64, 8),
+    (96, 200, 5),
+    (130, 77, 19),
+];
 
 #[test]
 fn f32_io_matches_float64_reference() {
@@ -91,7 +129,16 @@ fn f32_io_matches_float64_reference() {
         for storage in [DType::F16, DType::BF16] {
             for with_bias in [false, true] {
                 let err = run_case::<f32>(&mut rng, m, k, n, storage, with_bias);
-                assert!(err <= 1e-5, "m={} k={} n={} {:?} bias={}: rel err {}", m, k, n, storage, with_bias, err);
+                assert!(
+                    err <= 1e-5,
+                    "m={} k={} n={} {:?} bias={}: rel err {}",
+                    m,
+                    k,
+                    n,
+                    storage,
+                    with_bias,
+                    err
+                );
             }
         }
     }
@@ -125,7 +172,10 @@ fn zero_rows_of_x_is_a_no_op() {
     let w = rng.sparse(8, 8, 0.5);
     let matrix = Matrix::encode(&w, 8, 8, DType::F16).unwrap();
     let mut y: Vec<f32> = Vec::new();
-    Context::host().unwrap().spmm(&matrix, &[], 0, None, &mut y).unwrap();
+    Context::host()
+        .unwrap()
+        .spmm(&matrix, &[], 0, None, &mut y)
+        .unwrap();
 }
 
 #[test]
@@ -140,8 +190,12 @@ fn expert_options_are_accepted_on_the_host() {
     let mut plain = vec![f32::NAN; n * m];
     ctx.spmm(&matrix, &x, n, None, &mut plain).unwrap();
     let mut tuned = vec![f32::NAN; n * m];
-    let options = SpmmOptions { split_k: 2, tile_n: 16 };
-    ctx.spmm_strided(&matrix, &x, n, k, None, &mut tuned, m, Some(&options)).unwrap();
+    let options = SpmmOptions {
+        split_k: 2,
+        tile_n: 16,
+    };
+    ctx.spmm_strided(&matrix, &x, n, k, None, &mut tuned, m, Some(&options))
+        .unwrap();
     assert_eq!(plain, tuned);
 }
 

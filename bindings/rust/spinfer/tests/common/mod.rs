@@ -14,7 +14,10 @@ impl Rng {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| {
-                SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
             });
         eprintln!("{}: SPINFER_TEST_SEED={}", test, seed);
         Rng(seed | 1)
@@ -62,7 +65,15 @@ impl Rng {
 }
 
 /// Y = X * W^T + b in float64; x is [n, k] with leading dimension ldx, w is [m, k].
-pub fn reference(w: &[f64], m: usize, k: usize, x: &[f64], n: usize, ldx: usize, bias: Option<&[f64]>) -> Vec<f64> {
+pub fn reference(
+    w: &[f64],
+    m: usize,
+    k: usize,
+    x: &[f64],
+    n: usize,
+    ldx: usize,
+    bias: Option<&[f64]>,
+) -> Vec<f64> {
     let mut y = vec![0.0; n * m];
     for r in 0..n {
         for i in 0..m {

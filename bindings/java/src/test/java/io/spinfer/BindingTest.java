@@ -1,0 +1,65 @@
+package io.spinfer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.spinfer.jni.SpinferNative;
+import io.spinfer.jni.SpinferNativeConstants;
+import io.spinfer.jni.spinfer_backend_t;
+import io.spinfer.jni.spinfer_dtype_t;
+import io.spinfer.jni.spinfer_status_t;
+import org.junit.jupiter.api.Test;
+
+/** The hand-written layer agrees with the generated one, and the generated typemaps guard memory. */
+class BindingTest {
+  @Test
+  void versionsAgreeWithTheHeader() {
+    String expected = SpinferNativeConstants.SPINFER_VERSION_MAJOR + "."
+        + SpinferNativeConstants.SPINFER_VERSION_MINOR + "." + SpinferNativeConstants.SPINFER_VERSION_PATCH;
+    assertEquals(expected, Spinfer.version());
+    assertEquals(SpinferNativeConstants.SPINFER_VERSION_MAJOR * 10000L
+        + SpinferNativeConstants.SPINFER_VERSION_MINOR * 100L + SpinferNativeConstants.SPINFER_VERSION_PATCH,
+        Spinfer.versionNumber());
+  }
+
+  @Test
+  void javaEnumsMirrorTheCEnumsOneToOne() {
+    assertEquals(spinfer_status_t.values().length, Status.values().length);
+    for (spinfer_status_t raw : spinfer_status_t.values()) {
+      Status status = Status.of(raw);
+      assertEquals(raw.swigValue(), status.ordinal(), raw.name());
+      assertEquals(raw, status.raw());
+      assertEquals(raw.name(), SpinferNative.status_string(raw));
+    }
+    assertEquals(spinfer_dtype_t.values().length, DType.values().length);
+    for (spinfer_dtype_t raw : spinfer_dtype_t.values()) {
+      DType dtype = DType.of(raw);
+      assertEquals(raw, dtype.raw());
+      assertEquals(SpinferNative.dtype_size(raw), dtype.sizeBytes(), raw.name());
+    }
+    assertEquals(spinfer_backend_t.values().length, Backend.values().length);
+    for (spinfer_backend_t raw : spinfer_backend_t.values()) assertEquals(raw, Backend.of(raw).raw());
+  }
+
+  @Test
+  void lowLevelOutputArraysMustHoldTheResult() {
+    assertThrows(IndexOutOfBoundsException.class,
+        () -> SpinferNative.context_create(new long[0], spinfer_backend_t.SPINFER_BACKEND_HOST));
+    assertThrows(IndexOutOfBoundsException.class, () -> SpinferNative.file_matrix_count("x", new long[0]));
+  }
+
+  @Test
+  void lowLevelSaveRefusesArraysOfDifferentLengths() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> SpinferNative.save("never-written.safetensors", new long[] {0, 0}, new String[] {"a"}));
+    assertTrue(e.getMessage().contains("differ"));
+  }
+
+  @Test
+  void directBufferAddressesAreZeroOnlyForNonDirectBuffers() {
+    assertEquals(0, SpinferNative.direct_buffer_address(null));
+    assertEquals(0, SpinferNative.direct_buffer_address(java.nio.ByteBuffer.allocate(8)));
+    assertTrue(SpinferNative.direct_buffer_address(java.nio.ByteBuffer.allocateDirect(8)) != 0);
+  }
+}

@@ -1,0 +1,37 @@
+// Backend presence, device discovery, context creation and the handle deleters.
+#include "cuda/cuda_check.hpp"
+#include "cuda/device_context.hpp"
+#include "cuda/device_matrix.hpp"
+
+namespace spinfer::cuda {
+
+void DeviceContextDeleter::operator()(DeviceContext* p) const { delete p; }
+void DeviceMatrixDeleter::operator()(DeviceMatrix* p) const { delete p; }
+
+bool built_with_cuda() { return true; }
+
+bool device_available(int device) {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  if (device < 0 || device >= count) return false;
+  int major = 0;
+  if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
+    return false;
+  return major >= 8;
+}
+
+DeviceContextPtr create_context(int device) {
+  int count = 0;
+  const cudaError_t err = cudaGetDeviceCount(&count);
+  require(err == cudaSuccess && count > 0, SPINFER_STATUS_NO_DEVICE,
+          std::string("no CUDA device: ") + cudaGetErrorString(err));
+  require(device >= 0 && device < count, SPINFER_STATUS_NO_DEVICE,
+          "CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(count) +
+              " present)");
+  return DeviceContextPtr(new DeviceContext(device));
+}
+
+}  // namespace spinfer::cuda

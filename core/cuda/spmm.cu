@@ -1,0 +1,119 @@
+// The CUDA SpMM entry: validates pointers, dtypes, shapes and alignment, picks the tile
+// configuration and split-K from the problem and the device, and launches. Never
+// allocates and never synchronises, so a call can be captured in a CUDA graph.
+#include <algorithm>
+#include <string>
+
+#include "cuda/cuda_check.hpp"
+#include "cuda/device_context.hpp"
+#include "cuda/device_matrix.hpp"
+#include "cuda/spmm_dispatch.hpp"
+#include "cuda/spmm_params.hpp"
+
+namespace spinfer::cuda {
+namespace {
+
+// Throws WRONG_LOCATION unless `p` is memory the context's device can read.
+void require_device_pointer(const void* p, int device, const char* what) {
+  cudaPointerAttributes attr{};
+  const cudaError_t err = cudaPointerGetAttributes(&attr, p);
+  if (err != cudaSuccess) cudaGetLastError();
+  const bool on_device = err == cudaSuccess && (attr.type == cudaMemoryTypeDevice ||
+                                                attr.type == cudaMemoryTypeManaged);
+  require(on_device, SPINFER_STATUS_WRONG_LOCATION,
+          std::string(what) + " is not a device pointer (CUDA SpMM needs device memory)");
+  require(attr.type == cudaMemoryTypeManaged || attr.device == device,
+          SPINFER_STATUS_WRONG_LOCATION,
+          std::string(what) + " lives on device " + std::to_string(attr.device) +
+              " but the context uses device " + std::to_string(device));
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+}  // namespace
+
+void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, int64_t ldx,
+          const void* bias, void* y, int64_t ldy, DType dtype, const SpmmOptions& options,
+          void* stream) {
+  require(n >= 0, SPINFER_STATUS_INVALID_ARGUMENT, "n is negative (" + std::to_string(n) + ")");
+  require(dtype == w.dtype, SPINFER_STATUS_UNSUPPORTED_DTYPE,
+          std::string("x/y dtype ") + dtype_name(dtype) + " differs from the matrix storage dtype " +
+              dtype_name(w.dtype) + " (the CUDA backend computes in the storage dtype)");
+  require(w.device == ctx.device(), SPINFER_STATUS_WRONG_LOCATION,
+          "matrix lives on device " + std::to_string(w.device) + " but the context uses device " +
+              std::to_string(ctx.device()));
+  require(ldx >= w.cols, SPINFER_STATUS_SHAPE_MISMATCH,
+          "ldx " + std::to_string(ldx) + " is smaller than cols(W) " + std::to_string(w.cols));
+  require(ldy >= w.rows, SPINFER_STATUS_SHAPE_MISMATCH,
+          "ldy " + std::to_string(ldy) + " is smaller than rows(W) " + std::to_string(w.rows));
+  require(options.split_k >= 0 && options.tile_n >= 0, SPINFER_STATUS_INVALID_ARGUMENT,
+          "negative split_k or tile_n in the options");
+  require(options.tile_n == 0 || options.tile_n == 8 || options.tile_n == 16 ||
+              options.tile_n == 32 || options.tile_n == 64,
+          SPINFER_STATUS_INVALID_ARGUMENT,
+          "tile_n must be 0 (automatic), 8, 16, 32 or 64, got " + std::to_string(options.tile_n));
+  if (n == 0) return;
+  require(x != nullptr && y != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "x or y is NULL");
+  require(ldx % 8 == 0 && ldy % 8 == 0, SPINFER_STATUS_MISALIGNED,
+          "ldx and ldy must be multiples of 8 on the CUDA backend (got " + std::to_string(ldx) +
+              ", " + std::to_string(ldy) + ")");
+  require(aligned16(x) && aligned16(y), SPINFER_STATUS_MISALIGNED,
+          "x and y must be 16-byte aligned on the CUDA backend");
+  require((reinterpret_cast<uintptr_t>(bias) & 1u) == 0, SPINFER_STATUS_MISALIGNED,
+          "bias must be 2-byte aligned");
+  require_device_pointer(x, ctx.device(), "x");
+  require_device_pointer(y, ctx.device(), "y");
+  if (bias) require_device_pointer(bias, ctx.device(), "bias");
+  {
+    // y must not overlap x or bias: the kernel reads them while other blocks write y.
+    const auto lo = [](const void* p) { return reinterpret_cast<uintptr_t>(p); };
+    const uintptr_t y0 = lo(y), y1 = y0 + uintptr_t(((n - 1) * ldy + w.rows) * 2);
+    const uintptr_t x0 = lo(x), x1 = x0 + uintptr_t(((n - 1) * ldx + w.cols) * 2);
+    require(y1 <= x0 || x1 <= y0, SPINFER_STATUS_INVALID_ARGUMENT, "y overlaps x");
+    if (bias) {
+      const uintptr_t b0 = lo(bias), b1 = b0 + uintptr_t(w.rows * 2);
+      require(y1 <= b0 || b1 <= y0, SPINFER_STATUS_INVALID_ARGUMENT, "y overlaps bias");
+    }
+  }
+
+  DeviceGuard guard(ctx.device());
+  const cudaStream_t s = as_stream(stream);
+  const TileGrid tiles{w.rows, w.cols};
+
+  // Token tiles beyond the grid's y limit run as further launches on shifted x / y.
+  const int tile_n = choose_tile_n(n, options);
+  const int64_t max_tokens_per_launch = int64_t(65535) * tile_n;
+  for (int64_t t0 = 0; t0 < n; t0 += max_tokens_per_launch) {
+    const int64_t nn = std::min(n - t0, max_tokens_per_launch);
+    const SplitKWorkspace* ws = nullptr;
+    SpmmPlan plan = plan_spmm_split(tiles.group_rows(), tiles.group_cols(), nn, tile_n,
+                                    ctx.sm_count(), ctx.blocks_per_sm(tile_n), options);
+    if (plan.grid.split_k > 1) {
+      ws = ctx.workspace_for(stream);
+      if (!ws || !plan_fits(plan, tile_n, ws->partial_floats, ws->counter_count)) {
+        plan = plan_without_split(plan, tiles.group_cols());
+        ws = nullptr;
+      }
+    }
+    SmbdParams p{};
+    p.values = w.values;
+    p.bitmaps = w.bitmaps;
+    p.group_offsets = w.group_offsets;
+    p.x = static_cast<const uint16_t*>(x) + t0 * ldx;
+    p.bias = bias;
+    p.y = static_cast<uint16_t*>(y) + t0 * ldy;
+    p.m = w.rows;
+    p.k = w.cols;
+    p.n = nn;
+    p.ldx = ldx;
+    p.ldy = ldy;
+    p.group_cols = tiles.group_cols();
+    p.tiles_per_split = plan.tiles_per_split;
+    p.partials = ws ? ws->partials : nullptr;
+    p.counters = ws ? ws->counters : nullptr;
+    const cudaError_t err = launch_spmm_smbd(dtype, tile_n, p, plan.grid, s);
+    check_cuda(err, "launching the SpMM kernel");
+  }
+}
+
+}  // namespace spinfer::cuda

@@ -1,0 +1,68 @@
+// How a CUDA SpMM is cut into blocks: tokens per block (tile_n) and split-K, chosen
+// from the problem and the device with no user tuning; SpmmOptions overrides either.
+// Plain host code (no CUDA), so the rules are readable and testable on their own.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "cuda/cuda_backend.hpp"
+#include "cuda/spmm_params.hpp"
+
+namespace spinfer::cuda {
+
+struct SpmmPlan {
+  SmbdGrid grid;
+  int tiles_per_split = 1;  // K GroupTiles per slice
+};
+
+// The smallest tile that holds every token (decode: N <= 8 -> 8), 64 for long inputs.
+// Decoding W costs the same for any tile_n, so fewer, wider token tiles decode W less often.
+inline int choose_tile_n(int64_t n, const SpmmOptions& options) {
+  if (options.tile_n > 0) return options.tile_n;
+  if (n <= 8) return 8;
+  if (n <= 16) return 16;
+  if (n <= 32) return 32;
+  return 64;
+}
+
+// Split-K fills the GPU when GroupTile rows x token tiles give fewer blocks than the GPU
+// holds at once (small M x N, the decode case): K is cut into as many slices as fit
+// in one wave, keeping at least 4 GroupTiles per slice so the pipeline still overlaps.
+inline SpmmPlan plan_spmm_split(int64_t group_rows, int64_t group_cols, int64_t n, int tile_n,
+                                int sm_count, int blocks_per_sm, const SpmmOptions& options) {
+  SpmmPlan plan;
+  const int64_t token_tiles = (n + tile_n - 1) / tile_n;
+  const int64_t blocks = group_rows * token_tiles;
+  int64_t split = 1;
+  if (options.split_k > 0) {
+    split = options.split_k;
+  } else {
+    const int64_t capacity = int64_t(sm_count) * std::max(1, blocks_per_sm);
+    if (blocks < capacity) split = std::min<int64_t>(capacity / blocks, std::max<int64_t>(1, group_cols / 4));
+  }
+  split = std::clamp<int64_t>(split, 1, std::min<int64_t>(group_cols, 64));
+  const int64_t per_split = (group_cols + split - 1) / split;
+  split = (group_cols + per_split - 1) / per_split;  // no empty slice
+  plan.grid.group_rows = unsigned(group_rows);
+  plan.grid.token_tiles = unsigned(token_tiles);
+  plan.grid.split_k = unsigned(split);
+  plan.tiles_per_split = int(per_split);
+  return plan;
+}
+
+// Whether the plan's partial tiles and counters fit a workspace slot.
+inline bool plan_fits(const SpmmPlan& plan, int tile_n, size_t partial_floats, size_t counters) {
+  const uint64_t tiles = uint64_t(plan.grid.group_rows) * plan.grid.token_tiles;
+  return tiles <= counters &&
+         tiles * plan.grid.split_k * uint64_t(tile_n) * 64 <= uint64_t(partial_floats);
+}
+
+inline SpmmPlan plan_without_split(SpmmPlan plan, int64_t group_cols) {
+  plan.grid.split_k = 1;
+  plan.tiles_per_split = int(group_cols);
+  return plan;
+}
+
+}  // namespace spinfer::cuda
