@@ -13,7 +13,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-APT_PACKAGES=(openjdk-17-jdk-headless maven swig junit5 libsurefire-java
+APT_PACKAGES=(default-jdk-headless maven swig junit5 libsurefire-java
               libmaven-compiler-plugin-java libmaven-resources-plugin-java
               libmaven-jar-plugin-java)
 
@@ -47,15 +47,25 @@ if [[ ! -f "$JNI_DIR/libspinfer_jni.so" || ! -d "$JNI_DIR/classes/io/spinfer/jni
 fi
 
 # 1. Jar + JUnit 5 tests (surefire prints "Tests run: X, Failures: Y, Errors: Z, Skipped: W").
+# Debian ships no maven-clean-plugin: a fresh target/ replaces "mvn clean".
 cd "$ROOT/bindings/java"
+rm -rf target
 mvn -B -ntp -s maven-settings.xml -o -Daether.offline.protocols=file \
     -Dmaven.repo.local="$BUILD/bindings/java/m2" \
     -Dspinfer.build.dir="$BUILD" \
-    clean verify
+    verify
 
 # 2. The runnable example: the shared cross-language scenario, asserting its numbers.
 JAR="$ROOT/bindings/java/target/spinfer-0.1.0.jar"
 OUT=$(java -cp "$JAR" -Dspinfer.library.path="$JNI_DIR" "$ROOT/examples/java/Scenario.java")
 echo "$OUT"
 grep -qx "checksum = -26.937500" <<<"$OUT"
+
+# 3. The same against the installed library (scripts/test.sh exports SPINFER_PREFIX):
+#    libspinfer_jni.so next to libspinfer.so, found through its $ORIGIN RPATH.
+if [[ -n ${SPINFER_PREFIX:-} && -f "$SPINFER_PREFIX/lib/libspinfer_jni.so" ]]; then
+  OUT=$(java -cp "$JAR" -Dspinfer.library.path="$SPINFER_PREFIX/lib" "$ROOT/examples/java/Scenario.java")
+  grep -qx "checksum = -26.937500" <<<"$OUT"
+  echo "java.sh: installed JNI library OK ($SPINFER_PREFIX/lib)"
+fi
 echo "java.sh: Java binding OK"

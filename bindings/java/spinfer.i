@@ -6,13 +6,15 @@
  * turns it into idiomatic Java. Mapping rules, all decided here:
  *   - Functions lose their "spinfer_" prefix: spinfer_spmm -> SpinferNative.spmm.
  *   - C enums become Java enums (spinfer_status_t, spinfer_dtype_t, ...).
- *   - Opaque handles (spinfer_context_t*, spinfer_matrix_t*) are Java longs holding
+ *   - Opaque handles (context, matrix, layers, KV cache, model) are Java longs holding
  *     the C pointer; output handles (T**) are long[] of length >= 1.
- *   - Data pointers (void*, const void*, uint16_t/uint64_t arrays) and streams are
+ *   - Data pointers (void*, const void*, uint16_t/uint64_t/int32_t/float arrays:
+ *     values, bitmaps, token ids, logits) and streams are
  *     Java longs holding an address (host or device). directBufferAddress() gives the
  *     address of a direct NIO buffer; keeping the buffer reachable and large enough
  *     is the caller's job (the io.spinfer layer does both).
- *   - Scalar outputs (size_t*, spinfer_backend_t*) are long[] / int[] of length >= 1.
+ *   - Scalar outputs (size_t*, int64_t*, spinfer_backend_t*) are long[] / int[] of
+ *     length >= 1.
  *   - uint64_t is a Java long (values never reach 2^63 in practice).
  *   - Config/info structs are SWIG proxy classes with getters and setters.
  */
@@ -61,34 +63,43 @@
   }
 %}
 
-/* Info structs start with struct_size: the Java constructors set it, so a proxy is
-   always ready for the call that fills it. */
-%extend spinfer_matrix_info_t {
-  spinfer_matrix_info_t() {
-    spinfer_matrix_info_t* info = new spinfer_matrix_info_t();
-    info->struct_size = sizeof(spinfer_matrix_info_t);
-    return info;
-  }
-}
-%extend spinfer_context_config_t {
-  spinfer_context_config_t() {
-    spinfer_context_config_t* config = new spinfer_context_config_t();
-    spinfer_context_config_init(config);
-    return config;
-  }
-}
-%extend spinfer_spmm_options_t {
-  spinfer_spmm_options_t() {
-    spinfer_spmm_options_t* options = new spinfer_spmm_options_t();
-    spinfer_spmm_options_init(options);
-    return options;
-  }
-}
-
 /* With SWIGWORDSIZE64 (LP64, set by CMakeLists.txt) SWIG would map int64_t, a C long,
    to a Java int: force 64-bit Java longs for both fixed-width types. */
 %apply long long { int64_t };
 %apply long long { uint64_t };
+
+/* Config, weights and info structs start with struct_size: the Java constructors fill
+   the library's defaults (or just struct_size for info structs), so a proxy is always
+   ready for the call that takes it. */
+%define SPINFER_DEFAULT_CONSTRUCTOR(TYPE, INIT)
+%extend TYPE {
+  TYPE() {
+    TYPE* self = new TYPE();
+    INIT(self);
+    return self;
+  }
+}
+%enddef
+%define SPINFER_INFO_CONSTRUCTOR(TYPE)
+%extend TYPE {
+  TYPE() {
+    TYPE* self = new TYPE();
+    self->struct_size = sizeof(TYPE);
+    return self;
+  }
+}
+%enddef
+SPINFER_INFO_CONSTRUCTOR(spinfer_matrix_info_t)
+SPINFER_INFO_CONSTRUCTOR(spinfer_model_info_t)
+SPINFER_DEFAULT_CONSTRUCTOR(spinfer_context_config_t, spinfer_context_config_init)
+SPINFER_DEFAULT_CONSTRUCTOR(spinfer_spmm_options_t, spinfer_spmm_options_init)
+SPINFER_DEFAULT_CONSTRUCTOR(spinfer_linear_config_t, spinfer_linear_config_init)
+SPINFER_DEFAULT_CONSTRUCTOR(spinfer_mlp_config_t, spinfer_mlp_config_init)
+SPINFER_DEFAULT_CONSTRUCTOR(spinfer_kv_cache_config_t, spinfer_kv_cache_config_init)
+SPINFER_DEFAULT_CONSTRUCTOR(spinfer_attention_config_t, spinfer_attention_config_init)
+SPINFER_DEFAULT_CONSTRUCTOR(spinfer_decoder_config_t, spinfer_decoder_config_init)
+SPINFER_DEFAULT_CONSTRUCTOR(spinfer_decoder_weights_t, spinfer_decoder_weights_init)
+SPINFER_DEFAULT_CONSTRUCTOR(spinfer_model_config_t, spinfer_model_config_init)
 
 /* ---- addresses: void*, const void*, typed host arrays, streams -------------------- */
 %typemap(jni)    void*, const void* "jlong"
@@ -96,7 +107,12 @@
 %typemap(jstype) void*, const void* "long"
 %typemap(javain) void*, const void* "$javainput"
 %typemap(in)     void*, const void* %{ $1 = ($1_ltype)(intptr_t)$input; %}
+/* struct members (spinfer_decoder_weights_t) read back as addresses too */
+%typemap(out)     void*, const void* %{ $result = (jlong)(intptr_t)$1; %}
+%typemap(javaout) void*, const void* { return $jnicall; }
 %apply const void* { const uint16_t* values, const uint64_t* bitmaps, const uint64_t* group_offsets };
+/* token ids, sequence ids and logits are host arrays: addresses as well */
+%apply const void* { const int32_t*, int32_t*, float* };
 
 /* ---- opaque handles -------------------------------------------------------------- */
 %define SPINFER_OPAQUE_HANDLE(TYPE)
@@ -105,6 +121,8 @@
 %typemap(jstype) TYPE*, const TYPE* "long"
 %typemap(javain) TYPE*, const TYPE* "$javainput"
 %typemap(in)     TYPE*, const TYPE* %{ $1 = ($1_ltype)(intptr_t)$input; %}
+%typemap(out)    TYPE*, const TYPE* %{ $result = (jlong)(intptr_t)$1; %}
+%typemap(javaout) TYPE*, const TYPE* { return $jnicall; }
 
 /* Output handle: the library writes the new handle into element 0 of a long[]. A null
    array passes NULL through, so the library reports it. */
@@ -131,6 +149,12 @@
 %enddef
 SPINFER_OPAQUE_HANDLE(spinfer_context_t)
 SPINFER_OPAQUE_HANDLE(spinfer_matrix_t)
+SPINFER_OPAQUE_HANDLE(spinfer_linear_t)
+SPINFER_OPAQUE_HANDLE(spinfer_mlp_t)
+SPINFER_OPAQUE_HANDLE(spinfer_kv_cache_t)
+SPINFER_OPAQUE_HANDLE(spinfer_attention_t)
+SPINFER_OPAQUE_HANDLE(spinfer_decoder_layer_t)
+SPINFER_OPAQUE_HANDLE(spinfer_model_t)
 
 /* ---- scalar outputs ------------------------------------------------------------ */
 %define SPINFER_SCALAR_OUTPUT(CTYPE, JNITYPE, JNIARRAY, JAVAARRAY, SETREGION)
@@ -156,6 +180,7 @@ SPINFER_OPAQUE_HANDLE(spinfer_matrix_t)
 }
 %enddef
 SPINFER_SCALAR_OUTPUT(size_t, jlong, "jlongArray", "long[]", SetLongArrayRegion)
+SPINFER_SCALAR_OUTPUT(int64_t, jlong, "jlongArray", "long[]", SetLongArrayRegion)
 SPINFER_SCALAR_OUTPUT(spinfer_backend_t, jint, "jintArray", "int[]", SetIntArrayRegion)
 
 /* ---- spinfer_save: matrices as long[] and names as String[] ------------------------

@@ -53,6 +53,15 @@
 #define SPINFER_API
 #endif
 
+/* In C++ the enums get `int` as their fixed underlying type, so that any int a C
+ * caller passes (even one that names no enumerator) is a valid value there and the
+ * library can reject it; same size and calling convention as the C enum. */
+#if defined(__cplusplus) && !defined(SWIG)
+#define SPINFER_ENUM_INT : int
+#else
+#define SPINFER_ENUM_INT
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -68,7 +77,7 @@ extern "C" {
 #define SPINFER_FORMAT_VERSION 1
 
 /** Status of every call. SPINFER_STATUS_SUCCESS is 0; all others are failures. */
-typedef enum spinfer_status_t {
+typedef enum spinfer_status_t SPINFER_ENUM_INT {
   SPINFER_STATUS_SUCCESS = 0,
   SPINFER_STATUS_INVALID_ARGUMENT = 1,    /**< NULL pointer, bad enum, negative size */
   SPINFER_STATUS_SHAPE_MISMATCH = 2,      /**< sizes that do not agree with each other */
@@ -87,7 +96,7 @@ typedef enum spinfer_status_t {
 } spinfer_status_t;
 
 /** Element types of dense arrays and of stored non-zeros. */
-typedef enum spinfer_dtype_t {
+typedef enum spinfer_dtype_t SPINFER_ENUM_INT {
   SPINFER_DTYPE_F32 = 0,  /**< IEEE binary32 (dense inputs/outputs on the host only) */
   SPINFER_DTYPE_F16 = 1,  /**< IEEE binary16 */
   SPINFER_DTYPE_BF16 = 2  /**< bfloat16 */
@@ -116,7 +125,7 @@ SPINFER_API size_t spinfer_dtype_size(spinfer_dtype_t dtype);
 /* ======================================================================== */
 
 /** Where work runs. */
-typedef enum spinfer_backend_t {
+typedef enum spinfer_backend_t SPINFER_ENUM_INT {
   SPINFER_BACKEND_AUTO = 0, /**< CUDA when built with CUDA and a GPU is present, else host */
   SPINFER_BACKEND_HOST = 1, /**< multi-threaded CPU reference backend */
   SPINFER_BACKEND_CUDA = 2  /**< NVIDIA GPU */
@@ -165,7 +174,7 @@ SPINFER_API int spinfer_has_cuda(void);
 typedef struct spinfer_matrix spinfer_matrix_t;
 
 /** Where a matrix's arrays live. */
-typedef enum spinfer_location_t {
+typedef enum spinfer_location_t SPINFER_ENUM_INT {
   SPINFER_LOCATION_HOST = 0,
   SPINFER_LOCATION_DEVICE = 1
 } spinfer_location_t;
@@ -341,6 +350,419 @@ SPINFER_API spinfer_status_t spinfer_spmm_ex(spinfer_context_t* ctx, const spinf
                                              const void* bias, void* y, int64_t ldy,
                                              spinfer_dtype_t dtype,
                                              const spinfer_spmm_options_t* options, void* stream);
+
+/* ======================================================================== */
+/* 7. Layers, KV cache, models                                              */
+/* ======================================================================== */
+/*
+ * Transformer building blocks whose linear maps are encoded sparse matrices, and a
+ * model runner for OPT- and LLaMA-family decoders (Hugging Face conventions).
+ *
+ * Common rules of this section
+ *   - Layers are created on a context from matrices (host matrices for a host
+ *     context, device matrices for a CUDA context) and from small dense parameters
+ *     (biases, norm weights) given as host arrays, which are copied. Layers REFER to
+ *     their matrices: keep the matrices alive until the layer is destroyed. A layer,
+ *     KV cache or model must be destroyed before its context.
+ *   - Activations are contiguous row-major [n, features] arrays. Host context: host
+ *     pointers, dtype F32, F16 or BF16, synchronous. CUDA context: device pointers,
+ *     dtype equal to the weights' storage dtype, 16-byte aligned, asynchronous on
+ *     `stream`; forwards never allocate and never synchronise, so they may be
+ *     captured in a CUDA graph.
+ *   - Internally every layer accumulates in fp32; the residual stream of decoder
+ *     layers and models is kept in fp32.
+ *   - A layer handle runs one forward at a time (it owns scratch memory sized by
+ *     `max_tokens`); use one handle per thread for concurrent forwards. A KV cache
+ *     or model is likewise used by one thread at a time.
+ *   - Statuses: INVALID_ARGUMENT (NULL, bad enum, n out of range), SHAPE_MISMATCH
+ *     (matrix shapes that do not fit the config), UNSUPPORTED_DTYPE,
+ *     WRONG_LOCATION (host matrix on a CUDA context or back), OUT_OF_MEMORY
+ *     (cache blocks or scratch exhausted), CUDA_ERROR.
+ */
+
+/** Element-wise activation applied after a linear map (or inside a gated MLP). */
+typedef enum spinfer_activation_t SPINFER_ENUM_INT {
+  SPINFER_ACTIVATION_NONE = 0,      /**< identity */
+  SPINFER_ACTIVATION_RELU = 1,      /**< max(x, 0) */
+  SPINFER_ACTIVATION_GELU = 2,      /**< x * Phi(x), exact erf form (HF "gelu") */
+  SPINFER_ACTIVATION_GELU_TANH = 3, /**< tanh approximation (HF "gelu_new") */
+  SPINFER_ACTIVATION_SILU = 4       /**< x * sigmoid(x) (HF "silu") */
+} spinfer_activation_t;
+
+/** Decoder family: fixes the norm, position encoding and MLP shape. */
+typedef enum spinfer_arch_t SPINFER_ENUM_INT {
+  SPINFER_ARCH_OPT = 0,  /**< pre-LN LayerNorm, learned positions, biases, fc1 -> act -> fc2 */
+  SPINFER_ARCH_LLAMA = 1 /**< RMSNorm, RoPE, no biases, act(gate) * up -> down, GQA */
+} spinfer_arch_t;
+
+/** Shape of an MLP block. */
+typedef enum spinfer_mlp_kind_t SPINFER_ENUM_INT {
+  SPINFER_MLP_PLAIN = 0, /**< down(act(up(x)))  (OPT: up = fc1, down = fc2) */
+  SPINFER_MLP_GATED = 1  /**< down(act(gate(x)) * up(x))  (LLaMA) */
+} spinfer_mlp_kind_t;
+
+/* ---- 7.1 Linear ------------------------------------------------------------ */
+
+/** Opaque sparse linear layer y = act(x * W^T + bias) (+ residual). */
+typedef struct spinfer_linear spinfer_linear_t;
+
+/** Linear options. Initialise with spinfer_linear_config_init(). */
+typedef struct spinfer_linear_config_t {
+  size_t struct_size;             /**< sizeof(spinfer_linear_config_t) */
+  spinfer_activation_t activation; /**< default SPINFER_ACTIVATION_NONE */
+} spinfer_linear_config_t;
+
+/** Fill `config` with defaults (sets struct_size). */
+SPINFER_API spinfer_status_t spinfer_linear_config_init(spinfer_linear_config_t* config);
+
+/**
+ * Create a linear layer from matrix `w` ([out_features, in_features]) and an optional
+ * host array `bias` ([out_features] of `bias_dtype`, F32/F16/BF16; NULL = no bias),
+ * which is copied (to the GPU on `stream` for a CUDA context). `config` may be NULL.
+ */
+SPINFER_API spinfer_status_t spinfer_linear_create(spinfer_context_t* ctx, spinfer_linear_t** out,
+                                                   const spinfer_matrix_t* w, const void* bias,
+                                                   spinfer_dtype_t bias_dtype,
+                                                   const spinfer_linear_config_t* config,
+                                                   void* stream);
+
+/**
+ * y[n, out] = act(x[n, in] * W^T + bias) + residual[n, out]. `residual` may be NULL;
+ * it must not overlap y, and y must not overlap x. The bias is fused into the
+ * product; activation and residual run as one epilogue pass.
+ */
+SPINFER_API spinfer_status_t spinfer_linear_forward(spinfer_context_t* ctx, spinfer_linear_t* layer,
+                                                    const void* x, int64_t n, const void* residual,
+                                                    void* y, spinfer_dtype_t dtype, void* stream);
+
+/** Destroy a linear layer (its matrix is not touched). NULL is accepted. */
+SPINFER_API spinfer_status_t spinfer_linear_destroy(spinfer_linear_t* layer);
+
+/* ---- 7.2 MLP --------------------------------------------------------------- */
+
+/** Opaque MLP block. */
+typedef struct spinfer_mlp spinfer_mlp_t;
+
+/** MLP options. Initialise with spinfer_mlp_config_init(). */
+typedef struct spinfer_mlp_config_t {
+  size_t struct_size;              /**< sizeof(spinfer_mlp_config_t) */
+  spinfer_mlp_kind_t kind;         /**< default SPINFER_MLP_GATED */
+  spinfer_activation_t activation; /**< default SPINFER_ACTIVATION_SILU */
+  int64_t max_tokens;              /**< largest n of a forward (scratch size); default 512 */
+  int fuse_gate_up;                /**< 1 (default): one SpMM over [gate; up] when rows allow */
+} spinfer_mlp_config_t;
+
+/** Fill `config` with defaults (sets struct_size). */
+SPINFER_API spinfer_status_t spinfer_mlp_config_init(spinfer_mlp_config_t* config);
+
+/**
+ * Create an MLP. PLAIN: `up` = fc1 [inter, hidden], `gate` NULL, `down` = fc2
+ * [hidden, inter]. GATED: `gate` and `up` [inter, hidden], `down` [hidden, inter].
+ * `up_bias` ([inter]) and `down_bias` ([hidden]) are optional host arrays of
+ * `bias_dtype` (copied). With fuse_gate_up the gate and up matrices are joined into
+ * one encoded matrix (a copy) when inter is a multiple of 64.
+ */
+SPINFER_API spinfer_status_t spinfer_mlp_create(spinfer_context_t* ctx, spinfer_mlp_t** out,
+                                                const spinfer_matrix_t* gate,
+                                                const spinfer_matrix_t* up,
+                                                const spinfer_matrix_t* down, const void* up_bias,
+                                                const void* down_bias, spinfer_dtype_t bias_dtype,
+                                                const spinfer_mlp_config_t* config, void* stream);
+
+/** y[n, hidden] = mlp(x[n, hidden]) + residual (NULL = none; must not overlap y). */
+SPINFER_API spinfer_status_t spinfer_mlp_forward(spinfer_context_t* ctx, spinfer_mlp_t* mlp,
+                                                 const void* x, int64_t n, const void* residual,
+                                                 void* y, spinfer_dtype_t dtype, void* stream);
+
+/** Destroy an MLP. NULL is accepted. */
+SPINFER_API spinfer_status_t spinfer_mlp_destroy(spinfer_mlp_t* mlp);
+
+/* ---- 7.3 KV cache ---------------------------------------------------------- */
+
+/**
+ * Opaque paged key/value cache for several sequences and all layers of a model.
+ * Memory is a pool of fixed-size blocks of `block_size` tokens; each sequence owns a
+ * list of blocks (its block table), so nothing is reserved per maximum length.
+ * Sequences are slots 0 .. max_sequences-1.
+ */
+typedef struct spinfer_kv_cache spinfer_kv_cache_t;
+
+/** KV cache options. Initialise with spinfer_kv_cache_config_init(). */
+typedef struct spinfer_kv_cache_config_t {
+  size_t struct_size;          /**< sizeof(spinfer_kv_cache_config_t) */
+  int num_layers;              /**< layers stored (>= 1) */
+  int num_kv_heads;            /**< key/value heads per layer (>= 1) */
+  int head_dim;                /**< elements per head (even, <= 256) */
+  int block_size;              /**< tokens per block; default 16 */
+  int64_t num_blocks;          /**< blocks in the pool (>= 1) */
+  int max_sequences;           /**< sequence slots; default 8 */
+  int64_t max_sequence_length; /**< longest sequence; default 4096 */
+  spinfer_dtype_t dtype;       /**< stored element type; default F16 (CUDA: the weights' dtype) */
+} spinfer_kv_cache_config_t;
+
+/** Fill `config` with defaults (sets struct_size; the shape fields are 0 and must be set). */
+SPINFER_API spinfer_status_t spinfer_kv_cache_config_init(spinfer_kv_cache_config_t* config);
+
+/** Create a cache on the context's device (host memory for a host context). */
+SPINFER_API spinfer_status_t spinfer_kv_cache_create(spinfer_context_t* ctx,
+                                                     spinfer_kv_cache_t** out,
+                                                     const spinfer_kv_cache_config_t* config);
+
+/**
+ * Start a step: sequence seq_ids[i] will receive new_tokens[i] (>= 1) new tokens,
+ * appended after its current length (prefill: the prompt; decode: 1). Blocks are
+ * taken from the pool (OUT_OF_MEMORY when it is empty; nothing changes then), the
+ * lengths grow at once, and the step's layout is uploaded on `stream`. Then every
+ * attention or decoder-layer forward on this cache, one per layer, processes
+ * n = sum(new_tokens) tokens ordered sequence by sequence. A sequence may appear
+ * only once per step.
+ */
+SPINFER_API spinfer_status_t spinfer_kv_cache_begin_step(spinfer_kv_cache_t* cache,
+                                                         const int32_t* seq_ids,
+                                                         const int32_t* new_tokens, int32_t count,
+                                                         void* stream);
+
+/** Current length (tokens stored) of sequence `seq`. */
+SPINFER_API spinfer_status_t spinfer_kv_cache_sequence_length(const spinfer_kv_cache_t* cache,
+                                                              int32_t seq, int64_t* length);
+
+/** Return the blocks of sequence `seq` to the pool; its length becomes 0. */
+SPINFER_API spinfer_status_t spinfer_kv_cache_release_sequence(spinfer_kv_cache_t* cache,
+                                                               int32_t seq);
+
+/** Number of unused blocks in the pool. */
+SPINFER_API spinfer_status_t spinfer_kv_cache_free_blocks(const spinfer_kv_cache_t* cache,
+                                                          int64_t* count);
+
+/** Destroy a cache. NULL is accepted. */
+SPINFER_API spinfer_status_t spinfer_kv_cache_destroy(spinfer_kv_cache_t* cache);
+
+/* ---- 7.4 Attention ------------------------------------------------------------ */
+
+/** Opaque self-attention block: sparse Q/K/V/O projections, dense attention over a KV cache. */
+typedef struct spinfer_attention spinfer_attention_t;
+
+/** Attention options. Initialise with spinfer_attention_config_init(). */
+typedef struct spinfer_attention_config_t {
+  size_t struct_size;  /**< sizeof(spinfer_attention_config_t) */
+  int num_heads;       /**< query heads (must be set) */
+  int num_kv_heads;    /**< key/value heads; 0 = num_heads (multi-head attention) */
+  int head_dim;        /**< 0 = hidden / num_heads */
+  int use_rope;        /**< 1 (default): rotary positions (HF rotate-half form) */
+  double rope_theta;   /**< default 10000 */
+  double scale;        /**< score scale; 0 (default) = 1 / sqrt(head_dim) */
+  int64_t max_tokens;  /**< largest n of a forward; default 512 */
+  int fuse_qkv;        /**< 1 (default): one SpMM over [Q; K; V] when rows allow */
+} spinfer_attention_config_t;
+
+/** Fill `config` with defaults (sets struct_size). */
+SPINFER_API spinfer_status_t spinfer_attention_config_init(spinfer_attention_config_t* config);
+
+/**
+ * Create an attention block from q ([heads*head_dim, hidden]), k and v
+ * ([kv_heads*head_dim, hidden]) and o ([hidden, heads*head_dim]) with optional host
+ * biases of `bias_dtype` (NULL = none).
+ */
+SPINFER_API spinfer_status_t spinfer_attention_create(
+    spinfer_context_t* ctx, spinfer_attention_t** out, const spinfer_matrix_t* q,
+    const spinfer_matrix_t* k, const spinfer_matrix_t* v, const spinfer_matrix_t* o,
+    const void* q_bias, const void* k_bias, const void* v_bias, const void* o_bias,
+    spinfer_dtype_t bias_dtype, const spinfer_attention_config_t* config, void* stream);
+
+/**
+ * y = attention(x) + residual (NULL = none) for the current step of `cache`
+ * (spinfer_kv_cache_begin_step): projects x[n, hidden], applies RoPE at each token's
+ * position, appends K and V to layer `layer_index` of the cache, attends causally
+ * over each sequence's cached tokens (decode: split over the sequence length when it
+ * is long) and applies the output projection.
+ */
+SPINFER_API spinfer_status_t spinfer_attention_forward(spinfer_context_t* ctx,
+                                                       spinfer_attention_t* attention,
+                                                       spinfer_kv_cache_t* cache,
+                                                       int layer_index, const void* x, int64_t n,
+                                                       const void* residual, void* y,
+                                                       spinfer_dtype_t dtype, void* stream);
+
+/** Destroy an attention block. NULL is accepted. */
+SPINFER_API spinfer_status_t spinfer_attention_destroy(spinfer_attention_t* attention);
+
+/* ---- 7.5 Decoder layer ----------------------------------------------------- */
+
+/** Opaque full decoder layer: norm -> attention -> residual -> norm -> MLP -> residual. */
+typedef struct spinfer_decoder_layer spinfer_decoder_layer_t;
+
+/** Decoder layer options. Initialise with spinfer_decoder_config_init(). */
+typedef struct spinfer_decoder_config_t {
+  size_t struct_size;              /**< sizeof(spinfer_decoder_config_t) */
+  spinfer_arch_t arch;             /**< default SPINFER_ARCH_LLAMA */
+  int64_t hidden_size;             /**< must be set */
+  int64_t intermediate_size;       /**< must be set */
+  int num_heads;                   /**< must be set */
+  int num_kv_heads;                /**< 0 = num_heads */
+  int head_dim;                    /**< 0 = hidden / num_heads */
+  double norm_eps;                 /**< default 1e-5 */
+  double rope_theta;               /**< LLaMA only; default 10000 */
+  spinfer_activation_t activation; /**< NONE (default) = the family's: ReLU (OPT), SiLU (LLaMA) */
+  int64_t max_tokens;              /**< largest n of a forward; default 512 */
+  int fuse_projections;            /**< 1 (default): fused QKV and gate/up SpMMs where they fit */
+} spinfer_decoder_config_t;
+
+/** Fill `config` with defaults (sets struct_size). */
+SPINFER_API spinfer_status_t spinfer_decoder_config_init(spinfer_decoder_config_t* config);
+
+/**
+ * Weights of one decoder layer. Matrices are referred to (keep them alive); dense
+ * arrays are host arrays of `dense_dtype`, copied at creation. OPT: up = fc1,
+ * down = fc2, gate NULL, all biases and both norm biases present (LayerNorm).
+ * LLaMA: gate/up/down, biases NULL (attention biases allowed), norm biases NULL
+ * (RMSNorm). attn_norm is applied before attention (OPT self_attn_layer_norm,
+ * LLaMA input_layernorm), mlp_norm before the MLP (OPT final_layer_norm, LLaMA
+ * post_attention_layernorm).
+ */
+typedef struct spinfer_decoder_weights_t {
+  size_t struct_size; /**< sizeof(spinfer_decoder_weights_t) */
+  const spinfer_matrix_t* q_proj;
+  const spinfer_matrix_t* k_proj;
+  const spinfer_matrix_t* v_proj;
+  const spinfer_matrix_t* o_proj;
+  const spinfer_matrix_t* gate_proj;
+  const spinfer_matrix_t* up_proj;
+  const spinfer_matrix_t* down_proj;
+  const void* q_bias;
+  const void* k_bias;
+  const void* v_bias;
+  const void* o_bias;
+  const void* up_bias;
+  const void* down_bias;
+  const void* attn_norm_weight;
+  const void* attn_norm_bias;
+  const void* mlp_norm_weight;
+  const void* mlp_norm_bias;
+  spinfer_dtype_t dense_dtype; /**< dtype of every dense array above: F32, F16 or BF16 */
+} spinfer_decoder_weights_t;
+
+/** Zero `weights` and set its struct_size (dense_dtype F32). */
+SPINFER_API spinfer_status_t spinfer_decoder_weights_init(spinfer_decoder_weights_t* weights);
+
+/** Create a decoder layer (`config` must give the sizes). */
+SPINFER_API spinfer_status_t spinfer_decoder_layer_create(spinfer_context_t* ctx,
+                                                          spinfer_decoder_layer_t** out,
+                                                          const spinfer_decoder_weights_t* weights,
+                                                          const spinfer_decoder_config_t* config,
+                                                          void* stream);
+
+/**
+ * y[n, hidden] = layer(x[n, hidden]) for the current step of `cache`, using cache
+ * layer `layer_index`. Residuals are inside the layer. y may equal x.
+ */
+SPINFER_API spinfer_status_t spinfer_decoder_layer_forward(spinfer_context_t* ctx,
+                                                           spinfer_decoder_layer_t* layer,
+                                                           spinfer_kv_cache_t* cache,
+                                                           int layer_index, const void* x,
+                                                           int64_t n, void* y,
+                                                           spinfer_dtype_t dtype, void* stream);
+
+/** Destroy a decoder layer. NULL is accepted. */
+SPINFER_API spinfer_status_t spinfer_decoder_layer_destroy(spinfer_decoder_layer_t* layer);
+
+/* ---- 7.6 Models ------------------------------------------------------------ */
+
+/** Opaque decoder-only language model with its own KV cache and scratch memory. */
+typedef struct spinfer_model spinfer_model_t;
+
+/** Model runtime options. Initialise with spinfer_model_config_init(). */
+typedef struct spinfer_model_config_t {
+  size_t struct_size;          /**< sizeof(spinfer_model_config_t) */
+  int max_sequences;           /**< sequence slots of the KV cache; default 8 */
+  int64_t max_batch_tokens;    /**< most tokens in one prefill / decode call; default 512 */
+  int64_t max_sequence_length; /**< 0 (default) = the model's max_position_embeddings */
+  int kv_block_size;           /**< tokens per KV block; default 16 */
+  int64_t kv_num_blocks;       /**< 0 (default) = enough for every slot at full length */
+  int use_cuda_graphs;         /**< 1 (default): replay decode steps from CUDA graphs */
+} spinfer_model_config_t;
+
+/** Facts about a loaded model. Set struct_size before calling get_info. */
+typedef struct spinfer_model_info_t {
+  size_t struct_size;              /**< sizeof(spinfer_model_info_t), set by the caller */
+  spinfer_arch_t arch;
+  int64_t vocab_size;
+  int64_t hidden_size;
+  int64_t intermediate_size;
+  int64_t num_layers;
+  int num_heads;
+  int num_kv_heads;
+  int head_dim;
+  int64_t max_position_embeddings;
+  spinfer_dtype_t dtype;           /**< storage dtype of the weights */
+  uint64_t weight_bytes;           /**< encoded matrices + dense tensors, as loaded */
+  uint64_t dense_weight_bytes;     /**< the same model with every matrix dense (2 bytes/element) */
+  uint64_t kv_cache_bytes;         /**< KV cache pool */
+} spinfer_model_info_t;
+
+/** Fill `config` with defaults (sets struct_size). */
+SPINFER_API spinfer_status_t spinfer_model_config_init(spinfer_model_config_t* config);
+
+/**
+ * Load a model from directory `dir`: a Hugging Face `config.json` (model_type "opt"
+ * or "llama"/"mistral"-style) and *.safetensors files holding the linear weights as
+ * spinfer matrices and embeddings/norms as dense tensors, under Hugging Face names
+ * (tools/spinfer_convert.py writes such a directory). Weights go to the context's
+ * device on `stream` (the call returns when they are there). `config` may be NULL.
+ * Bad or missing fields give CORRUPT_DATA / NOT_FOUND naming the field; features
+ * outside these families (e.g. rope_scaling kinds other than "llama3") give
+ * NOT_SUPPORTED.
+ */
+SPINFER_API spinfer_status_t spinfer_model_load(spinfer_context_t* ctx, spinfer_model_t** out,
+                                                const char* dir,
+                                                const spinfer_model_config_t* config,
+                                                void* stream);
+
+/** Fill `info` (its struct_size must be set). */
+SPINFER_API spinfer_status_t spinfer_model_get_info(const spinfer_model_t* model,
+                                                    spinfer_model_info_t* info);
+
+/**
+ * Append `count` prompt tokens to sequence `seq` and run them through the model.
+ * `logits` (host, float32, [vocab_size], may be NULL) receives the logits of the
+ * last token. Synchronises `stream` when logits is not NULL.
+ */
+SPINFER_API spinfer_status_t spinfer_model_prefill(spinfer_context_t* ctx, spinfer_model_t* model,
+                                                   int32_t seq, const int32_t* tokens,
+                                                   int64_t count, float* logits, void* stream);
+
+/**
+ * One decode step: token tokens[i] is appended to sequence seq_ids[i] (each listed
+ * once), and `logits` (host, float32, [count, vocab_size], may be NULL) receives
+ * the next-token logits of each. Synchronises `stream` when logits is not NULL.
+ * On CUDA, steps of a given `count` are captured once into a CUDA graph and
+ * replayed (when use_cuda_graphs is set).
+ */
+SPINFER_API spinfer_status_t spinfer_model_decode_step(spinfer_context_t* ctx,
+                                                       spinfer_model_t* model,
+                                                       const int32_t* seq_ids,
+                                                       const int32_t* tokens, int32_t count,
+                                                       float* logits, void* stream);
+
+/**
+ * Greedy generation for one sequence: prefill `prompt` (appended to `seq`), then up
+ * to `max_new_tokens` decode steps, each taking the arg-max token (lowest id on
+ * ties), stopping after `eos_token` (-1: never). out_tokens ([max_new_tokens])
+ * receives the generated tokens and `generated` their number.
+ */
+SPINFER_API spinfer_status_t spinfer_model_generate_greedy(
+    spinfer_context_t* ctx, spinfer_model_t* model, int32_t seq, const int32_t* prompt,
+    int64_t prompt_length, int64_t max_new_tokens, int32_t eos_token, int32_t* out_tokens,
+    int64_t* generated, void* stream);
+
+/** Forget sequence `seq` (its KV blocks return to the pool; its length becomes 0). */
+SPINFER_API spinfer_status_t spinfer_model_release_sequence(spinfer_model_t* model, int32_t seq);
+
+/** Current length of sequence `seq` in tokens. */
+SPINFER_API spinfer_status_t spinfer_model_sequence_length(const spinfer_model_t* model,
+                                                           int32_t seq, int64_t* length);
+
+/** Destroy a model, its matrices and its KV cache. NULL is accepted. */
+SPINFER_API spinfer_status_t spinfer_model_destroy(spinfer_model_t* model);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -1,4 +1,5 @@
 // Versions, statuses and the thread-local last-error message.
+#include <initializer_list>
 #include <string>
 
 #include "guard.hpp"
@@ -6,18 +7,19 @@
 
 namespace spinfer::capi {
 namespace {
-thread_local std::string last_error;
+// A fixed buffer, not a std::string: recording a failure must not allocate (the
+// failure may be that memory ran out).
+thread_local char last_error[4096];
 }
 
-void set_last_error(spinfer_status_t, const std::string& message) noexcept {
-  try {
-    last_error = message;
-  } catch (...) {
-    last_error.clear();  // could not copy the message: leave it empty, keep the status
-  }
+void set_last_error(const char* prefix, const char* message) noexcept {
+  size_t n = 0;
+  for (const char* part : {prefix, message})
+    for (const char* c = part; c && *c && n + 1 < sizeof last_error; ++c) last_error[n++] = *c;
+  last_error[n] = '\0';
 }
 
-void clear_last_error() noexcept { last_error.clear(); }
+void clear_last_error() noexcept { last_error[0] = '\0'; }
 
 }  // namespace spinfer::capi
 
@@ -56,7 +58,7 @@ const char* spinfer_status_string(spinfer_status_t status) {
   return "SPINFER_STATUS_UNKNOWN";
 }
 
-const char* spinfer_last_error_message(void) { return spinfer::capi::last_error.c_str(); }
+const char* spinfer_last_error_message(void) { return spinfer::capi::last_error; }
 
 size_t spinfer_dtype_size(spinfer_dtype_t dtype) {
   switch (dtype) {

@@ -10,7 +10,9 @@
 
 namespace spinfer::capi {
 
-void set_last_error(spinfer_status_t status, const std::string& message) noexcept;
+// Records the thread's last failure message (prefix + message, truncated to fit a
+// fixed buffer). Never allocates, so it works when memory has run out.
+void set_last_error(const char* prefix, const char* message) noexcept;
 void clear_last_error() noexcept;
 
 template <typename Body>
@@ -20,16 +22,16 @@ spinfer_status_t guard(Body&& body) noexcept {
     clear_last_error();
     return SPINFER_STATUS_SUCCESS;
   } catch (const Error& e) {
-    set_last_error(e.status(), e.what());
+    set_last_error("", e.what());
     return e.status();
   } catch (const std::bad_alloc&) {
-    set_last_error(SPINFER_STATUS_OUT_OF_MEMORY, "out of host memory");
+    set_last_error("", "out of host memory");
     return SPINFER_STATUS_OUT_OF_MEMORY;
   } catch (const std::exception& e) {
-    set_last_error(SPINFER_STATUS_INTERNAL_ERROR, std::string("internal error: ") + e.what());
+    set_last_error("internal error: ", e.what());
     return SPINFER_STATUS_INTERNAL_ERROR;
   } catch (...) {
-    set_last_error(SPINFER_STATUS_INTERNAL_ERROR, "internal error: unknown exception");
+    set_last_error("internal error: ", "unknown exception");
     return SPINFER_STATUS_INTERNAL_ERROR;
   }
 }

@@ -53,3 +53,10 @@ constexpr bool should_fail(Site) noexcept { return false; }
 #endif
 
 }  // namespace spinfer::fault
+
+// `call` (an expression returning an error code), unless the armed plan fails this
+// occurrence of `site`: then `failure` without making the call. With fault injection
+// compiled out this is just `call`. Example:
+//   check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&p, n)), ...)
+#define SPINFER_FAULT_OR(site, failure, call) \
+  (::spinfer::fault::should_fail(::spinfer::fault::Site::site) ? (failure) : (call))

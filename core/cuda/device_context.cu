@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/fault_injection.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/spmm_params.hpp"
 
@@ -26,7 +27,7 @@ DeviceContext::DeviceContext(int device) : device_(device) {
   // One allocation for every slot: partials first (16-byte aligned), then counters.
   const size_t slot_bytes = kPartialBytesPerSlot + kCountersPerSlot * sizeof(unsigned);
   void* mem = nullptr;
-  check_cuda(cudaMalloc(&mem, slot_bytes * kWorkspaceSlots), "cudaMalloc(split-K workspace)");
+  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&mem, slot_bytes * kWorkspaceSlots)), "cudaMalloc(split-K workspace)");
   workspace_memory_ = static_cast<unsigned char*>(mem);
   cudaError_t err = cudaMemset(mem, 0, slot_bytes * kWorkspaceSlots);
   for (int s = 0; s < kWorkspaceSlots; ++s) {
@@ -78,12 +79,19 @@ const SplitKWorkspace* DeviceContext::workspace_for(void* stream) {
 
 void DeviceContext::upload_pageable(void* dst, const void* src, size_t bytes, cudaStream_t stream) {
   std::lock_guard<std::mutex> lock(staging_mutex_);
-  if (!staging_[0]) {
-    for (int i = 0; i < 2; ++i) {
-      check_cuda(cudaMallocHost(&staging_[i], kStagingBytes), "cudaMallocHost(upload staging)");
-      check_cuda(cudaEventCreateWithFlags(&staging_done_[i], cudaEventDisableTiming),
-                 "cudaEventCreate(upload staging)");
-      check_cuda(cudaEventRecord(staging_done_[i], stream), "cudaEventRecord(upload staging)");
+  // Each piece is made only if missing: a failure half-way (out of pinned memory) must
+  // leave the context usable, not with a NULL buffer or event the next upload would use.
+  for (int i = 0; i < 2; ++i) {
+    if (!staging_[i]) {
+      void* p = nullptr;
+      check_cuda(SPINFER_FAULT_OR(pinned_alloc, cudaErrorMemoryAllocation, cudaMallocHost(&p, kStagingBytes)),
+                 "cudaMallocHost(upload staging)");
+      staging_[i] = p;
+    }
+    if (!staging_done_[i]) {
+      cudaEvent_t e = nullptr;
+      check_cuda(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate(upload staging)");
+      staging_done_[i] = e;  // never recorded yet: cudaEventSynchronize returns at once
     }
   }
   size_t done = 0;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "common/fault_injection.hpp"
 #include "cuda/cuda_check.hpp"
 
 namespace spinfer::cuda {
@@ -24,13 +25,13 @@ void DeviceMatrix::allocate(uint64_t n_values, uint64_t n_bitmaps, uint64_t n_of
   offsets_count = n_offsets;
   void* p = nullptr;
   // At least 8 values so the pointer is never null and 16-byte loads stay in bounds.
-  check_cuda(cudaMalloc(&p, std::max<uint64_t>(n_values, 8) * sizeof(uint16_t)),
+  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&p, std::max<uint64_t>(n_values, 8) * sizeof(uint16_t))),
              "cudaMalloc(values)");
   values = static_cast<uint16_t*>(p);
-  check_cuda(cudaMalloc(&p, std::max<uint64_t>(n_bitmaps, 1) * sizeof(uint64_t)),
+  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&p, std::max<uint64_t>(n_bitmaps, 1) * sizeof(uint64_t))),
              "cudaMalloc(bitmaps)");
   bitmaps = static_cast<uint64_t*>(p);
-  check_cuda(cudaMalloc(&p, std::max<uint64_t>(n_offsets, 1) * sizeof(uint64_t)),
+  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&p, std::max<uint64_t>(n_offsets, 1) * sizeof(uint64_t))),
              "cudaMalloc(group_offsets)");
   group_offsets = static_cast<uint64_t*>(p);
 }

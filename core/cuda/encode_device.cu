@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <string>
 
+#include "common/fault_injection.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_context.hpp"
 #include "cuda/device_matrix.hpp"
@@ -224,7 +225,7 @@ DeviceMatrixPtr encode_device(DeviceContext& ctx, const void* dense, DType dense
 
   // Bitmaps and offsets first; values once their length is known.
   void* tmp = nullptr;
-  check_cuda(cudaMalloc(&tmp, size_t(groups) * sizeof(uint32_t) + 2 * sizeof(uint64_t)),
+  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&tmp, size_t(groups) * sizeof(uint32_t) + 2 * sizeof(uint64_t))),
              "cudaMalloc(encoder scratch)");
   struct Free {
     void* p;
@@ -234,9 +235,9 @@ DeviceMatrixPtr encode_device(DeviceContext& ctx, const void* dense, DType dense
   uint32_t* counts = reinterpret_cast<uint32_t*>(totals + 2);
 
   void* p = nullptr;
-  check_cuda(cudaMalloc(&p, size_t(grid.bitmap_count()) * 8), "cudaMalloc(bitmaps)");
+  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&p, size_t(grid.bitmap_count()) * 8)), "cudaMalloc(bitmaps)");
   m->bitmaps = static_cast<uint64_t*>(p);
-  check_cuda(cudaMalloc(&p, size_t(groups + 1) * 8), "cudaMalloc(group_offsets)");
+  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&p, size_t(groups + 1) * 8)), "cudaMalloc(group_offsets)");
   m->group_offsets = static_cast<uint64_t*>(p);
   m->bitmaps_count = uint64_t(grid.bitmap_count());
   m->offsets_count = uint64_t(groups) + 1;
@@ -253,7 +254,7 @@ DeviceMatrixPtr encode_device(DeviceContext& ctx, const void* dense, DType dense
              "cudaMemcpyAsync(encoder totals)");
   check_cuda(cudaStreamSynchronize(s), "cudaStreamSynchronize(GPU encoder)");
 
-  check_cuda(cudaMalloc(&p, std::max<uint64_t>(host_totals[0], 8) * 2), "cudaMalloc(values)");
+  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&p, std::max<uint64_t>(host_totals[0], 8) * 2)), "cudaMalloc(values)");
   m->values = static_cast<uint16_t*>(p);
   m->values_count = host_totals[0];
   m->nnz = int64_t(host_totals[1]);

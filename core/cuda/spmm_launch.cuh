@@ -9,7 +9,7 @@ namespace spinfer::cuda {
 // Pipeline depth: enough GroupTiles in flight per SM to cover HBM latency at any
 // sparsity, with several blocks resident per SM.
 template <int TILE_N>
-constexpr int smbd_stages() { return 4; }
+constexpr int smbd_stages() { return 3; }
 
 template <typename T, int TILE_N>
 cudaError_t launch_spmm_smbd_typed(const SmbdParams& p, SmbdGrid grid, cudaStream_t stream) {

@@ -35,7 +35,9 @@ struct SmbdLayout {
   // only needs idx (the extra read is discarded).
   static constexpr int kValueBytes = (4096 + 8) * 2;
   static constexpr int kBitmapBytes = 64 * 8;
-  static constexpr int kXRowBytes = 64 * 2;  // 64 k-values of one token
+  // 64 k-values of one token, padded by 16 bytes: the 8 row addresses of an ldmatrix
+  // then fall in 8 distinct bank groups, and every row stays one contiguous bulk copy.
+  static constexpr int kXRowBytes = 64 * 2 + 16;
   static constexpr int kXBytes = TILE_N * kXRowBytes;
   static constexpr int kStageBytes = kValueBytes + kBitmapBytes + kXBytes;
   static constexpr int kOutStride = 64 + 4;  // floats; +4 keeps the fragment stores conflict-free
@@ -49,11 +51,19 @@ constexpr int smbd_smem_bytes() {
   return (STAGES * L::kStageBytes > L::kOutBytes ? STAGES * L::kStageBytes : L::kOutBytes);
 }
 
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#define SPINFER_SMBD_BULK 1  // Hopper: bulk copies on mbarriers, issued by one warp
+#else
+#define SPINFER_SMBD_BULK 0  // Ampere / Ada: cp.async by every thread
+#endif
+
 template <typename T, int TILE_N, int STAGES>
 __global__ void __launch_bounds__(kSmbdThreads) spmm_smbd_kernel(const SmbdParams p) {
   static_assert(TILE_N % 8 == 0 && TILE_N >= 8 && TILE_N <= 64, "TILE_N is 8, 16, 32 or 64");
+  static_assert(STAGES >= 2, "at least double buffering");
   using L = SmbdLayout<TILE_N>;
-  constexpr int kNS = TILE_N / 8;  // mma n-subtiles
+  constexpr int kNS = TILE_N / 8;          // mma n-subtiles
+  constexpr int kAcc = kNS == 1 ? 2 : 1;   // one token tile: two accumulators break the mma chain
   extern __shared__ __align__(16) unsigned char smem[];
   __shared__ int block_is_last;
 
@@ -67,68 +77,112 @@ __global__ void __launch_bounds__(kSmbdThreads) spmm_smbd_kernel(const SmbdParam
   const int n_valid = int(min(int64_t(TILE_N), p.n - n0));
   const uint32_t smem_base = ptx::smem_addr(smem);
   const T* x = static_cast<const T*>(p.x);
-  const uint64_t policy = ptx::evict_first_policy();
 
   // Token rows past N stay zero in every stage: write them once.
   if (n_valid < TILE_N) {
-    const int per_stage = (TILE_N - n_valid) * 8;
+    constexpr int kChunksPerRow = L::kXRowBytes / 16;
+    const int per_stage = (TILE_N - n_valid) * kChunksPerRow;
     for (int i = tid; i < STAGES * per_stage; i += kSmbdThreads) {
       const int s = i / per_stage, r = i % per_stage;
       *reinterpret_cast<uint4*>(smem + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes +
-                                (n_valid + r / 8) * L::kXRowBytes + (r % 8) * 16) =
-          make_uint4(0, 0, 0, 0);
+                                (n_valid + r / kChunksPerRow) * L::kXRowBytes +
+                                (r % kChunksPerRow) * 16) = make_uint4(0, 0, 0, 0);
     }
   }
+
+#if SPINFER_SMBD_BULK
+  __shared__ __align__(8) uint64_t full_bar[STAGES];
+  const uint32_t bar0 = ptx::smem_addr(full_bar);
+  if (tid == 0) {
+#pragma unroll
+    for (int s = 0; s < STAGES; ++s) ptx::mbarrier_init(bar0 + 8 * s, 1);
+    ptx::mbarrier_init_fence();
+  }
+  __syncthreads();
+#endif
 
   const int64_t group_base = gm * p.group_cols + gk_begin;  // global GroupTile index of tile 0
   const uint64_t* offs = p.group_offsets + group_base;      // offs[j], j in [0, iters]
 
   // Issues the copies of K-tile j (values, bitmaps, X) into pipeline stage `stage`.
+  // Called by every thread; the ragged last K-tile's X is written by plain stores.
   auto load_tile = [&](int j, int stage, uint64_t lo, uint64_t hi) {
     const uint32_t s_val = smem_base + stage * L::kStageBytes;
+    const uint32_t s_x = s_val + L::kValueBytes + L::kBitmapBytes;
+    const int64_t k0 = (gk_begin + j) * 64;
+    const bool ragged = k0 + 64 > p.k;
+    if (ragged) {
+      unsigned char* sx = smem + stage * L::kStageBytes + L::kValueBytes + L::kBitmapBytes;
+      for (int i = tid; i < n_valid * 64; i += kSmbdThreads) {
+        const int r = i >> 6, c = i & 63;
+        const T v = (k0 + c < p.k) ? x[(n0 + r) * p.ldx + k0 + c] : ptx::from_float<T>(0.f);
+        *reinterpret_cast<T*>(sx + r * L::kXRowBytes + c * 2) = v;
+      }
+    }
+#if SPINFER_SMBD_BULK
+    if (warp == 0) {
+      const uint32_t bar = bar0 + 8 * stage;
+      const uint32_t value_bytes = uint32_t(hi - lo) * 2u;
+      const uint32_t x_bytes = ragged ? 0u : uint32_t(n_valid) * 128u;
+      if (lane == 0) ptx::mbarrier_arrive_expect_tx(bar, value_bytes + L::kBitmapBytes + x_bytes);
+      __syncwarp();
+      if (lane == 0 && value_bytes) ptx::bulk_copy(s_val, p.values + lo, value_bytes, bar);
+      if (lane == 1)
+        ptx::bulk_copy(s_val + L::kValueBytes, p.bitmaps + (group_base + j) * 64, L::kBitmapBytes, bar);
+      if (!ragged)
+        for (int r = lane; r < n_valid; r += 32)
+          ptx::bulk_copy(s_x + r * L::kXRowBytes, x + (n0 + r) * p.ldx + k0, 128u, bar);
+    }
+#else
     const uint16_t* g_val = p.values + lo;
     const int chunks = int((hi - lo) >> 3);
     for (int c = tid; c < chunks; c += kSmbdThreads)
-      ptx::cp_async_16_policy(s_val + c * 16, g_val + c * 8, policy);
+      ptx::cp_async_16(s_val + c * 16, g_val + c * 8, 16);
     if (tid < 32)
-      ptx::cp_async_16_policy(s_val + L::kValueBytes + tid * 16,
-                              p.bitmaps + (group_base + j) * 64 + tid * 2, policy);
-    const uint32_t s_x = s_val + L::kValueBytes + L::kBitmapBytes;
-    const int64_t k0 = (gk_begin + j) * 64;
-    for (int i = tid; i < n_valid * 8; i += kSmbdThreads) {
-      const int r = i >> 3, c = i & 7;
-      const int64_t kk = k0 + c * 8;
-      const int64_t rem = p.k - kk;
-      const uint32_t bytes = rem >= 8 ? 16u : (rem > 0 ? uint32_t(rem) * 2u : 0u);
-      const T* src = x + (n0 + r) * p.ldx + (bytes ? kk : 0);
-      // 16-byte chunk c of row r lives at chunk c ^ (r % 8): ldmatrix rows hit distinct banks.
-      ptx::cp_async_16(s_x + r * L::kXRowBytes + ((c ^ (r & 7)) << 4), src, bytes);
-    }
+      ptx::cp_async_16(s_val + L::kValueBytes + tid * 16,
+                       p.bitmaps + (group_base + j) * 64 + tid * 2, 16);
+    if (!ragged)
+      for (int i = tid; i < n_valid * 8; i += kSmbdThreads) {
+        const int r = i >> 3, c = i & 7;
+        ptx::cp_async_16(s_x + r * L::kXRowBytes + c * 16, x + (n0 + r) * p.ldx + k0 + c * 8, 16);
+      }
+    ptx::cp_async_commit();  // one group per tile, possibly empty
+#endif
   };
 
-  // Prologue: fill STAGES - 1 stages (always commit, so group counting stays uniform).
+  // Prologue: fill STAGES - 1 stages.
 #pragma unroll
   for (int s = 0; s < STAGES - 1; ++s) {
     if (s < iters) load_tile(s, s, __ldg(offs + s), __ldg(offs + s + 1));
-    ptx::cp_async_commit();
+#if !SPINFER_SMBD_BULK
+    else ptx::cp_async_commit();
+#endif
   }
   // offs of the next tile to load, prefetched one iteration ahead.
   uint64_t o_cur = (STAGES - 1 <= iters) ? __ldg(offs + STAGES - 1) : 0;
   uint64_t o_nxt = (STAGES <= iters) ? __ldg(offs + STAGES) : 0;
 
   // Lane constants of the decode.
-  const bool upper = lane >= 16;                     // bits 2L, 2L+1 are in the high word
+  const uint32_t upper = lane >= 16 ? 1u : 0u;       // bits 2L, 2L+1 are in the high word
   const uint32_t below_mask = (1u << ((2 * lane) & 31)) - 1u;
   const uint32_t pair_shift = (2 * lane) & 31;
   const uint32_t base_sel = upper ? 0x4432u : 0x4410u;  // picks the 16-bit start of this half
+  // prmt selectors, indexed by the lane's two bits (b1 b0): which of v0 = value[idx],
+  // v1 = value[idx + 1] go to the low / high half of the A register, zeros elsewhere
+  // (bytes 2, 3 of the zero-extended v0 are zero).
+  const uint32_t sel_lo = 0x22102222u, sel_hi = 0x54101022u;
 
-  float acc[kNS][4];
+  float acc[kAcc][kNS][4];
 #pragma unroll
-  for (int i = 0; i < kNS; ++i) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.f;
+  for (int a = 0; a < kAcc; ++a)
+#pragma unroll
+    for (int i = 0; i < kNS; ++i) acc[a][i][0] = acc[a][i][1] = acc[a][i][2] = acc[a][i][3] = 0.f;
 
   for (int it = 0; it < iters; ++it) {
+#if !SPINFER_SMBD_BULK
     ptx::cp_async_wait<STAGES - 2>();
-    __syncthreads();  // stage `it` visible to all; stage it-1 free for reuse
+#endif
+    __syncthreads();  // stage it-1 is free for reuse (and, pre-Hopper, stage it has landed)
     {
       const int j = it + STAGES - 1;
       if (j < iters) {
@@ -136,13 +190,21 @@ __global__ void __launch_bounds__(kSmbdThreads) spmm_smbd_kernel(const SmbdParam
         o_cur = o_nxt;
         o_nxt = (j + 2 <= iters) ? __ldg(offs + j + 2) : 0;
       }
-      ptx::cp_async_commit();
+#if !SPINFER_SMBD_BULK
+      else ptx::cp_async_commit();
+#endif
     }
-
     const int stage = it % STAGES;
+#if SPINFER_SMBD_BULK
+    ptx::mbarrier_wait(bar0 + 8 * stage, uint32_t(it / STAGES) & 1u);
+#endif
+    // The copy code above diverges; ldmatrix and mma (.sync.aligned) need the warp whole.
+    __syncwarp();
+
     const unsigned char* st = smem + stage * L::kStageBytes;
     const uint16_t* s_val = reinterpret_cast<const uint16_t*>(st);
     const uint64_t* s_bm = reinterpret_cast<const uint64_t*>(st + L::kValueBytes);
+    const uint32_t* s_word = reinterpret_cast<const uint32_t*>(s_bm) + upper;  // this lane's half
     const uint32_t s_x = smem_base + stage * L::kStageBytes + L::kValueBytes + L::kBitmapBytes;
 
     // Start of every BitmapTile inside the GroupTile's run: lane L scans bitmaps 2L, 2L+1.
@@ -173,47 +235,49 @@ __global__ void __launch_bounds__(kSmbdThreads) spmm_smbd_kernel(const SmbdParam
         if ((tk & 1) == 0) {
           // One token tile: chunks 2tk .. 2tk+3 of rows 0-7 give b for k-steps tk and tk+1.
           const int row = lane & 7, chunk = 2 * tk + (lane >> 3);
-          ptx::ldmatrix_x4(s_x + row * L::kXRowBytes + ((chunk ^ row) << 4), b_pair[0],
-                           b_pair[1], b_pair[2], b_pair[3]);
+          ptx::ldmatrix_x4(s_x + row * L::kXRowBytes + chunk * 16, b_pair[0], b_pair[1],
+                           b_pair[2], b_pair[3]);
         }
       } else {
 #pragma unroll
         for (int ns = 0; ns < kNS; ns += 2) {
           const int row = (ns + (lane >> 4)) * 8 + (lane & 7);
           const int chunk = 2 * tk + ((lane >> 3) & 1);
-          ptx::ldmatrix_x4(s_x + row * L::kXRowBytes + ((chunk ^ (lane & 7)) << 4), b[ns][0],
-                           b[ns][1], b[ns + 1][0], b[ns + 1][1]);
+          ptx::ldmatrix_x4(s_x + row * L::kXRowBytes + chunk * 16, b[ns][0], b[ns][1],
+                           b[ns + 1][0], b[ns + 1][1]);
         }
       }
 
       // Decode the A fragment of TCTile (warp, tk) straight into registers.
       uint32_t a[4];
-      const uint2* bm = reinterpret_cast<const uint2*>(s_bm + warp * 16 + tk * 4);
 #pragma unroll
       for (int jb = 0; jb < 4; ++jb) {
-        const uint2 bits = bm[jb];
-        const uint32_t word = upper ? bits.y : bits.x;
+        const uint32_t word = s_word[(warp * 16 + tk * 4 + jb) * 2];
         const uint32_t info =
             __shfl_sync(0xffffffffu, (jb & 1) ? info1 : info0, warp * 8 + tk * 2 + (jb >> 1));
-        const uint32_t idx = __byte_perm(info, 0, base_sel) + __popc(word & below_mask);
+        const uint32_t idx = ptx::prmt(info, 0, base_sel) + __popc(word & below_mask);
         const uint32_t v0 = s_val[idx], v1 = s_val[idx + 1];
-        // Two bits (2L, 2L+1) -> which of v0/v1 go to the low/high half, zero elsewhere.
         const uint32_t two = (word >> pair_shift) & 3u;
-        const uint32_t sel = __byte_perm(0x22102222u, 0x54101022u, two * 0x22u + 0x10u);
-        a[jb] = __byte_perm(v0, v1, sel);
+        a[jb] = ptx::prmt(v0, v1, ptx::prmt(sel_lo, sel_hi, two * 0x22u + 0x10u));
       }
 
       if constexpr (kNS == 1) {
-        ptx::mma_16816<T>(acc[0], a, b_pair[(tk & 1) * 2], b_pair[(tk & 1) * 2 + 1]);
+        ptx::mma_16816<T>(acc[tk & 1][0], a, b_pair[(tk & 1) * 2], b_pair[(tk & 1) * 2 + 1]);
       } else {
 #pragma unroll
-        for (int ns = 0; ns < kNS; ++ns) ptx::mma_16816<T>(acc[ns], a, b[ns][0], b[ns][1]);
+        for (int ns = 0; ns < kNS; ++ns) ptx::mma_16816<T>(acc[0][ns], a, b[ns][0], b[ns][1]);
       }
     }
   }
+  if constexpr (kAcc == 2) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) acc[0][0][i] += acc[1][0][i];
+  }
 
   // ---- epilogue ----
+#if !SPINFER_SMBD_BULK
   ptx::cp_async_wait<0>();
+#endif
   __syncthreads();  // every warp is done with the stages: reuse them for the output tile
   float* out = reinterpret_cast<float*>(smem);
   {
@@ -221,10 +285,10 @@ __global__ void __launch_bounds__(kSmbdThreads) spmm_smbd_kernel(const SmbdParam
 #pragma unroll
     for (int ns = 0; ns < kNS; ++ns) {
       const int n = ns * 8 + 2 * q, m = warp * 16 + g;
-      out[n * L::kOutStride + m] = acc[ns][0];
-      out[(n + 1) * L::kOutStride + m] = acc[ns][1];
-      out[n * L::kOutStride + m + 8] = acc[ns][2];
-      out[(n + 1) * L::kOutStride + m + 8] = acc[ns][3];
+      out[n * L::kOutStride + m] = acc[0][ns][0];
+      out[(n + 1) * L::kOutStride + m] = acc[0][ns][1];
+      out[n * L::kOutStride + m + 8] = acc[0][ns][2];
+      out[(n + 1) * L::kOutStride + m + 8] = acc[0][ns][3];
     }
   }
   __syncthreads();

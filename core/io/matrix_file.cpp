@@ -7,6 +7,7 @@
 
 #include "common/error.hpp"
 #include "format/validate.hpp"
+#include "io/json_text.hpp"
 #include "io/safetensors.hpp"
 
 namespace spinfer::io {
@@ -56,7 +57,8 @@ int64_t int_field(const json& j, const char* key, const std::string& path) {
 
 void check_tile(const json& j, const char* key, int size, const std::string& path) {
   auto it = j.find(key);
-  if (it == j.end() || *it != json::array({size, size}))
+  // Compared element by element: a temporary json array would allocate when destroyed.
+  if (it == j.end() || !it->is_array() || it->size() != 2 || (*it)[0] != size || (*it)[1] != size)
     corrupt(path, std::string("metadata field '") + key + "' must be [" + std::to_string(size) +
                       ", " + std::to_string(size) + "]");
 }
@@ -73,15 +75,16 @@ void save_matrices(const std::string& path,
     require(m != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "matrix '" + name + "' is NULL");
     require(seen.insert(name).second, SPINFER_STATUS_INVALID_ARGUMENT,
             "matrix name '" + name + "' is used twice");
-    json info = {{"format_version", m->format_version},
-                 {"rows", m->rows},
-                 {"cols", m->cols},
-                 {"dtype", dtype_name(m->dtype)},
-                 {"group_tile", {kGroupTile, kGroupTile}},
-                 {"tc_tile", {kTCTile, kTCTile}},
-                 {"bitmap_tile", {kBitmapTile, kBitmapTile}},
-                 {"nnz", m->nnz}};
-    metadata[kMatrixKey + name] = info.dump();
+    // Composed as text (io/json_text.hpp), keys sorted as a JSON object dumps them.
+    auto pair = [](int a) { return "[" + std::to_string(a) + "," + std::to_string(a) + "]"; };
+    const std::string info = "{\"bitmap_tile\":" + pair(kBitmapTile) +
+                             ",\"cols\":" + std::to_string(m->cols) + ",\"dtype\":" +
+                             quoted(dtype_name(m->dtype)) + ",\"format_version\":" +
+                             std::to_string(m->format_version) + ",\"group_tile\":" +
+                             pair(kGroupTile) + ",\"nnz\":" + std::to_string(m->nnz) +
+                             ",\"rows\":" + std::to_string(m->rows) + ",\"tc_tile\":" +
+                             pair(kTCTile) + "}";
+    metadata[kMatrixKey + name] = info;
     tensors.push_back({name + ".values", dtype_name(m->dtype), {m->values.size()},
                        m->values.data(), m->values.size() * 2});
     tensors.push_back({name + ".bitmaps", "U64", {m->bitmaps.size()}, m->bitmaps.data(),
@@ -93,7 +96,11 @@ void save_matrices(const std::string& path,
 }
 
 HostMatrix load_matrix(const std::string& path, const std::string& requested) {
-  const SafetensorsFile file = SafetensorsFile::read(path);
+  return load_matrix(SafetensorsFile::read(path), path, requested);
+}
+
+HostMatrix load_matrix(const SafetensorsFile& file, const std::string& path,
+                       const std::string& requested) {
   const std::vector<std::string> names = matrix_names(file);
   std::string name = requested;
   if (name.empty()) {
@@ -108,6 +115,7 @@ HostMatrix load_matrix(const std::string& path, const std::string& requested) {
     throw Error(SPINFER_STATUS_NOT_FOUND, "file '" + path + "' has no spinfer matrix named '" + name + "'");
 
   json info;
+  JsonTeardown teardown{info};
   try {
     info = json::parse(meta->second);
   } catch (const json::exception&) {
@@ -128,8 +136,10 @@ HostMatrix load_matrix(const std::string& path, const std::string& requested) {
   m.nnz = int_field(info, "nnz", path);
   auto dt = info.find("dtype");
   if (dt == info.end() || !dt->is_string()) corrupt(path, "metadata field 'dtype' is missing");
-  if (*dt == "F16") m.dtype = DType::f16;
-  else if (*dt == "BF16") m.dtype = DType::bf16;
+  // Compared as std::string: json == "text" builds a temporary inside a noexcept operator.
+  const std::string& dtype_text = dt->get_ref<const std::string&>();
+  if (dtype_text == "F16") m.dtype = DType::f16;
+  else if (dtype_text == "BF16") m.dtype = DType::bf16;
   else corrupt(path, "matrix '" + name + "' has storage dtype " + dt->dump() + "; expected F16 or BF16");
   check_tile(info, "group_tile", kGroupTile, path);
   check_tile(info, "tc_tile", kTCTile, path);
@@ -147,5 +157,7 @@ HostMatrix load_matrix(const std::string& path, const std::string& requested) {
 std::vector<std::string> list_matrices(const std::string& path) {
   return matrix_names(SafetensorsFile::read(path));
 }
+
+std::vector<std::string> list_matrices(const SafetensorsFile& file) { return matrix_names(file); }
 
 }  // namespace spinfer::io

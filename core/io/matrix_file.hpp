@@ -19,4 +19,11 @@ HostMatrix load_matrix(const std::string& path, const std::string& name);
 // Names of the spinfer matrices in the file, sorted.
 std::vector<std::string> list_matrices(const std::string& path);
 
+// The same two on a file already read (`path` only names it in messages), so that a
+// loader of many matrices reads each file once.
+class SafetensorsFile;
+HostMatrix load_matrix(const SafetensorsFile& file, const std::string& path,
+                       const std::string& name);
+std::vector<std::string> list_matrices(const SafetensorsFile& file);
+
 }  // namespace spinfer::io

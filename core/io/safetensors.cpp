@@ -1,13 +1,16 @@
 #include "io/safetensors.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "common/error.hpp"
 #include "common/fault_injection.hpp"
+#include "io/json_text.hpp"
 
 namespace spinfer::io {
 namespace {
@@ -60,6 +63,7 @@ SafetensorsFile SafetensorsFile::parse(std::vector<uint8_t> bytes, const std::st
   const uint64_t data_size = bytes.size() - f.data_start_;
 
   json header;
+  JsonTeardown teardown{header};
   try {
     header = json::parse(bytes.begin() + 8, bytes.begin() + static_cast<std::ptrdiff_t>(f.data_start_));
   } catch (const json::exception& e) {
@@ -119,18 +123,33 @@ SafetensorsFile SafetensorsFile::parse(std::vector<uint8_t> bytes, const std::st
 
 void write_safetensors(const std::string& path, const std::vector<TensorToWrite>& tensors,
                        const std::map<std::string, std::string>& metadata) {
-  json header = json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
+  // Composed as text, keys in sorted order as a JSON object would dump them (see
+  // io/json_text.hpp for why no json document is built here).
+  std::map<std::string, std::string> entries;
+  if (!metadata.empty()) {
+    std::string meta = "{";
+    for (const auto& [key, value] : metadata)
+      meta += (meta.size() > 1 ? "," : "") + quoted(key) + ":" + quoted(value);
+    entries["__metadata__"] = meta + "}";
+  }
   uint64_t offset = 0;
   for (const auto& t : tensors) {
-    header[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {offset, offset + t.bytes}}};
+    std::string shape;
+    for (uint64_t d : t.shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
+    entries[t.name] = "{\"data_offsets\":[" + std::to_string(offset) + "," +
+                      std::to_string(offset + t.bytes) + "],\"dtype\":" + quoted(t.dtype) +
+                      ",\"shape\":[" + shape + "]}";
     offset += t.bytes;
   }
-  std::string text = header.dump();
+  std::string text = "{";
+  for (const auto& [key, value] : entries) text += (text.size() > 1 ? "," : "") + quoted(key) + ":" + value;
+  text += "}";
   text.append((8 - text.size() % 8) % 8, ' ');  // keep the data section 8-byte aligned
 
-  const std::string tmp = path + ".tmp";
-  {
+  // A name of its own per call: concurrent saves to one path must not share a temporary.
+  static std::atomic<uint64_t> save_counter{0};
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(save_counter++);
+  try {  // whatever fails (even the stream buffer's allocation), no temporary stays
     std::ofstream out;
     if (!fault::should_fail(fault::Site::file_open)) out.open(tmp, std::ios::binary | std::ios::trunc);
     if (!out.is_open()) throw Error(SPINFER_STATUS_IO_ERROR, "cannot open '" + tmp + "' for writing");
@@ -147,6 +166,9 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
       std::remove(tmp.c_str());
       throw Error(SPINFER_STATUS_IO_ERROR, "cannot write '" + tmp + "' (disk full?)");
     }
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
   }
   if (fault::should_fail(fault::Site::file_rename) || std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());

@@ -123,6 +123,7 @@ static void test_end_to_end(void) {
   CHECK(strcmp(buf, name) == 0);
   CHECK_STATUS(spinfer_file_matrix_name(path, 1, buf, sizeof buf, NULL), SPINFER_STATUS_INVALID_ARGUMENT);
   CHECK_STATUS(spinfer_load(&loaded, path, NULL), SPINFER_STATUS_SUCCESS);
+  spinfer_matrix_destroy(loaded);
   CHECK_STATUS(spinfer_load(&loaded, path, "other"), SPINFER_STATUS_NOT_FOUND);
   CHECK(loaded == NULL);
   CHECK_STATUS(spinfer_load(&loaded, path, name), SPINFER_STATUS_SUCCESS);

@@ -6,12 +6,13 @@
  * only adds typemaps that turn the C calling conventions into Python ones:
  *
  *   spinfer_x_t** out             -> the new handle is returned after the status
- *   spinfer_backend_t* out,
- *   size_t* count / required      -> returned after the status
- *   spinfer_matrix_info_t* info   -> a filled struct (struct_size set for the caller)
+ *   spinfer_backend_t* out, size_t* count / required,
+ *   int64_t* length / count / generated -> returned after the status
+ *   spinfer_*_info_t* info        -> a filled struct (struct_size set for the caller)
  *   (char* buffer, size_t size)   -> pass the buffer size, get a str back
  *   void* stream                  -> int (a cudaStream_t) or None
- *   const void* / void* data      -> int address (device or host), None, or any
+ *   const void* / void* data,
+ *   (const) int32_t* / float*     -> int address (device or host), None, or any
  *                                    object with the buffer protocol (numpy arrays)
  *   (const uintN_t* a, uint64_t n)-> one contiguous buffer with N/8-byte items
  *   spinfer_save's three arrays   -> one sequence of (name, matrix) pairs
@@ -80,17 +81,14 @@ static int spinfer_py_items(PyObject* obj, Py_ssize_t item_size, const char* wha
 
 %include <stdint.i>
 
-/* ---- out-handles: the handle comes back after the status (None on failure) ---- */
-%define SPINFER_OUT_HANDLE(TYPE)
-%typemap(in, numinputs=0) TYPE** out (TYPE* temp = NULL) { $1 = &temp; }
-%typemap(argout) TYPE** out {
+/* ---- out-handles (any `T** out`): the handle comes back after the status, None on
+ * failure. Generic, so that every handle type the header declares is covered. ---- */
+%typemap(in, numinputs=0) SWIGTYPE** out ($*1_ltype temp = NULL) { $1 = &temp; }
+%typemap(argout) SWIGTYPE** out {
   $result = SWIG_AppendOutput($result, SWIG_NewPointerObj(SWIG_as_voidptr(*$1), $*1_descriptor, 0));
 }
-%enddef
-SPINFER_OUT_HANDLE(spinfer_context_t)
-SPINFER_OUT_HANDLE(spinfer_matrix_t)
 
-/* ---- scalar out-parameters ---- */
+/* ---- scalar out-parameters, returned after the status ---- */
 %typemap(in, numinputs=0) spinfer_backend_t* out (spinfer_backend_t temp = SPINFER_BACKEND_AUTO) {
   $1 = &temp;
 }
@@ -103,19 +101,30 @@ SPINFER_OUT_HANDLE(spinfer_matrix_t)
 %typemap(argout) size_t* count, size_t* required {
   $result = SWIG_AppendOutput($result, PyLong_FromSize_t(*$1));
 }
+%typemap(in, numinputs=0) int64_t* length (int64_t temp = 0), int64_t* count (int64_t temp = 0),
+                          int64_t* generated (int64_t temp = 0) {
+  $1 = &temp;
+}
+%typemap(argout) int64_t* length, int64_t* count, int64_t* generated {
+  $result = SWIG_AppendOutput($result, PyLong_FromLongLong((long long)*$1));
+}
 
-/* ---- the info struct: caller-owned copy with struct_size already set ---- */
-%typemap(in, numinputs=0) spinfer_matrix_info_t* info (spinfer_matrix_info_t temp) {
+/* ---- info structs: a caller-owned copy, struct_size already set ---- */
+%define SPINFER_OUT_STRUCT(TYPE)
+%typemap(in, numinputs=0) TYPE* info (TYPE temp) {
   memset(&temp, 0, sizeof temp);
   temp.struct_size = sizeof temp;
   $1 = &temp;
 }
-%typemap(argout) spinfer_matrix_info_t* info {
-  spinfer_matrix_info_t* copy = (spinfer_matrix_info_t*)malloc(sizeof *copy);
+%typemap(argout) TYPE* info {
+  TYPE* copy = (TYPE*)malloc(sizeof *copy);
   if (!copy) { PyErr_NoMemory(); SWIG_fail; }
   *copy = *$1;
   $result = SWIG_AppendOutput($result, SWIG_NewPointerObj(copy, $1_descriptor, SWIG_POINTER_OWN));
 }
+%enddef
+SPINFER_OUT_STRUCT(spinfer_matrix_info_t)
+SPINFER_OUT_STRUCT(spinfer_model_info_t)
 
 /* ---- string out-buffer: Python passes its size, gets the str ---- */
 %typemap(in) (char* buffer, size_t buffer_size) {
@@ -140,17 +149,22 @@ SPINFER_OUT_HANDLE(spinfer_matrix_t)
 }
 %typemap(freearg) void* stream ""
 
-/* ---- data pointers: device/host int address, None, or a buffer ---- */
-%typemap(in) const void* (Py_buffer view, int have_view = 0) {
+/* ---- data pointers: device/host int address, None, or a buffer (writable for
+ * non-const pointers) ---- */
+%define SPINFER_DATA_POINTER(CTYPE, WRITABLE)
+%typemap(in) CTYPE (Py_buffer view, int have_view = 0) {
   void* p = NULL;
-  if (!spinfer_py_data($input, 0, &view, &have_view, &p)) SWIG_fail;
+  if (!spinfer_py_data($input, WRITABLE, &view, &have_view, &p)) SWIG_fail;
   $1 = ($1_ltype)p;
 }
-%typemap(freearg) const void* { if (have_view$argnum) PyBuffer_Release(&view$argnum); }
-%typemap(in) void* (Py_buffer view, int have_view = 0) {
-  if (!spinfer_py_data($input, 1, &view, &have_view, &$1)) SWIG_fail;
-}
-%typemap(freearg) void* { if (have_view$argnum) PyBuffer_Release(&view$argnum); }
+%typemap(freearg) CTYPE { if (have_view$argnum) PyBuffer_Release(&view$argnum); }
+%enddef
+SPINFER_DATA_POINTER(const void*, 0)
+SPINFER_DATA_POINTER(const int32_t*, 0)
+SPINFER_DATA_POINTER(const float*, 0)
+SPINFER_DATA_POINTER(void*, 1)
+SPINFER_DATA_POINTER(int32_t*, 1)
+SPINFER_DATA_POINTER(float*, 1)
 
 /* ---- raw TCA-BME arrays for spinfer_matrix_from_arrays ---- */
 %define SPINFER_ITEMS(CTYPE, NAME, COUNT, SIZE)

@@ -13,15 +13,19 @@ that header is :mod:`spinfer.capi`.
         y = ctx.spmm(spinfer.load("w.safetensors", "w"), x)   # y = x @ w.T
 
 Every failure raises a :class:`SpinferError` subclass carrying the library's
-message. GPU arrays (PyTorch, CuPy, DLPack, ``__cuda_array_interface__``) are used
-in place with a CUDA context; ``spinfer.torch`` has a drop-in ``SparseLinear``.
+message. GPU arrays (PyTorch, CuPy, DLPack, ``__cuda_array_interface__``) are used in
+place with a CUDA context; ``spinfer.torch`` has a drop-in ``SparseLinear``.
+Transformer blocks (Linear, MLP, KVCache, Attention, DecoderLayer) and whole models
+(Model.load / prefill / decode_step / generate_greedy) wrap section 7 of the C API.
 """
 
 from . import capi
 from ._context import Context
 from ._dtypes import Backend, DType, Location
 from ._files import load, matrix_names, save
+from ._layers import MLP, Activation, Arch, Attention, DecoderLayer, KVCache, Linear, MLPKind
 from ._matrix import Matrix, MatrixInfo, encode, from_arrays
+from ._model import Model, ModelInfo
 from ._status import (CorruptDataError, CudaError, FileAccessError, InternalError,
                       InvalidArgumentError, MisalignedError, NoDeviceError, NotFoundError,
                       NotSupportedError, OutOfMemoryError, ShapeMismatchError, SpinferError,
@@ -45,6 +49,8 @@ def has_cuda() -> bool:
 
 __all__ = [
     "Backend", "Context", "DType", "Location", "Matrix", "MatrixInfo", "FORMAT_VERSION",
+    "Activation", "Arch", "MLPKind", "Linear", "MLP", "KVCache", "Attention", "DecoderLayer",
+    "Model", "ModelInfo",
     "encode", "from_arrays", "has_cuda", "load", "matrix_names", "save", "version",
     "SpinferError", "InvalidArgumentError", "ShapeMismatchError", "UnsupportedDTypeError",
     "MisalignedError", "OutOfMemoryError", "FileAccessError", "CorruptDataError",

@@ -42,10 +42,6 @@ class ArrayView:
         return len(self.shape)
 
 
-def _error(status, text):
-    return make_error(status, text)
-
-
 def _is_torch(obj) -> bool:
     return type(obj).__module__.startswith("torch") and hasattr(obj, "data_ptr")
 
@@ -58,8 +54,8 @@ def _torch_dtype(name: str, what: str) -> DType:
     key = name.removeprefix("torch.")
     table = {"float32": DType.F32, "float16": DType.F16, "bfloat16": DType.BF16}
     if key not in table:
-        raise _error(capi.SPINFER_STATUS_UNSUPPORTED_DTYPE,
-                     f"{what} has dtype {name}: use float32, float16 or bfloat16")
+        raise make_error(capi.SPINFER_STATUS_UNSUPPORTED_DTYPE,
+                         f"{what} has dtype {name}: use float32, float16 or bfloat16")
     return table[key]
 
 
@@ -67,9 +63,9 @@ def _elements(strides_bytes, itemsize: int, what: str) -> Tuple[int, ...]:
     out = []
     for s in strides_bytes:
         if s % itemsize:
-            raise _error(capi.SPINFER_STATUS_MISALIGNED,
-                         f"{what} has a stride of {s} bytes, not a multiple of its "
-                         f"{itemsize}-byte elements")
+            raise make_error(capi.SPINFER_STATUS_MISALIGNED,
+                             f"{what} has a stride of {s} bytes, not a multiple of its "
+                             f"{itemsize}-byte elements")
         out.append(s // itemsize)
     return tuple(out)
 
@@ -86,9 +82,9 @@ def _numpy_dtype(dt: np.dtype, what: str) -> DType:
     try:
         return dtype_of_numpy(dt)
     except TypeError:
-        raise _error(capi.SPINFER_STATUS_UNSUPPORTED_DTYPE,
-                     f"{what} has numpy dtype {dt}: use float32, float16 or "
-                     f"ml_dtypes.bfloat16") from None
+        raise make_error(capi.SPINFER_STATUS_UNSUPPORTED_DTYPE,
+                         f"{what} has numpy dtype {dt}: use float32, float16 or "
+                         f"ml_dtypes.bfloat16") from None
 
 
 def _view_torch(t, what: str) -> ArrayView:
@@ -102,8 +98,8 @@ def _view_torch(t, what: str) -> ArrayView:
     elif t.device.type == "cpu":
         index, stream, on_device = -1, None, False
     else:
-        raise _error(capi.SPINFER_STATUS_WRONG_LOCATION,
-                     f"{what} is on torch device '{t.device}': spinfer takes cpu or cuda")
+        raise make_error(capi.SPINFER_STATUS_WRONG_LOCATION,
+                         f"{what} is on torch device '{t.device}': spinfer takes cpu or cuda")
     return ArrayView(ptr=int(t.data_ptr()), shape=tuple(t.shape), strides=tuple(t.stride()),
                      dtype=dtype, on_device=on_device, device=index, kind="torch", owner=t,
                      stream=stream)
@@ -116,8 +112,8 @@ def _view_cai(obj, what: str, kind: str, device: int, stream) -> ArrayView:
     cai = obj.__cuda_array_interface__
     typestr = cai["typestr"]
     if typestr not in _CAI_TYPES:
-        raise _error(capi.SPINFER_STATUS_UNSUPPORTED_DTYPE,
-                     f"{what} has __cuda_array_interface__ typestr {typestr!r}: use <f4 or <f2")
+        raise make_error(capi.SPINFER_STATUS_UNSUPPORTED_DTYPE,
+                         f"{what} has __cuda_array_interface__ typestr {typestr!r}: use <f4 or <f2")
     dtype = _CAI_TYPES[typestr]
     shape = tuple(int(s) for s in cai["shape"])
     if cai.get("strides") is None:
@@ -143,11 +139,12 @@ def _view_dlpack(obj, what: str, stream: Optional[int]) -> ArrayView:
     elif device_type in (DL_CUDA, DL_CUDA_MANAGED):
         capsule, on_device = obj.__dlpack__(stream=dlpack_stream_argument(stream)), True
     else:
-        raise _error(capi.SPINFER_STATUS_WRONG_LOCATION,
-                     f"{what} is on DLPack device type {device_type}: spinfer takes CPU or CUDA")
+        raise make_error(capi.SPINFER_STATUS_WRONG_LOCATION,
+                         f"{what} is on DLPack device type {device_type}: spinfer takes CPU "
+                         f"or CUDA")
     view = read_capsule(capsule)
     if view.lanes != 1:
-        raise _error(capi.SPINFER_STATUS_UNSUPPORTED_DTYPE, f"{what} has vector lanes")
+        raise make_error(capi.SPINFER_STATUS_UNSUPPORTED_DTYPE, f"{what} has vector lanes")
     if (view.code, view.bits) == (DL_FLOAT, 32):
         dtype = DType.F32
     elif (view.code, view.bits) == (DL_FLOAT, 16):
@@ -155,9 +152,9 @@ def _view_dlpack(obj, what: str, stream: Optional[int]) -> ArrayView:
     elif (view.code, view.bits) == (DL_BFLOAT, 16):
         dtype = DType.BF16
     else:
-        raise _error(capi.SPINFER_STATUS_UNSUPPORTED_DTYPE,
-                     f"{what} has DLPack dtype code {view.code} with {view.bits} bits: "
-                     f"use float32, float16 or bfloat16")
+        raise make_error(capi.SPINFER_STATUS_UNSUPPORTED_DTYPE,
+                         f"{what} has DLPack dtype code {view.code} with {view.bits} bits: "
+                         f"use float32, float16 or bfloat16")
     return ArrayView(ptr=view.data, shape=view.shape, strides=view.strides, dtype=dtype,
                      on_device=on_device, device=device_id if on_device else -1,
                      kind="dlpack", owner=(obj, capsule), stream=stream if on_device else None)
@@ -167,7 +164,7 @@ def view_array(obj, what: str, stream: Optional[int] = None) -> ArrayView:
     """View ``obj`` (named ``what`` in messages). ``stream`` is the stream the caller
     will run on, handed to DLPack producers so their work is ordered before ours."""
     if obj is None:
-        raise _error(capi.SPINFER_STATUS_INVALID_ARGUMENT, f"{what} is None")
+        raise make_error(capi.SPINFER_STATUS_INVALID_ARGUMENT, f"{what} is None")
     if isinstance(obj, np.ndarray):
         return _view_numpy(obj, what)
     if _is_torch(obj):
@@ -184,11 +181,11 @@ def view_array(obj, what: str, stream: Optional[int] = None) -> ArrayView:
     try:
         arr = np.asarray(obj)
     except Exception as e:  # noqa: BLE001 - any failure means "not an array"
-        raise _error(capi.SPINFER_STATUS_INVALID_ARGUMENT,
-                     f"{what} is not an array ({type(obj).__name__}): {e}") from None
+        raise make_error(capi.SPINFER_STATUS_INVALID_ARGUMENT,
+                         f"{what} is not an array ({type(obj).__name__}): {e}") from None
     if arr.dtype == object:
-        raise _error(capi.SPINFER_STATUS_INVALID_ARGUMENT,
-                     f"{what} is not an array of numbers ({type(obj).__name__})")
+        raise make_error(capi.SPINFER_STATUS_INVALID_ARGUMENT,
+                         f"{what} is not an array of numbers ({type(obj).__name__})")
     return _view_numpy(arr, what)
 
 
@@ -196,10 +193,12 @@ def leading_dimension(view: ArrayView) -> Optional[int]:
     """The row stride of a 2-D view whose rows are contiguous (unit column stride),
     or None when the view is not laid out that way."""
     rows, cols = view.shape
+    if rows == 0 or cols == 0:
+        return max(cols, 1)  # empty: numpy may report zero strides
     if cols > 1 and view.strides[1] != 1:
         return None
-    if rows <= 1:
-        return max(cols, 1)
+    if rows == 1:
+        return cols
     ld = view.strides[0]
     return ld if ld >= cols and ld >= 1 else None
 
@@ -217,15 +216,15 @@ def as_rows(view: ArrayView, what: str) -> Tuple[ArrayView, int]:
     """A 2-D view with contiguous rows and its leading dimension. Host inputs that
     are laid out otherwise are copied; device inputs are refused (zero-copy)."""
     if view.ndim != 2:
-        raise _error(capi.SPINFER_STATUS_SHAPE_MISMATCH,
-                     f"{what} must be 2-D, got shape {view.shape}")
+        raise make_error(capi.SPINFER_STATUS_SHAPE_MISMATCH,
+                         f"{what} must be 2-D, got shape {view.shape}")
     ld = leading_dimension(view)
     if ld is not None:
         return view, ld
     if view.on_device:
-        raise _error(capi.SPINFER_STATUS_INVALID_ARGUMENT,
-                     f"{what} must have contiguous rows (strides {view.strides} elements); "
-                     f"make it contiguous first (spinfer does not copy device arrays)")
+        raise make_error(capi.SPINFER_STATUS_INVALID_ARGUMENT,
+                         f"{what} must have contiguous rows (strides {view.strides} elements); "
+                         f"make it contiguous first (spinfer does not copy device arrays)")
     copy = host_copy(view, what)
     return copy, leading_dimension(copy)
 
@@ -242,15 +241,15 @@ def allocate_like(view: ArrayView, shape: Tuple[int, ...], dtype: DType, what: s
         import cupy
 
         if dtype is DType.BF16:
-            raise _error(capi.SPINFER_STATUS_UNSUPPORTED_DTYPE, "CuPy has no bfloat16 arrays")
+            raise make_error(capi.SPINFER_STATUS_UNSUPPORTED_DTYPE, "CuPy has no bfloat16 arrays")
         with cupy.cuda.Device(view.device):
             out = cupy.empty(shape, dtype=dtype.numpy)
         return _view_cai(out, what, "cupy", view.device, view.stream)
     if not view.on_device:
         return _view_numpy(np.empty(shape, dtype=dtype.numpy), what)
-    raise _error(capi.SPINFER_STATUS_INVALID_ARGUMENT,
-                 f"cannot allocate {what} beside a {type(view.owner).__name__} device array: "
-                 f"pass out=")
+    raise make_error(capi.SPINFER_STATUS_INVALID_ARGUMENT,
+                     f"cannot allocate {what} beside a {type(view.owner).__name__} device array: "
+                     f"pass out=")
 
 
 def resolve_stream(stream, hint: Optional[int]) -> int:
@@ -267,9 +266,9 @@ def resolve_stream(stream, hint: Optional[int]) -> int:
         return int(stream.cuda_stream)
     if hasattr(stream, "ptr"):
         return int(stream.ptr)
-    raise _error(capi.SPINFER_STATUS_INVALID_ARGUMENT,
-                 f"stream must be None, an int cudaStream_t, a torch.cuda.Stream or a CuPy "
-                 f"stream, not {type(stream).__name__}")
+    raise make_error(capi.SPINFER_STATUS_INVALID_ARGUMENT,
+                     f"stream must be None, an int cudaStream_t, a torch.cuda.Stream or a CuPy "
+                     f"stream, not {type(stream).__name__}")
 
 
 def with_shape(view: ArrayView, shape: Tuple[int, ...], strides: Tuple[int, ...]) -> ArrayView:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from . import capi
 from ._arrays import (ArrayView, allocate_like, as_rows, host_copy, leading_dimension,
                       resolve_stream, view_array, with_shape)
@@ -50,8 +52,17 @@ class Context(OwnedHandle):
         config.device = int(device)
         config.host_threads = int(host_threads)
         self._adopt(checked(capi.spinfer_context_create_ex(config)))
+        # Layers, caches and models made on this context: closed before it.
+        self._dependents = weakref.WeakSet()
         self._backend = Backend(checked(capi.spinfer_context_get_backend(self._handle)))
         self._device = int(device) if self._backend is Backend.CUDA else -1
+
+    def close(self) -> None:
+        """Free the context now; layers, KV caches and models made on it are closed
+        first (the library needs them gone before their context). Idempotent."""
+        for dependent in list(getattr(self, "_dependents", ())):
+            dependent.close()
+        super().close()
 
     @property
     def backend(self) -> Backend:

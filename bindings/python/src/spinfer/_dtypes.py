@@ -7,7 +7,7 @@ import enum
 import numpy as np
 
 from . import capi
-from ._status import UnsupportedDTypeError, make_error
+from ._status import make_error
 
 
 class DType(enum.IntEnum):
@@ -118,5 +118,4 @@ def as_backend(value) -> Backend:
                      f"unknown backend {value!r}: use 'auto', 'host' or 'cuda'")
 
 
-__all__ = ["DType", "Backend", "Location", "as_dtype", "as_backend", "dtype_of_numpy",
-           "UnsupportedDTypeError"]
+__all__ = ["DType", "Backend", "Location", "as_dtype", "as_backend", "dtype_of_numpy"]

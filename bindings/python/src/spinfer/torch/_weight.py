@@ -67,6 +67,9 @@ class SparseWeight:
         return sorted(self._copies, key=str)
 
     def _host_matrix(self) -> Matrix:
+        if not self._copies:
+            raise make_error(capi.SPINFER_STATUS_INVALID_ARGUMENT,
+                             "this sparse weight is closed (SparseLinear.close() was called)")
         if "cpu" in self._copies:
             return self._copies["cpu"]
         key, m = next(iter(self._copies.items()))
@@ -167,9 +170,9 @@ class SparseWeight:
         n, k, m = x2.shape[0], self.cols, self.rows
         compute = _TORCH_OF[self.dtype]
         ldx, ldy = _round_up8(k), _round_up8(m)
-        y = torch.empty((n, ldy), dtype=compute, device=x2.device)
         if n == 0:
-            return y[:, :m]
+            return torch.empty((0, m), dtype=compute, device=x2.device)
+        y = torch.empty((n, ldy), dtype=compute, device=x2.device)
         xc = x2.to(compute)
         if ldx != k or not xc.is_contiguous() or xc.data_ptr() % 16:
             padded = torch.zeros((n, ldx), dtype=compute, device=x2.device)

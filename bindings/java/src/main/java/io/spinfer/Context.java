@@ -242,8 +242,12 @@ public final class Context implements AutoCloseable {
 
   // ---- helpers ----------------------------------------------------------------------
 
-  private long pointer() {
+  long pointer() {
     return handle.get();
+  }
+
+  NativeHandle handle() {
+    return handle;
   }
 
   private void runHost(Matrix w, ByteBuffer x, long n, ByteBuffer bias, ByteBuffer y,

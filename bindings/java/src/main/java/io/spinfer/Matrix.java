@@ -237,6 +237,10 @@ public final class Matrix implements AutoCloseable {
     return handle.get();
   }
 
+  NativeHandle handle() {
+    return handle;
+  }
+
   /** The C handle of {@code m}, or 0 for null so that the library reports the NULL. */
   static long pointerOf(Matrix m) {
     return m == null ? 0 : m.pointer();

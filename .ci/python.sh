@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Python binding CI: build and install the `spinfer` package into a fresh virtual
+# environment, run its pytest suite (host backend; the torch/CuPy tests skip without
+# those packages) and the cross-language scenario example.
+#
+#   bash .ci/python.sh [BUILD_ROOT]      (default BUILD_ROOT: build)
+#
+# With SPINFER_PREFIX=<prefix of an installed libspinfer> only the SWIG module is
+# compiled and linked against it (find_package(spinfer)); without it the package
+# builds libspinfer from this repository itself, as `pip install ./bindings/python`
+# does on a fresh machine.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+WORK="$(cd "$ROOT" && mkdir -p "${1:-build}" && cd "${1:-build}" && pwd)/python-ci"
+PY="${PYTHON:-python3}"
+
+# ---- dependencies: numpy, pytest, ml_dtypes, safetensors, scikit-build-core, swig --
+"$PY" -m pip install -q --disable-pip-version-check numpy pytest ml_dtypes safetensors \
+  "scikit-build-core>=0.10"
+rm -rf "$WORK"
+"$PY" -m venv --system-site-packages "$WORK/venv"
+VPY="$WORK/venv/bin/python"
+export PATH="$WORK/venv/bin:$PATH"
+if ! command -v swig >/dev/null 2>&1; then
+  "$VPY" -m pip install -q --disable-pip-version-check swig  # SWIG's PyPI wheel
+fi
+
+# ---- build and install the package ------------------------------------------------
+if [[ -n "${SPINFER_PREFIX:-}" ]]; then
+  export SPINFER_ROOT="$SPINFER_PREFIX"
+  echo "spinfer python: linking the installed libspinfer in $SPINFER_ROOT"
+fi
+"$VPY" -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps \
+  -C build-dir="$WORK/build" "$ROOT/bindings/python"
+
+# ---- tests, from outside the source tree so that the installed package is used ----
+cd "$WORK"
+"$VPY" -c "import spinfer; print('spinfer', spinfer.__version__, 'from', spinfer.__file__, \
+'cuda' if spinfer.has_cuda() else 'host-only')"
+"$VPY" -m pytest -q -p no:cacheprovider "$ROOT/bindings/python/tests"
+"$VPY" "$ROOT/examples/python/scenario.py" | tee "$WORK/scenario.out"
+grep -qx "checksum = -26.937500" "$WORK/scenario.out"

@@ -1,0 +1,293 @@
+#include "runtime/model.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "common/error.hpp"
+#include "runtime/weight_store.hpp"
+
+namespace spinfer::runtime {
+
+using layers::Buffer;
+
+Model::Model(ModelParts parts, const RuntimeConfig& rt) : parts_(std::move(parts)), runtime_(rt) {
+  const ModelConfig& c = parts_.config;
+  layers::Backend& b = *parts_.backend;
+  require(rt.max_sequences >= 1, SPINFER_STATUS_INVALID_ARGUMENT, "max_sequences must be >= 1");
+  require(rt.max_batch_tokens >= rt.max_sequences, SPINFER_STATUS_INVALID_ARGUMENT,
+          "max_batch_tokens must be >= max_sequences (a decode step has one token per sequence)");
+  require(rt.kv_block_size >= 1, SPINFER_STATUS_INVALID_ARGUMENT, "kv_block_size must be >= 1");
+  require(rt.max_sequence_length >= 0 && rt.kv_num_blocks >= 0, SPINFER_STATUS_INVALID_ARGUMENT,
+          "max_sequence_length and kv_num_blocks must be >= 0");
+  runtime_.max_sequence_length = rt.max_sequence_length ? rt.max_sequence_length : c.max_position_embeddings;
+  if (c.arch == SPINFER_ARCH_OPT)
+    require(runtime_.max_sequence_length <= c.max_position_embeddings, SPINFER_STATUS_INVALID_ARGUMENT,
+            "OPT has learned positions: max_sequence_length must be <= max_position_embeddings");
+
+  layers::KvCacheConfig kc;
+  kc.num_layers = int(c.num_layers);
+  kc.num_kv_heads = c.num_kv_heads;
+  kc.head_dim = c.head_dim;
+  kc.block_size = rt.kv_block_size;
+  kc.max_sequences = rt.max_sequences;
+  kc.max_sequence_length = runtime_.max_sequence_length;
+  kc.num_blocks = rt.kv_num_blocks ? rt.kv_num_blocks
+                                   : int64_t(rt.max_sequences) * ceil_div(kc.max_sequence_length, rt.kv_block_size);
+  kc.dtype = b.act_dtype();
+  cache_ = std::make_unique<layers::KvCache>(b, kc);
+  cache_->reserve_steps(rt.max_batch_tokens);
+
+  const int64_t T = rt.max_batch_tokens, H = c.hidden_size, V = c.vocab_size;
+  const int64_t logit_rows = std::max<int64_t>(rt.max_sequences, 1);
+  size_t scratch = 0;
+  for (const auto& l : parts_.layers) scratch = std::max(scratch, l->scratch_bytes(T));
+  scratch_ = layers::Scratch(b, scratch);
+  const size_t es = dtype_size(b.act_dtype());
+  hidden_ = Buffer(b, size_t(T * H) * 4);
+  ids_ = Buffer(b, size_t(T) * 4);
+  normed_ = Buffer(b, size_t(logit_rows * H) * es);
+  logits_act_ = Buffer(b, size_t(logit_rows * V) * es);
+  logits_f32_ = Buffer(b, size_t(logit_rows * V) * 4);
+}
+
+Model::~Model() = default;
+
+void Model::check_tokens(const int32_t* tokens, int64_t count) const {
+  require(tokens != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "tokens is NULL");
+  for (int64_t i = 0; i < count; ++i)
+    require(tokens[i] >= 0 && tokens[i] < parts_.config.vocab_size, SPINFER_STATUS_INVALID_ARGUMENT,
+            "token " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+                " is outside the vocabulary [0, " + std::to_string(parts_.config.vocab_size) + ")");
+}
+
+void Model::run_layers(int64_t n, int64_t first_row, int64_t rows, bool want_logits, void* stream) {
+  const ModelConfig& c = parts_.config;
+  layers::Backend& b = *parts_.backend;
+  const layers::StepLayout& step = cache_->step();
+  float* hidden = hidden_.as<float>();
+  const int64_t H = c.hidden_size;
+  b.embedding(ids_.as<const int32_t>(), 0, n, parts_.embed_tokens.get(), parts_.embed_dtype, H,
+              hidden, false, stream);
+  if (c.arch == SPINFER_ARCH_OPT)
+    b.embedding(step.token_pos, c.position_offset, n, parts_.embed_positions.get(),
+                parts_.embed_dtype, H, hidden, true, stream);
+  for (size_t i = 0; i < parts_.layers.size(); ++i)
+    parts_.layers[i]->forward(*cache_, int(i), hidden, n, scratch_, stream);
+  if (!want_logits) return;
+  const layers::NormKind kind =
+      c.arch == SPINFER_ARCH_OPT ? layers::NormKind::layer_norm : layers::NormKind::rms_norm;
+  const float* src = hidden + first_row * H;
+  if (c.final_norm) {
+    b.norm(kind, src, rows, H, parts_.final_norm_weight.as<const float>(),
+           parts_.final_norm_bias.as<const float>(), c.norm_eps, normed_.get(), stream);
+  } else {
+    b.convert(src, DType::f32, normed_.get(), b.act_dtype(), rows * H, stream);
+  }
+  b.linear(parts_.lm_head.weight, normed_.get(), rows, H, nullptr, logits_act_.get(), c.vocab_size,
+           stream);
+  b.convert(logits_act_.get(), b.act_dtype(), logits_f32_.get(), DType::f32, rows * c.vocab_size,
+            stream);
+}
+
+void Model::prefill(int32_t seq, const int32_t* tokens, int64_t count, float* logits, void* stream) {
+  require(count >= 1, SPINFER_STATUS_INVALID_ARGUMENT, "prefill needs at least one token");
+  check_tokens(tokens, count);
+  require(cache_->length(seq) + count <= runtime_.max_sequence_length, SPINFER_STATUS_INVALID_ARGUMENT,
+          "sequence " + std::to_string(seq) + " would exceed max_sequence_length " +
+              std::to_string(runtime_.max_sequence_length));
+  for (int64_t done = 0; done < count;) {
+    const int64_t n = std::min(runtime_.max_batch_tokens, count - done);
+    const int32_t n32 = int32_t(n);
+    cache_->begin_step(&seq, &n32, 1, stream);
+    parts_.backend->copy_from_host(ids_.get(), tokens + done, size_t(n) * 4, stream);
+    done += n;
+    const bool last = done == count;
+    run_layers(n, n - 1, 1, last && logits != nullptr, stream);
+  }
+  if (logits)
+    parts_.backend->copy_to_host(logits, logits_f32_.get(), size_t(parts_.config.vocab_size) * 4, stream);
+}
+
+void Model::decode_step(const int32_t* seq_ids, const int32_t* tokens, int32_t count, float* logits,
+                        void* stream) {
+  require(count >= 1 && count <= runtime_.max_sequences, SPINFER_STATUS_INVALID_ARGUMENT,
+          "decode step count must be in [1, max_sequences]");
+  check_tokens(tokens, count);
+  std::vector<int32_t> ones(size_t(count), 1);
+  cache_->begin_step(seq_ids, ones.data(), count, stream);
+  parts_.backend->copy_from_host(ids_.get(), tokens, size_t(count) * 4, stream);
+  auto body = [&] { run_layers(count, 0, count, true, stream); };
+  if (runtime_.use_cuda_graphs)
+    parts_.backend->run_graph(count, stream, body);
+  else
+    body();
+  if (logits)
+    parts_.backend->copy_to_host(logits, logits_f32_.get(),
+                                 size_t(count) * size_t(parts_.config.vocab_size) * 4, stream);
+}
+
+int64_t Model::generate_greedy(int32_t seq, const int32_t* prompt, int64_t prompt_length,
+                               int64_t max_new, int32_t eos, int32_t* out, void* stream) {
+  require(max_new >= 0, SPINFER_STATUS_INVALID_ARGUMENT, "max_new_tokens is negative");
+  require(max_new == 0 || out != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "out_tokens is NULL");
+  std::vector<float> logits(size_t(parts_.config.vocab_size));
+  auto argmax = [&] {
+    return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  };
+  prefill(seq, prompt, prompt_length, logits.data(), stream);
+  int64_t produced = 0;
+  while (produced < max_new) {
+    int32_t next = argmax();
+    out[produced++] = next;
+    if (next == eos || produced == max_new) break;
+    decode_step(&seq, &next, 1, logits.data(), stream);
+  }
+  return produced;
+}
+
+// ---------------------------------------------------------------------------------
+// Loading
+
+namespace {
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  require(bool(f), SPINFER_STATUS_IO_ERROR, "cannot open '" + path + "'");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// Names of the tensors of one family (Hugging Face conventions).
+struct Names {
+  std::string prefix, q, k, v, o, gate, up, down, attn_norm, mlp_norm, embed, positions, final_norm;
+};
+
+Names names_for(spinfer_arch_t arch) {
+  if (arch == SPINFER_ARCH_OPT)
+    return {"model.decoder.layers.", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+            "self_attn.out_proj", "", "fc1", "fc2", "self_attn_layer_norm", "final_layer_norm",
+            "model.decoder.embed_tokens.weight", "model.decoder.embed_positions.weight",
+            "model.decoder.final_layer_norm"};
+  return {"model.layers.", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+          "self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj", "input_layernorm",
+          "post_attention_layernorm", "model.embed_tokens.weight", "", "model.norm"};
+}
+
+}  // namespace
+
+std::unique_ptr<Model> load_model(const std::string& dir, cuda::DeviceContext* cuda_ctx,
+                                  int host_threads, const RuntimeConfig& runtime, void* stream) {
+  const std::string config_path = dir + "/config.json";
+  ModelParts p;
+  p.config = parse_model_config(read_text(config_path), config_path);
+  const ModelConfig& c = p.config;
+  p.backend = cuda_ctx ? layers::make_cuda_backend(*cuda_ctx, c.dtype) : layers::make_host_backend(host_threads);
+  layers::Backend& b = *p.backend;
+  const bool keep_host = !b.is_cuda();
+  const WeightStore store(dir);
+  const Names n = names_for(c.arch);
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  const int64_t qd = int64_t(c.num_heads) * c.head_dim, kvd = int64_t(c.num_kv_heads) * c.head_dim;
+  const bool opt = c.arch == SPINFER_ARCH_OPT;
+
+  auto dense = [&](const std::string& name, int64_t count) {
+    std::vector<float> v = store.dense(name, count);
+    p.weight_bytes += uint64_t(count) * 4;  // fp32 on the backend
+    p.dense_weight_bytes += uint64_t(count) * 4;
+    return v;
+  };
+  auto optional_dense = [&](const std::string& name, int64_t count, bool wanted) {
+    return wanted && store.has(name) ? dense(name, count) : std::vector<float>{};
+  };
+  // Loads a matrix; returns it as a MatrixInput whose storage lives until `holder` dies
+  // (host backend: kept in the model for good).
+  std::vector<std::unique_ptr<HostMatrix>> pending;
+  auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
+    auto m = std::make_unique<HostMatrix>(store.matrix(name, rows, cols, c.dtype));
+    require(m->dtype == c.dtype, SPINFER_STATUS_UNSUPPORTED_DTYPE,
+            "matrix '" + name + "' stores " + dtype_name(m->dtype) + " but the model's dtype is " +
+                dtype_name(c.dtype));
+    p.weight_bytes += m->bytes();
+    p.dense_weight_bytes += uint64_t(rows * cols) * 2;
+    layers::MatrixInput in;
+    in.host = m.get();
+    pending.push_back(std::move(m));
+    return in;
+  };
+
+  layers::DecoderConfig dc;
+  dc.norm = opt ? layers::NormKind::layer_norm : layers::NormKind::rms_norm;
+  dc.norm_eps = c.norm_eps;
+  dc.attention.num_heads = c.num_heads;
+  dc.attention.num_kv_heads = c.num_kv_heads;
+  dc.attention.head_dim = c.head_dim;
+  dc.attention.rope = !opt;
+  dc.attention.inv_freq = c.inv_freq;
+  dc.attention.fuse_qkv = b.is_cuda();
+  dc.mlp.gated = !opt;
+  dc.mlp.activation = c.activation;
+  dc.mlp.fuse_gate_up = b.is_cuda();
+
+  for (int64_t i = 0; i < c.num_layers; ++i) {
+    const std::string L = n.prefix + std::to_string(i) + ".";
+    layers::DecoderWeights w;
+    w.q = matrix(L + n.q + ".weight", qd, H);
+    w.k = matrix(L + n.k + ".weight", kvd, H);
+    w.v = matrix(L + n.v + ".weight", kvd, H);
+    w.o = matrix(L + n.o + ".weight", H, qd);
+    if (!opt) w.gate = matrix(L + n.gate + ".weight", I, H);
+    w.up = matrix(L + n.up + ".weight", I, H);
+    w.down = matrix(L + n.down + ".weight", H, I);
+    w.q_bias = optional_dense(L + n.q + ".bias", qd, c.attention_bias);
+    w.k_bias = optional_dense(L + n.k + ".bias", kvd, c.attention_bias);
+    w.v_bias = optional_dense(L + n.v + ".bias", kvd, c.attention_bias);
+    w.o_bias = optional_dense(L + n.o + ".bias", H, c.attention_bias);
+    w.up_bias = opt ? optional_dense(L + n.up + ".bias", I, c.mlp_bias) : std::vector<float>{};
+    w.down_bias = optional_dense(L + n.down + ".bias", H, c.mlp_bias);
+    w.attn_norm_weight = dense(L + n.attn_norm + ".weight", H);
+    w.mlp_norm_weight = dense(L + n.mlp_norm + ".weight", H);
+    if (opt) {
+      w.attn_norm_bias = dense(L + n.attn_norm + ".bias", H);
+      w.mlp_norm_bias = dense(L + n.mlp_norm + ".bias", H);
+    }
+    if (!opt && c.mlp_bias)
+      throw Error(SPINFER_STATUS_NOT_SUPPORTED, config_path + ": LLaMA mlp_bias is not supported");
+    p.layers.push_back(std::make_unique<layers::DecoderLayer>(b, dc, w, stream));
+    if (keep_host)
+      for (auto& m : pending) p.host_matrices.push_back(std::move(m));
+    pending.clear();
+  }
+
+  // Embeddings stay dense, in the model dtype.
+  p.embed_dtype = c.dtype;
+  auto table = [&](const std::string& name, int64_t rows) {
+    std::vector<uint16_t> t = store.dense16(name, rows * H, c.dtype);
+    p.weight_bytes += t.size() * 2;
+    p.dense_weight_bytes += t.size() * 2;
+    Buffer buf(b, t.size() * 2);
+    b.copy_from_host(buf.get(), t.data(), t.size() * 2, stream);
+    return buf;
+  };
+  p.embed_tokens = table(n.embed, c.vocab_size);
+  if (opt) p.embed_positions = table(n.positions, c.max_position_embeddings + c.position_offset);
+  if (c.final_norm) {
+    p.final_norm_weight = layers::to_backend(b, dense(n.final_norm + ".weight", H), DType::f32, stream);
+    if (opt) p.final_norm_bias = layers::to_backend(b, dense(n.final_norm + ".bias", H), DType::f32, stream);
+  }
+  // LM head: its own matrix, or the (tied) token embedding encoded as a matrix.
+  const std::string head = store.has("lm_head.weight") ? "lm_head.weight" : n.embed;
+  require(store.has("lm_head.weight") || c.tie_word_embeddings, SPINFER_STATUS_NOT_FOUND,
+          "model weights have no 'lm_head.weight' and the embeddings are not tied");
+  layers::MatrixInput lm = matrix(head, c.vocab_size, H);
+  if (head == n.embed)  // a dense tied model holds the table once
+    p.dense_weight_bytes -= uint64_t(c.vocab_size * H) * 2;
+  layers::bind_matrix(b, lm, p.lm_head, stream, "lm_head");
+  if (keep_host)
+    for (auto& m : pending) p.host_matrices.push_back(std::move(m));
+  pending.clear();
+  return std::make_unique<Model>(std::move(p), runtime);
+}
+
+}  // namespace spinfer::runtime

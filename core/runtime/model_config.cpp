@@ -1,0 +1,171 @@
+#include "runtime/model_config.hpp"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "common/error.hpp"
+#include "layers/attention.hpp"
+
+namespace spinfer::runtime {
+namespace {
+
+using nlohmann::json;
+
+struct Reader {
+  const json& j;
+  const std::string& what;
+
+  [[noreturn]] void bad(const std::string& key, const std::string& why) const {
+    throw Error(SPINFER_STATUS_CORRUPT_DATA, what + ": field '" + key + "' " + why);
+  }
+  int64_t integer(const std::string& key, int64_t fallback, bool required, int64_t lo = 1,
+                  int64_t hi = int64_t(1) << 40) const {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) {
+      if (required) bad(key, "is missing");
+      return fallback;
+    }
+    if (!it->is_number_integer()) bad(key, "is not an integer");
+    const int64_t v = it->get<int64_t>();
+    if (v < lo || v > hi) bad(key, "is out of range: " + std::to_string(v));
+    return v;
+  }
+  double number(const std::string& key, double fallback) const {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_number()) bad(key, "is not a number");
+    return it->get<double>();
+  }
+  bool boolean(const std::string& key, bool fallback) const {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_boolean()) bad(key, "is not a boolean");
+    return it->get<bool>();
+  }
+  std::string string(const std::string& key, const std::string& fallback) const {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return fallback;
+    if (!it->is_string()) bad(key, "is not a string");
+    return it->get<std::string>();
+  }
+};
+
+void unsupported(const std::string& what, const std::string& detail) {
+  throw Error(SPINFER_STATUS_NOT_SUPPORTED, what + ": " + detail);
+}
+
+// Applies HF rope_scaling (types "linear" and "llama3"; "default" = none).
+void apply_rope_scaling(const json& s, const std::string& what, ModelConfig& c) {
+  if (s.is_null()) return;
+  if (!s.is_object()) throw Error(SPINFER_STATUS_CORRUPT_DATA, what + ": rope_scaling is not an object");
+  Reader r{s, what};
+  std::string type = r.string("rope_type", r.string("type", "default"));
+  if (type == "default") return;
+  const double factor = r.number("factor", 1.0);
+  if (!(factor > 0)) throw Error(SPINFER_STATUS_CORRUPT_DATA, what + ": rope_scaling.factor must be > 0");
+  if (type == "linear") {
+    for (float& f : c.inv_freq) f = float(f / factor);
+    return;
+  }
+  if (type != "llama3") unsupported(what, "rope_scaling type '" + type + "' is not supported");
+  const double low = r.number("low_freq_factor", 1.0), high = r.number("high_freq_factor", 4.0);
+  const double old_ctx = r.number("original_max_position_embeddings", 8192.0);
+  const double pi = 3.14159265358979323846;
+  const double low_wavelen = old_ctx / low, high_wavelen = old_ctx / high;
+  for (float& f : c.inv_freq) {
+    const double freq = f, wavelen = 2 * pi / freq;
+    double out = freq;
+    if (wavelen > low_wavelen) {
+      out = freq / factor;
+    } else if (wavelen >= high_wavelen) {
+      const double smooth = (old_ctx / wavelen - low) / (high - low);
+      out = (1 - smooth) * freq / factor + smooth * freq;
+    }
+    f = float(out);
+  }
+}
+
+DType dtype_from(const Reader& r) {
+  const std::string t = r.string("torch_dtype", r.string("dtype", "float16"));
+  if (t == "bfloat16") return DType::bf16;
+  return DType::f16;  // float16, and float32 checkpoints run in fp16
+}
+
+}  // namespace
+
+layers::Activation activation_from_name(const std::string& name) {
+  if (name == "relu") return layers::Activation::relu;
+  if (name == "gelu") return layers::Activation::gelu;
+  if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast")
+    return layers::Activation::gelu_tanh;
+  if (name == "silu" || name == "swish") return layers::Activation::silu;
+  throw Error(SPINFER_STATUS_NOT_SUPPORTED, "activation function '" + name + "' is not supported");
+}
+
+ModelConfig parse_model_config(const std::string& text, const std::string& what) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw Error(SPINFER_STATUS_CORRUPT_DATA, what + " is not valid JSON: " + e.what());
+  }
+  if (!j.is_object()) throw Error(SPINFER_STATUS_CORRUPT_DATA, what + " is not a JSON object");
+  Reader r{j, what};
+  const std::string type = r.string("model_type", "");
+  ModelConfig c;
+  c.dtype = dtype_from(r);
+  c.vocab_size = r.integer("vocab_size", 0, true);
+  c.hidden_size = r.integer("hidden_size", 0, true);
+  c.num_layers = r.integer("num_hidden_layers", 0, true, 1, 100000);
+  c.num_heads = int(r.integer("num_attention_heads", 0, true, 1, 4096));
+  c.max_position_embeddings = r.integer("max_position_embeddings", 2048, false);
+  if (type == "opt") {
+    c.arch = SPINFER_ARCH_OPT;
+    c.intermediate_size = r.integer("ffn_dim", 0, true);
+    c.num_kv_heads = c.num_heads;
+    c.norm_eps = 1e-5f;  // torch.nn.LayerNorm default, as HF OPT uses
+    c.activation = activation_from_name(r.string("activation_function", "relu"));
+    c.tie_word_embeddings = r.boolean("tie_word_embeddings", true);
+    c.attention_bias = c.mlp_bias = r.boolean("enable_bias", true);
+    if (!r.boolean("do_layer_norm_before", true))
+      unsupported(what, "OPT with do_layer_norm_before = false (post-LN, opt-350m) is not supported");
+    if (r.integer("word_embed_proj_dim", c.hidden_size, false) != c.hidden_size)
+      unsupported(what, "OPT with word_embed_proj_dim != hidden_size (project_in/out) is not supported");
+    if (!r.boolean("layer_norm_elementwise_affine", true))
+      unsupported(what, "OPT without LayerNorm affine parameters is not supported");
+    c.final_norm = !r.boolean("_remove_final_layer_norm", false);
+  } else if (type == "llama" || type == "mistral") {
+    c.arch = SPINFER_ARCH_LLAMA;
+    c.intermediate_size = r.integer("intermediate_size", 0, true);
+    c.num_kv_heads = int(r.integer("num_key_value_heads", c.num_heads, false, 1, 4096));
+    c.norm_eps = float(r.number("rms_norm_eps", 1e-6));
+    c.activation = activation_from_name(r.string("hidden_act", "silu"));
+    c.tie_word_embeddings = r.boolean("tie_word_embeddings", false);
+    c.attention_bias = r.boolean("attention_bias", false);
+    c.mlp_bias = r.boolean("mlp_bias", false);
+    if (type == "mistral" && j.contains("sliding_window") && !j["sliding_window"].is_null() &&
+        r.integer("sliding_window", 0, false) < c.max_position_embeddings)
+      unsupported(what, "sliding-window attention is not supported");
+  } else {
+    unsupported(what, "model_type '" + type + "' is not supported (opt, llama, mistral are)");
+  }
+  if (c.num_heads % c.num_kv_heads != 0)
+    throw Error(SPINFER_STATUS_CORRUPT_DATA, what + ": num_attention_heads is not a multiple of num_key_value_heads");
+  if (j.contains("head_dim") && !j["head_dim"].is_null()) {
+    c.head_dim = int(r.integer("head_dim", 0, true, 2, 256));
+  } else {
+    if (c.hidden_size % c.num_heads != 0)
+      throw Error(SPINFER_STATUS_CORRUPT_DATA, what + ": hidden_size is not a multiple of num_attention_heads");
+    c.head_dim = int(c.hidden_size / c.num_heads);
+  }
+  if (c.head_dim % 2 != 0 || c.head_dim > 256)
+    unsupported(what, "head_dim " + std::to_string(c.head_dim) + " (must be even and <= 256)");
+  if (c.arch == SPINFER_ARCH_LLAMA) {
+    c.inv_freq = layers::rope_inv_freq(c.head_dim, r.number("rope_theta", 10000.0));
+    if (j.contains("rope_scaling")) apply_rope_scaling(j["rope_scaling"], what, c);
+    if (r.number("partial_rotary_factor", 1.0) != 1.0) unsupported(what, "partial rotary embeddings");
+  }
+  return c;
+}
+
+}  // namespace spinfer::runtime

@@ -1,0 +1,113 @@
+#include "runtime/weight_store.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+
+#include "common/error.hpp"
+#include "format/encode.hpp"
+#include "io/matrix_file.hpp"
+
+namespace spinfer::runtime {
+
+namespace fs = std::filesystem;
+
+WeightStore::WeightStore(const std::string& dir) {
+  std::error_code ec;
+  require(fs::is_directory(dir, ec), SPINFER_STATUS_IO_ERROR, "'" + dir + "' is not a directory");
+  std::vector<std::string> found;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.path().extension() == ".safetensors") found.push_back(e.path().string());
+  require(!ec, SPINFER_STATUS_IO_ERROR, "cannot list '" + dir + "': " + ec.message());
+  require(!found.empty(), SPINFER_STATUS_NOT_FOUND, "no .safetensors file in '" + dir + "'");
+  std::sort(found.begin(), found.end());
+  for (const std::string& path : found) {
+    files_.push_back(std::make_unique<io::SafetensorsFile>(io::SafetensorsFile::read(path)));
+    paths_.push_back(path);
+    const io::SafetensorsFile* f = files_.back().get();
+    for (const std::string& m : io::list_matrices(*f)) matrices_[m] = {f, path};
+    for (const auto& [name, entry] : f->tensors()) tensors_[name] = {f, path};
+  }
+}
+
+bool WeightStore::has(const std::string& name) const {
+  return matrices_.count(name) || tensors_.count(name);
+}
+
+const io::TensorEntry& WeightStore::tensor(const std::string& name, int64_t elements,
+                                           const Located** where) const {
+  auto it = tensors_.find(name);
+  require(it != tensors_.end(), SPINFER_STATUS_NOT_FOUND, "model weights have no tensor '" + name + "'");
+  const io::TensorEntry& t = it->second.file->tensors().at(name);
+  uint64_t count = 1;
+  for (uint64_t d : t.shape) count *= d;
+  require(int64_t(count) == elements, SPINFER_STATUS_SHAPE_MISMATCH,
+          "tensor '" + name + "' has " + std::to_string(count) + " elements, expected " +
+              std::to_string(elements));
+  require(t.dtype == "F32" || t.dtype == "F16" || t.dtype == "BF16", SPINFER_STATUS_UNSUPPORTED_DTYPE,
+          "tensor '" + name + "' has dtype " + t.dtype + "; F32, F16 or BF16 expected");
+  *where = &it->second;
+  return t;
+}
+
+static DType dtype_of(const std::string& s) {
+  return s == "F32" ? DType::f32 : s == "F16" ? DType::f16 : DType::bf16;
+}
+
+std::vector<float> WeightStore::dense(const std::string& name, int64_t elements) const {
+  const Located* where = nullptr;
+  const io::TensorEntry& t = tensor(name, elements, &where);
+  const uint8_t* data = where->file->data(t);
+  const DType dt = dtype_of(t.dtype);
+  std::vector<float> out(static_cast<size_t>(elements));
+  for (int64_t i = 0; i < elements; ++i) {
+    // safetensors data is not necessarily aligned: go through a copy.
+    if (dt == DType::f32) {
+      float f;
+      std::memcpy(&f, data + i * 4, 4);
+      out[size_t(i)] = f;
+    } else {
+      uint16_t h;
+      std::memcpy(&h, data + i * 2, 2);
+      out[size_t(i)] = storage_to_float(h, dt);
+    }
+  }
+  return out;
+}
+
+std::vector<uint16_t> WeightStore::dense16(const std::string& name, int64_t elements, DType dtype) const {
+  const Located* where = nullptr;
+  const io::TensorEntry& t = tensor(name, elements, &where);
+  std::vector<uint16_t> out(static_cast<size_t>(elements));
+  if (dtype_of(t.dtype) == dtype) {
+    std::memcpy(out.data(), where->file->data(t), size_t(elements) * 2);
+    return out;
+  }
+  const std::vector<float> f = dense(name, elements);
+  for (size_t i = 0; i < f.size(); ++i) out[i] = float_to_storage(f[i], dtype);
+  return out;
+}
+
+HostMatrix WeightStore::matrix(const std::string& name, int64_t rows, int64_t cols, DType storage) const {
+  auto it = matrices_.find(name);
+  if (it != matrices_.end()) {
+    HostMatrix m = io::load_matrix(*it->second.file, it->second.path, name);
+    require(m.rows == rows && m.cols == cols, SPINFER_STATUS_SHAPE_MISMATCH,
+            "matrix '" + name + "' is [" + std::to_string(m.rows) + ", " + std::to_string(m.cols) +
+                "], expected [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+    return m;
+  }
+  require(tensors_.count(name) > 0, SPINFER_STATUS_NOT_FOUND,
+          "model weights have no matrix or tensor '" + name + "'");
+  const Located* where = nullptr;
+  const io::TensorEntry& t = tensor(name, rows * cols, &where);
+  require(t.shape.size() == 2 && int64_t(t.shape[0]) == rows, SPINFER_STATUS_SHAPE_MISMATCH,
+          "tensor '" + name + "' is not [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+  const DType dt = dtype_of(t.dtype);
+  // Copy to an aligned buffer: safetensors data offsets need not be aligned.
+  std::vector<uint8_t> aligned(size_t(rows * cols) * dtype_size(dt));
+  std::memcpy(aligned.data(), where->file->data(t), aligned.size());
+  return encode(aligned.data(), dt, rows, cols, cols, storage);
+}
+
+}  // namespace spinfer::runtime

@@ -1,0 +1,249 @@
+"""tools/spinfer_convert.py end to end on the host backend.
+
+Tiny random OPT and LLaMA checkpoints are written in Hugging Face layout (numpy
+only), converted with pruning, and then:
+  1. every converted linear weight, loaded and decoded by libspinfer, equals the
+     pruned weight rounded to the storage dtype, at the requested sparsity;
+  2. spinfer_model_load + prefill + decode steps give the logits of an independent
+     float64 numpy forward pass on the same weights (||d|| / ||ref|| <= 1e-4).
+Usage: test_convert.py PATH/TO/libspinfer.so
+"""
+import ctypes
+import json
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
+import spinfer_convert as sc  # noqa: E402
+
+failures = 0
+
+
+def check(ok, what):
+    global failures
+    if not ok:
+        print("FAIL:", what)
+        failures += 1
+
+
+# ---- a tiny checkpoint ---------------------------------------------------------------
+
+def make_checkpoint(path, arch, rng, st_dtype):
+    V, H, I, L, heads = 61, 64, 128 if arch == "llama" else 192, 2, 4
+    kvh = 2 if arch == "llama" else heads
+    hd = H // heads
+    t = {}
+    def mat(r, c, s=0.2):
+        return (rng.standard_normal((r, c)) * s).astype(np.float32)
+    def vec(n, lo=-0.3, hi=0.3):
+        return rng.uniform(lo, hi, n).astype(np.float32)
+    if arch == "opt":
+        cfg = dict(model_type="opt", vocab_size=V, hidden_size=H, num_hidden_layers=L, ffn_dim=I,
+                   num_attention_heads=heads, max_position_embeddings=32, do_layer_norm_before=True,
+                   word_embed_proj_dim=H, activation_function="relu", enable_bias=True,
+                   torch_dtype="float32")
+        p = "model.decoder."
+        t[p + "embed_tokens.weight"] = mat(V, H, 1.0)
+        t[p + "embed_positions.weight"] = mat(34, H, 0.5)
+        t[p + "final_layer_norm.weight"] = vec(H, 0.5, 1.5)
+        t[p + "final_layer_norm.bias"] = vec(H)
+        for i in range(L):
+            q = f"{p}layers.{i}."
+            for n in ("q_proj", "k_proj", "v_proj", "out_proj"):
+                t[q + f"self_attn.{n}.weight"] = mat(H, H)
+                t[q + f"self_attn.{n}.bias"] = vec(H)
+            t[q + "fc1.weight"], t[q + "fc1.bias"] = mat(I, H), vec(I)
+            t[q + "fc2.weight"], t[q + "fc2.bias"] = mat(H, I), vec(H)
+            for n in ("self_attn_layer_norm", "final_layer_norm"):
+                t[q + f"{n}.weight"], t[q + f"{n}.bias"] = vec(H, 0.5, 1.5), vec(H)
+    else:
+        cfg = dict(model_type="llama", vocab_size=V, hidden_size=H, num_hidden_layers=L,
+                   intermediate_size=I, num_attention_heads=heads, num_key_value_heads=kvh,
+                   max_position_embeddings=64, rms_norm_eps=1e-6, rope_theta=10000.0,
+                   hidden_act="silu", tie_word_embeddings=False, torch_dtype="float32")
+        t["model.embed_tokens.weight"] = mat(V, H, 1.0)
+        t["model.norm.weight"] = vec(H, 0.5, 1.5)
+        t["lm_head.weight"] = mat(V, H)
+        for i in range(L):
+            q = f"model.layers.{i}."
+            t[q + "self_attn.q_proj.weight"], t[q + "self_attn.o_proj.weight"] = mat(H, H), mat(H, H)
+            t[q + "self_attn.k_proj.weight"], t[q + "self_attn.v_proj.weight"] = mat(kvh * hd, H), mat(kvh * hd, H)
+            t[q + "mlp.gate_proj.weight"], t[q + "mlp.up_proj.weight"] = mat(I, H), mat(I, H)
+            t[q + "mlp.down_proj.weight"] = mat(H, I)
+            t[q + "input_layernorm.weight"] = vec(H, 0.5, 1.5)
+            t[q + "post_attention_layernorm.weight"] = vec(H, 0.5, 1.5)
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    items = []
+    for n, a in sorted(t.items()):
+        if st_dtype == "F32":
+            items.append((n, "F32", a.shape, a))
+        else:
+            items.append((n, st_dtype, a.shape, sc.f32_to_bits(a, st_dtype)))
+    # Two shards, as HF writes large models.
+    half = len(items) // 2
+    sc.write_safetensors(os.path.join(path, "model-00001-of-00002.safetensors"), items[:half], {"format": "pt"})
+    sc.write_safetensors(os.path.join(path, "model-00002-of-00002.safetensors"), items[half:], {"format": "pt"})
+    return cfg
+
+
+# ---- float64 numpy forward -------------------------------------------------------------
+
+def load_converted(path):
+    """Dense float64 weights of a converted directory (decoded with the numpy decoder)."""
+    t = sc.read_safetensors(os.path.join(path, "model.safetensors"))
+    with open(os.path.join(path, "model.safetensors"), "rb") as f:
+        n = int.from_bytes(f.read(8), "little")
+        meta = json.loads(f.read(n))["__metadata__"]
+    out = {}
+    for key, info in meta.items():
+        if key.startswith("spinfer.matrix."):
+            name, info = key[len("spinfer.matrix."):], json.loads(info)
+            bits = sc.decode(t[name + ".values"][2], t[name + ".bitmaps"][2], t[name + ".group_offsets"][2],
+                             info["rows"], info["cols"])
+            out[name] = sc.bits_to_f32(bits, info["dtype"]).astype(np.float64)
+    for name, (dt, shape, a) in t.items():
+        if dt in ("F16", "BF16") and not name.rsplit(".", 1)[-1] in ("values",):
+            out[name] = sc.bits_to_f32(a, dt).astype(np.float64)
+        elif dt == "F32":
+            out[name] = a.astype(np.float64)
+    return out
+
+
+def forward(cfg, w, tokens):
+    """Logits of the last token of `tokens`, float64, from scratch."""
+    opt = cfg["model_type"] == "opt"
+    H, heads = cfg["hidden_size"], cfg["num_attention_heads"]
+    kvh = cfg.get("num_key_value_heads", heads)
+    hd = H // heads
+    n = len(tokens)
+
+    def ln(x, g, b):
+        m = x.mean(-1, keepdims=True)
+        return (x - m) / np.sqrt(((x - m) ** 2).mean(-1, keepdims=True) + 1e-5) * g + b
+
+    def rms(x, g):
+        return x / np.sqrt((x ** 2).mean(-1, keepdims=True) + cfg.get("rms_norm_eps", 1e-6)) * g
+
+    def rope(x):  # x [n, h, hd]
+        inv = 10000.0 ** (-np.arange(0, hd, 2) / hd)
+        ang = np.arange(n)[:, None] * inv[None, :]
+        c, s = np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+        a, b = x[..., :hd // 2], x[..., hd // 2:]
+        return np.concatenate([a * c - b * s, b * c + a * s], -1)
+
+    lin = lambda x, name, bias=True: x @ w[name + ".weight"].T + (w[name + ".bias"] if bias and name + ".bias" in w else 0)
+    if opt:
+        p = "model.decoder."
+        h = w[p + "embed_tokens.weight"][tokens] + w[p + "embed_positions.weight"][np.arange(n) + 2]
+    else:
+        p = "model."
+        h = w[p + "embed_tokens.weight"][tokens]
+    for i in range(cfg["num_hidden_layers"]):
+        q = f"{p}layers.{i}."
+        x = ln(h, w[q + "self_attn_layer_norm.weight"], w[q + "self_attn_layer_norm.bias"]) if opt \
+            else rms(h, w[q + "input_layernorm.weight"])
+        Q = lin(x, q + "self_attn.q_proj").reshape(n, heads, hd)
+        K = lin(x, q + "self_attn.k_proj").reshape(n, kvh, hd)
+        Vv = lin(x, q + "self_attn.v_proj").reshape(n, kvh, hd)
+        if not opt:
+            Q, K = rope(Q), rope(K)
+        K, Vv = np.repeat(K, heads // kvh, 1), np.repeat(Vv, heads // kvh, 1)
+        s = np.einsum("thd,shd->hts", Q, K) / np.sqrt(hd)
+        s = s + np.triu(np.full((n, n), -np.inf), 1)
+        a = np.exp(s - s.max(-1, keepdims=True))
+        a /= a.sum(-1, keepdims=True)
+        att = np.einsum("hts,shd->thd", a, Vv).reshape(n, H)
+        h = h + lin(att, q + ("self_attn.out_proj" if opt else "self_attn.o_proj"))
+        if opt:
+            x = ln(h, w[q + "final_layer_norm.weight"], w[q + "final_layer_norm.bias"])
+            h = h + lin(np.maximum(lin(x, q + "fc1"), 0), q + "fc2")
+        else:
+            x = rms(h, w[q + "post_attention_layernorm.weight"])
+            g = lin(x, q + "mlp.gate_proj")
+            h = h + lin(g / (1 + np.exp(-g)) * lin(x, q + "mlp.up_proj"), q + "mlp.down_proj")
+    h = ln(h, w[p + "final_layer_norm.weight"], w[p + "final_layer_norm.bias"]) if opt else rms(h, w[p + "norm.weight"])
+    head = w["lm_head.weight"] if "lm_head.weight" in w else w[p + "embed_tokens.weight"]
+    return h[-1] @ head.T
+
+
+# ---- libspinfer -------------------------------------------------------------------
+
+class Lib:
+    def __init__(self, path):
+        L = self.L = ctypes.CDLL(path)
+        L.spinfer_last_error_message.restype = ctypes.c_char_p
+        L.spinfer_context_create.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int]
+        L.spinfer_model_load.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p,
+                                         ctypes.c_void_p, ctypes.c_void_p]
+        L.spinfer_model_prefill.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p,
+                                            ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+        L.spinfer_model_decode_step.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                                ctypes.c_void_p, ctypes.c_int32, ctypes.c_void_p, ctypes.c_void_p]
+        L.spinfer_model_destroy.argtypes = [ctypes.c_void_p]
+        L.spinfer_context_destroy.argtypes = [ctypes.c_void_p]
+        L.spinfer_load.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_char_p, ctypes.c_char_p]
+        L.spinfer_matrix_decode.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int64]
+        L.spinfer_matrix_destroy.argtypes = [ctypes.c_void_p]
+
+    def ok(self, status):
+        if status != 0:
+            raise RuntimeError(f"spinfer status {status}: {self.L.spinfer_last_error_message().decode()}")
+
+
+def main():
+    lib = Lib(sys.argv[1])
+    rng = np.random.default_rng(7)
+    tmp = tempfile.mkdtemp()
+    ctx = ctypes.c_void_p()
+    lib.ok(lib.L.spinfer_context_create(ctypes.byref(ctx), 1))  # host backend
+    for arch, st_dtype, dtype, sparsity in [("llama", "F32", "float16", 0.6), ("opt", "F16", "float16", 0.5),
+                                            ("llama", "BF16", "bfloat16", 0.7)]:
+        tag = f"{arch}/{st_dtype}->{dtype}@{sparsity}"
+        src, dst = os.path.join(tmp, tag.replace("/", "_") + "_src"), os.path.join(tmp, tag.replace("/", "_") + "_dst")
+        cfg = make_checkpoint(src, arch, rng, st_dtype)
+        achieved = sc.convert(src, dst, sparsity, dtype, log=lambda *_: None)
+        check(abs(achieved - sparsity) < 0.01, f"{tag}: sparsity {achieved} instead of {sparsity}")
+        w = load_converted(dst)
+        # 1. libspinfer decodes every matrix to the pruned, rounded weight.
+        for name in [k for k in w if sc.LINEAR.search(k)][:6]:
+            h = ctypes.c_void_p()
+            lib.ok(lib.L.spinfer_load(ctypes.byref(h), os.path.join(dst, "model.safetensors").encode(), name.encode()))
+            got = np.full(w[name].shape, np.nan, dtype=np.float32)
+            lib.ok(lib.L.spinfer_matrix_decode(h, got.ctypes.data, 0, got.shape[1]))
+            lib.L.spinfer_matrix_destroy(h)
+            check(np.array_equal(got.astype(np.float64), w[name]), f"{tag}: {name} decodes differently")
+        # 2. Model logits against the numpy forward.
+        model = ctypes.c_void_p()
+        lib.ok(lib.L.spinfer_model_load(ctx, ctypes.byref(model), dst.encode(), None, None))
+        V = cfg["vocab_size"]
+        tokens = [int(x) for x in rng.integers(0, V, 7)]
+        logits = np.full(V, np.nan, dtype=np.float32)
+        arr = (ctypes.c_int32 * len(tokens))(*tokens)
+        lib.ok(lib.L.spinfer_model_prefill(ctx, model, 0, arr, len(tokens), logits.ctypes.data, None))
+        errs = []
+        ref = forward(cfg, w, tokens)
+        errs.append(np.linalg.norm(logits - ref) / np.linalg.norm(ref))
+        for step in range(3):
+            tok = int(np.argmax(logits))
+            tokens.append(tok)
+            seq, t = ctypes.c_int32(0), ctypes.c_int32(tok)
+            lib.ok(lib.L.spinfer_model_decode_step(ctx, model, ctypes.byref(seq), ctypes.byref(t), 1,
+                                                   logits.ctypes.data, None))
+            ref = forward(cfg, w, tokens)
+            errs.append(np.linalg.norm(logits - ref) / np.linalg.norm(ref))
+        check(max(errs) <= 1e-4, f"{tag}: logits rel err {max(errs):.2e} > 1e-4")
+        print(f"{tag}: sparsity {achieved:.3f}, max logits rel err {max(errs):.2e}")
+        lib.L.spinfer_model_destroy(model)
+    lib.L.spinfer_context_destroy(ctx)
+    if failures:
+        sys.exit(1)
+    print("spinfer_convert: all checks passed")
+
+
+if __name__ == "__main__":
+    main()
