@@ -41,9 +41,10 @@ size_t esize(int t) { return t == 0 ? 4 : 2; }
 // Bytes of a [rows, cols] array with leading dimension ld; 0 when it overflows.
 uint64_t extent(int64_t rows, int64_t cols, int64_t ld, size_t es) {
   if (rows <= 0) return 0;
-  __int128 e = (__int128(rows) - 1) * ld + cols;
+  __int128 e = (__int128(rows) - 1) * ld + cols;  // |e| < 2^127: no overflow
+  if (e <= 0 || e >= (__int128(1) << 63)) return 0;
   e *= __int128(es);
-  return e > 0 && e < (__int128(1) << 62) ? uint64_t(e) : 0;
+  return e > 0 && e < (__int128(1) << 63) ? uint64_t(e) : 0;
 }
 
 // A heap buffer of exactly `bytes` (ASan marks its end), filled from the input.
@@ -59,6 +60,7 @@ struct Buffer {
 
 // Checks a call against the model's prediction.
 void check(spinfer_status_t s, bool predicted_ok, const char* call) {
+  count(call, s);
   if (predicted_ok) {
     if (s != SPINFER_STATUS_SUCCESS) {
       std::fprintf(stderr, "%s: %s: %s\n", call, spinfer_status_string(s), spinfer_last_error_message());
@@ -107,9 +109,10 @@ void op_context(State& st, FuzzedDataProvider& in) {
                   cfg.device >= 0 && cfg.host_threads >= 0 && !cuda;
   const spinfer_status_t s = spinfer_context_create_ex(use_null_out ? nullptr : &ctx, &cfg);
   if (spinfer_has_cuda() && (backend == 0 || cuda)) {  // depends on the machine: only be clean
-    if (s != SPINFER_STATUS_SUCCESS) expect_clean_failure(s, "context_create_ex");
+    count("spinfer_context_create_ex", s);
+    if (s != SPINFER_STATUS_SUCCESS) expect_clean_failure(s, "spinfer_context_create_ex");
   } else {
-    check(s, ok, "context_create_ex");
+    check(s, ok, "spinfer_context_create_ex");
   }
   if (use_null_out) return;
   if (s != SPINFER_STATUS_SUCCESS) {
@@ -137,7 +140,7 @@ void op_encode(State& st, FuzzedDataProvider& in) {
   const spinfer_status_t s = spinfer_matrix_encode(&m, null_dense ? nullptr : dense.get(),
                                                    spinfer_dtype_t(dense_dtype), rows, cols, ld,
                                                    spinfer_dtype_t(storage));
-  check(s, ok, "matrix_encode");
+  check(s, ok, "spinfer_matrix_encode");
   if (s != SPINFER_STATUS_SUCCESS) {
     expect(m == nullptr, "failed encode left a handle");
     return;
@@ -165,7 +168,7 @@ void op_decode(State& st, FuzzedDataProvider& in) {
   }
   Buffer dense(ok ? bytes : 16, in);
   check(spinfer_matrix_decode(m, null_dense ? nullptr : dense.get(), spinfer_dtype_t(dtype), ld), ok,
-        "matrix_decode");
+        "spinfer_matrix_decode");
 }
 
 void op_info(State& st, FuzzedDataProvider& in) {
@@ -176,9 +179,9 @@ void op_info(State& st, FuzzedDataProvider& in) {
   info.struct_size = in.ConsumeBool() ? sizeof info : in.ConsumeIntegralInRange<size_t>(0, sizeof info + 64);
   const bool null_info = in.ConsumeIntegralInRange<int>(0, 15) == 0;
   const bool ok = m && !null_info && info.struct_size >= offsetof(spinfer_matrix_info_t, rows) + 8;
-  check(spinfer_matrix_get_info(m, null_info ? nullptr : &info), ok, "matrix_get_info");
+  check(spinfer_matrix_get_info(m, null_info ? nullptr : &info), ok, "spinfer_matrix_get_info");
   if (ok && info.struct_size >= sizeof info) expect(info.rows == rows && info.cols == cols, "info shape");
-  check(spinfer_matrix_validate(m), m != nullptr, "matrix_validate");
+  check(spinfer_matrix_validate(m), m != nullptr, "spinfer_matrix_validate");
 }
 
 void op_spmm(State& st, FuzzedDataProvider& in) {
@@ -224,7 +227,7 @@ void op_spmm(State& st, FuzzedDataProvider& in) {
     for (uint64_t i = 0; i + 4 <= yb; i += 4) std::memcpy(yp + i, "\x00\x00\xc0\x7f", 4);
   const spinfer_status_t s = spinfer_spmm_ex(ctx, w, xp, n, ldx, use_bias ? bias.get() : nullptr, yp, ldy,
                                              spinfer_dtype_t(dtype), opt_kind == 0 ? nullptr : &opt, nullptr);
-  check(s, ok, "spmm");
+  check(s, ok, "spinfer_spmm_ex");
   // A successful F32 product of finite inputs is right (against a float64 dot product).
   if (s == SPINFER_STATUS_SUCCESS && sized && dtype == 0 && layout >= 3) {
     std::vector<float> wd(size_t(M * K));

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string_view>
 #include <vector>
 
 #include "format/encode.hpp"
@@ -22,6 +23,38 @@ namespace spinfer::fuzz {
 }
 inline void expect(bool ok, const char* what) {
   if (!ok) fail(what);
+}
+
+// Per entry point: calls that succeeded and calls that were (rightly) refused,
+// printed when the fuzzer exits -- the "bad inputs tried" of docs/reliability.md.
+struct Tally {
+  const char* entry;
+  uint64_t accepted = 0, refused = 0;
+};
+inline Tally* tally(const char* entry) {
+  static Tally table[16];
+  static bool registered = false;
+  if (!registered) {
+    registered = true;
+    std::atexit([] {
+      for (const Tally& t : table)
+        if (t.entry)
+          std::fprintf(stderr, "tally: %-26s accepted %10llu  refused %10llu\n", t.entry,
+                       (unsigned long long)t.accepted, (unsigned long long)t.refused);
+    });
+  }
+  for (Tally& t : table) {
+    if (t.entry == entry || (t.entry && std::string_view(t.entry) == entry)) return &t;
+    if (!t.entry) {
+      t.entry = entry;
+      return &t;
+    }
+  }
+  return &table[15];
+}
+inline void count(const char* entry, spinfer_status_t s) {
+  Tally* t = tally(entry);
+  (s == SPINFER_STATUS_SUCCESS ? t->accepted : t->refused)++;
 }
 
 // A failed call must give a real status (not INTERNAL_ERROR) and a message.

@@ -98,6 +98,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       &m, h.rows, h.cols, spinfer_dtype_t(dtype), version, h.values.empty() ? nullptr : h.values.data(),
       h.values.size(), h.bitmaps.empty() ? nullptr : h.bitmaps.data(), h.bitmaps.size(),
       h.group_offsets.empty() ? nullptr : h.group_offsets.data(), h.group_offsets.size());
+  count("spinfer_matrix_from_arrays", s);
   if (s != SPINFER_STATUS_SUCCESS) {
     expect_clean_failure(s, "from_arrays");
     expect(m == nullptr, "failed from_arrays left a handle");

@@ -37,6 +37,7 @@ struct MemFile {
 void load_one(const std::string& path, const char* name) {
   spinfer_matrix_t* m = reinterpret_cast<spinfer_matrix_t*>(1);
   const spinfer_status_t s = spinfer_load(&m, path.c_str(), name);
+  count("spinfer_load", s);
   if (s != SPINFER_STATUS_SUCCESS) {
     expect_clean_failure(s, "load");
     expect(m == nullptr, "failed load left a handle");
@@ -54,6 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   MemFile file(data, size);
   size_t count = 0;
   const spinfer_status_t s = spinfer_file_matrix_count(file.path.c_str(), &count);
+  spinfer::fuzz::count("spinfer_file_matrix_count", s);
   if (s != SPINFER_STATUS_SUCCESS) {
     expect_clean_failure(s, "file_matrix_count");
     load_one(file.path, nullptr);  // must fail the same way, cleanly
@@ -65,6 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     size_t required = 0;
     const spinfer_status_t sn =
         spinfer_file_matrix_name(file.path.c_str(), i, name, sizeof name, &required);
+    spinfer::fuzz::count("spinfer_file_matrix_name", sn);
     if (sn != SPINFER_STATUS_SUCCESS) {
       expect_clean_failure(sn, "file_matrix_name");
       expect(required > sizeof name, "name failed although it fits");

@@ -126,12 +126,21 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep the table if the run is cut short
   std::string csv_path = "spmm.csv";
   bool quick = false, with_cusparse = true;
+  int64_t case_m = 0, case_k = 0, case_n = 0;
+  double case_sp = 0;
   std::vector<bool> dtypes = {false, true};  // bf16?
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--csv" && i + 1 < argc) csv_path = argv[++i];
     else if (a == "--quick") quick = true;
     else if (a == "--no-cusparse") with_cusparse = false;
+    else if (a == "--case" && i + 4 < argc) {
+      // One spinfer configuration only (for profilers): --case M K N SPARSITY
+      case_m = std::atoll(argv[++i]);
+      case_k = std::atoll(argv[++i]);
+      case_n = std::atoll(argv[++i]);
+      case_sp = std::atof(argv[++i]);
+    }
     else if (a == "--dtype" && i + 1 < argc) {
       const std::string d = argv[++i];
       dtypes = d == "f16" ? std::vector<bool>{false} : d == "bf16" ? std::vector<bool>{true}
@@ -167,6 +176,22 @@ int main(int argc, char** argv) {
               CusparseLt::available() ? "yes" : "no");
 
   auto ctx = sc::create_context(0);
+  if (case_m > 0) {
+    const bool bf16 = !dtypes[0] ? false : true;
+    const spinfer::DType dt = bf16 ? spinfer::DType::bf16 : spinfer::DType::f16;
+    const size_t wn = size_t(case_m) * size_t(case_k);
+    Buffer wd(wn * 2), x(size_t(case_n) * case_k * 2), y(size_t(case_n) * case_m * 2);
+    bench_fill_random(wd.u16(), int64_t(wn), case_sp, 4242, bf16, s);
+    bench_fill_random(x.u16(), case_n * case_k, 0.0, 99, bf16, s);
+    auto w = sc::encode_device(*ctx, wd.p, dt, case_m, case_k, case_k, dt, s);
+    const sc::SpmmOptions opt;
+    const double ms = time_op([&](int) {
+      sc::spmm(*ctx, *w, x.p, case_n, case_k, nullptr, y.p, case_m, dt, opt, s);
+    }, 1, s);
+    std::printf("case %ldx%ldx%ld sparsity %.2f: %.2f us (L2 warm)\n", long(case_m), long(case_k),
+                long(case_n), case_sp, ms * 1e3);
+    return 0;
+  }
   CublasDense blas(s);
 
   std::vector<std::pair<int64_t, int64_t>> shapes = {{4096, 4096},  {11008, 4096}, {4096, 11008},

@@ -57,8 +57,14 @@ constexpr int smbd_smem_bytes() {
 #define SPINFER_SMBD_BULK 0  // Ampere / Ada: cp.async by every thread
 #endif
 
+// Blocks per SM the register budget must allow: decode is latency-bound, so narrow token
+// tiles trade registers for more resident warps.
+template <int TILE_N>
+constexpr int smbd_min_blocks() { return TILE_N <= 32 ? 7 : 4; }
+
 template <typename T, int TILE_N, int STAGES>
-__global__ void __launch_bounds__(kSmbdThreads) spmm_smbd_kernel(const SmbdParams p) {
+__global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
+    spmm_smbd_kernel(const SmbdParams p) {
   static_assert(TILE_N % 8 == 0 && TILE_N >= 8 && TILE_N <= 64, "TILE_N is 8, 16, 32 or 64");
   static_assert(STAGES >= 2, "at least double buffering");
   using L = SmbdLayout<TILE_N>;

@@ -21,6 +21,10 @@ void check_dense_args(const void* dense, DType dense_dtype, int64_t rows, int64_
           SPINFER_STATUS_INVALID_ARGUMENT, "matrix shape is too large");
   require(ld >= cols, SPINFER_STATUS_SHAPE_MISMATCH,
           "leading dimension " + std::to_string(ld) + " is smaller than cols " + std::to_string(cols));
+  // rows x ld elements must be addressable: an absurd ld would overflow the indices.
+  require(rows == 1 || ld <= (int64_t(1) << 60) / (rows - 1), SPINFER_STATUS_INVALID_ARGUMENT,
+          "leading dimension " + std::to_string(ld) + " is too large for " + std::to_string(rows) +
+              " rows (the extent overflows)");
 }
 
 // Element (r, c) of the dense input rounded to the storage dtype.

@@ -25,6 +25,10 @@ void check_args(const HostMatrix& w, const void* x, int64_t n, int64_t ldx, cons
           "ldy " + std::to_string(ldy) + " is smaller than the matrix's rows (M = " +
               std::to_string(w.rows) + ")");
   if (n == 0) return;
+  // n x ld elements must be addressable: absurd sizes would overflow the extents below.
+  require(n == 1 || (ldx <= (int64_t(1) << 60) / (n - 1) && ldy <= (int64_t(1) << 60) / (n - 1)),
+          SPINFER_STATUS_INVALID_ARGUMENT,
+          "n (" + std::to_string(n) + ") times ldx or ldy overflows");
   require(x != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "x is NULL");
   require(y != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "y is NULL");
   const size_t es = dtype_size(dtype);

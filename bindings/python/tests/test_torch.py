@@ -178,6 +178,13 @@ def test_replace_linears_in_a_model(gen):
     assert rel(model(x), ref_model(x.double())) <= TOL["f32"]
 
 
+def test_replace_linears_leaves_multihead_attention_alone(gen):
+    model = torch.nn.ModuleDict({"attn": torch.nn.MultiheadAttention(32, 4),
+                                 "proj": torch.nn.Linear(32, 32)})
+    assert st.replace_linears(model, sparsity=0.5) == ["proj"]
+    assert type(model["attn"].out_proj) is not st.SparseLinear
+
+
 def test_deepcopy_is_independent(gen):
     sparse = st.SparseLinear.from_linear(make_linear(gen, 24, 16), sparsity=0.5)
     twin = copy.deepcopy(sparse)

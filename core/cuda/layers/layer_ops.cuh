@@ -95,6 +95,9 @@ cudaError_t launch_attention_decode(const T* q, int64_t ldq, const T* kc, const 
                                     int kv_heads, int hd, const PagedKv& p, int64_t n,
                                     int64_t max_len, int splits, float scale, float* partials,
                                     T* out, int64_t ldo, cudaStream_t s);
+// Opts the attention kernels into the dynamic shared memory they may need (once per
+// device, before any launch and outside graph capture).
+cudaError_t configure_attention_kernels();
 // Causal prefill attention, tiled over queries and keys with an online softmax.
 template <typename T>
 cudaError_t launch_attention_prefill(const T* q, int64_t ldq, const T* kc, const T* vc, int heads,

@@ -35,7 +35,7 @@ decode_partial_kernel(const T* q, int64_t ldq, const T* kc, const T* vc, int hea
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
   const int b = p.token_seq[t];
   const int64_t keys = int64_t(p.token_pos[t]) + 1;
-  const int64_t begin = int64_t(split) * chunk, end = min(keys, begin + chunk);
+  const int64_t begin = int64_t(split) * chunk, end = keys < begin + chunk ? keys : begin + chunk;
   const int64_t width = int64_t(kv_heads) * hd;
   float* out = partials + (t * heads + int64_t(g) * group) * splits * (hd + 2);
   const int64_t stride_head = int64_t(splits) * (hd + 2);
@@ -58,7 +58,7 @@ decode_partial_kernel(const T* q, int64_t ldq, const T* kc, const T* vc, int hea
   __syncthreads();
 
   for (int64_t k0 = begin; k0 < end; k0 += kDecodeTile) {
-    const int tile = int(min<int64_t>(kDecodeTile, end - k0));
+    const int tile = end - k0 < kDecodeTile ? int(end - k0) : kDecodeTile;
     // Scores: one warp per key, lanes over the head dimension.
     for (int kk = warp; kk < tile; kk += warps) {
       const T* kp = kc + kv_slot(p, b, k0 + kk) * width + int64_t(g) * hd;
@@ -146,6 +146,10 @@ __global__ void decode_combine_kernel(const float* partials, int heads, int hd, 
 }
 
 constexpr int kPrefillQ = 32, kPrefillK = 32, kPrefillThreads = 128;
+// Dynamic shared memory opted into once (configure_attention_kernels): enough for
+// head_dim 256 in prefill, and for decode groups up to group * (hd + 131) floats.
+constexpr size_t kPrefillSmemLimit = size_t(kPrefillQ * 256 + kPrefillK * 257 + kPrefillK * 256) * sizeof(float);
+constexpr size_t kDecodeSmemLimit = size_t(96) * 1024;
 
 template <typename T>
 __global__ void __launch_bounds__(kPrefillThreads)
@@ -160,7 +164,7 @@ prefill_kernel(const T* q, int64_t ldq, const T* kc, const T* vc, int heads, int
   const int64_t q_begin = p.query_start[b] + int64_t(blockIdx.x) * kPrefillQ;
   const int64_t q_end_seq = p.query_start[b + 1];
   if (q_begin >= q_end_seq) return;
-  const int nq = int(min<int64_t>(kPrefillQ, q_end_seq - q_begin));
+  const int nq = q_end_seq - q_begin < kPrefillQ ? int(q_end_seq - q_begin) : kPrefillQ;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t width = int64_t(kv_heads) * hd;
   for (int i = threadIdx.x; i < kPrefillQ * hd; i += blockDim.x) {
@@ -238,12 +242,8 @@ cudaError_t launch_attention_decode(const T* q, int64_t ldq, const T* kc, const 
   const int group = heads / kv_heads;
   if (hd > 256 || group * hd > kMaxPerThread * kDecodeThreads) return cudaErrorInvalidValue;
   const int64_t chunk = (max_len + splits - 1) / splits;
-  const size_t smem = size_t(group * hd + group * kDecodeTile + group + 2 * group) * sizeof(float);
-  if (smem > 48 * 1024) {
-    cudaError_t e = cudaFuncSetAttribute(decode_partial_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                         int(smem));
-    if (e != cudaSuccess) return e;
-  }
+  const size_t smem = size_t(group * hd + group * kDecodeTile + 3 * group) * sizeof(float);
+  if (smem > kDecodeSmemLimit) return cudaErrorInvalidValue;
   decode_partial_kernel<T><<<dim3(unsigned(splits), unsigned(kv_heads), unsigned(n)), kDecodeThreads, smem, s>>>(
       q, ldq, kc, vc, heads, kv_heads, hd, p, chunk, splits, scale, partials);
   cudaError_t e = cudaGetLastError();
@@ -259,14 +259,21 @@ cudaError_t launch_attention_prefill(const T* q, int64_t ldq, const T* kc, const
   if (num_seqs == 0 || max_query_tokens == 0) return cudaSuccess;
   if (hd > 256) return cudaErrorInvalidValue;
   const size_t smem = size_t(kPrefillQ * hd + kPrefillK * (hd + 1) + kPrefillK * hd) * sizeof(float);
-  if (smem > 48 * 1024) {
-    cudaError_t e = cudaFuncSetAttribute(prefill_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
-    if (e != cudaSuccess) return e;
-  }
   const unsigned tiles = unsigned((max_query_tokens + kPrefillQ - 1) / kPrefillQ);
   prefill_kernel<T><<<dim3(tiles, unsigned(heads), unsigned(num_seqs)), kPrefillThreads, smem, s>>>(
       q, ldq, kc, vc, heads, kv_heads, hd, p, scale, out, ldo);
   return cudaGetLastError();
+}
+
+cudaError_t configure_attention_kernels() {
+  const void* kernels[4] = {(const void*)decode_partial_kernel<__half>, (const void*)decode_partial_kernel<__nv_bfloat16>,
+                            (const void*)prefill_kernel<__half>, (const void*)prefill_kernel<__nv_bfloat16>};
+  for (int i = 0; i < 4; ++i) {
+    cudaError_t e = cudaFuncSetAttribute(kernels[i], cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         int(i < 2 ? kDecodeSmemLimit : kPrefillSmemLimit));
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
 }
 
 #define INSTANTIATE(T)                                                                                 \

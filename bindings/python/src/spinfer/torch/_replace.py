@@ -26,7 +26,8 @@ def replace_linears(model: torch.nn.Module, *, sparsity: Optional[float] = None,
     ``sparsity`` for those layers; with neither, the zeros already in the weights
     are used. Layers whose full name or last name component is in ``skip``
     (default: ``lm_head``), or for which ``predicate(name, layer)`` is False, stay
-    dense. Works on any nn.Module; for a Hugging Face model pass the model itself
+    dense, and so does the out_proj of a torch.nn.MultiheadAttention (which reads
+    the weight directly). Works on any nn.Module; for a Hugging Face model pass the model itself
     (``AutoModelForCausalLM.from_pretrained(...)``).
     """
     skip = set(skip)
@@ -39,10 +40,12 @@ def replace_linears(model: torch.nn.Module, *, sparsity: Optional[float] = None,
             continue
         if predicate is not None and not predicate(name, linear):
             continue
+        parent = model.get_submodule(parent_name) if parent_name else model
+        if isinstance(parent, torch.nn.MultiheadAttention):
+            continue  # it reads out_proj.weight itself instead of calling the layer
         mask = masks.get(name) if masks is not None else None
         sparse = SparseLinear.from_linear(linear, sparsity=None if mask is not None else sparsity,
                                           mask=mask, dtype=dtype)
-        parent = model.get_submodule(parent_name) if parent_name else model
         setattr(parent, leaf, sparse)
         replaced.append(name)
     return replaced

@@ -12,7 +12,10 @@ import java.nio.ByteBuffer;
  * current step. Refers to its matrices and context until closed.
  */
 public final class Attention extends NativeObject {
-  /** Attention options; defaults are the library's, numHeads must be set. */
+  /**
+   * Attention options: the fields of spinfer_attention_config_t (spinfer.h documents
+   * each) as fluent setters in camelCase. Defaults are the library's; numHeads must be set.
+   */
   public static final class Config {
     int numHeads;
     int numKvHeads;

@@ -15,7 +15,11 @@ import java.util.List;
  * matrices and context until closed.
  */
 public final class DecoderLayer extends NativeObject {
-  /** Sizes and options; defaults are the library's, the sizes and numHeads must be set. */
+  /**
+   * Sizes and options: the fields of spinfer_decoder_config_t (spinfer.h documents each)
+   * as fluent setters in camelCase. Defaults are the library's; hiddenSize,
+   * intermediateSize and numHeads must be set.
+   */
   public static final class Config {
     Arch arch;
     long hiddenSize;

@@ -13,7 +13,11 @@ import java.nio.ByteBuffer;
  * forward on the cache (one per layer) processes that step's tokens.
  */
 public final class KvCache extends NativeObject {
-  /** Cache shape and sizes; defaults are the library's, the shape must be set. */
+  /**
+   * Cache shape and sizes: the fields of spinfer_kv_cache_config_t (spinfer.h documents
+   * each) as fluent setters in camelCase. Defaults are the library's; numLayers,
+   * numKvHeads, headDim and numBlocks must be set.
+   */
   public static final class Config {
     int numLayers;
     int numKvHeads;

@@ -15,7 +15,10 @@ import java.nio.file.Path;
  * context alive, which it does).
  */
 public final class Model extends NativeObject {
-  /** Runtime options; defaults are the library's (spinfer_model_config_init). */
+  /**
+   * Runtime options: the fields of spinfer_model_config_t (spinfer.h documents each) as
+   * fluent setters in camelCase. Defaults are the library's (spinfer_model_config_init).
+   */
   public static final class Config {
     int maxSequences;
     long maxBatchTokens;
@@ -24,6 +27,7 @@ public final class Model extends NativeObject {
     long kvNumBlocks;
     boolean useCudaGraphs;
 
+    /** The library's defaults. */
     public Config() {
       spinfer_model_config_t raw = new spinfer_model_config_t();
       try {

@@ -9,6 +9,9 @@ import io.spinfer.jni.SpinferNativeConstants;
 import io.spinfer.jni.spinfer_backend_t;
 import io.spinfer.jni.spinfer_dtype_t;
 import io.spinfer.jni.spinfer_status_t;
+import java.lang.reflect.Method;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** The hand-written layer agrees with the generated one, and the generated typemaps guard memory. */
@@ -40,6 +43,32 @@ class BindingTest {
     }
     assertEquals(spinfer_backend_t.values().length, Backend.values().length);
     for (spinfer_backend_t raw : spinfer_backend_t.values()) assertEquals(raw, Backend.of(raw).raw());
+  }
+
+  /**
+   * Every pointer type of the header is mapped by spinfer.i (handles and data to long,
+   * outputs to arrays): SWIG's fallback, an opaque SWIGTYPE_* class, means a new type
+   * in spinfer.h still needs its typemap line.
+   */
+  @Test
+  void noHeaderTypeFellBackToAnOpaqueSwigWrapper() throws Exception {
+    List<String> fallbacks = new ArrayList<>();
+    List<Class<?>> classes = new ArrayList<>(List.of(SpinferNative.class));
+    for (String s : List.of("context_config_t", "matrix_info_t", "spmm_options_t", "linear_config_t",
+        "mlp_config_t", "kv_cache_config_t", "attention_config_t", "decoder_config_t", "decoder_weights_t",
+        "model_config_t", "model_info_t")) {
+      classes.add(Class.forName("io.spinfer.jni.spinfer_" + s));
+    }
+    for (Class<?> c : classes) {
+      for (Method m : c.getDeclaredMethods()) {
+        List<Class<?>> types = new ArrayList<>(List.of(m.getParameterTypes()));
+        types.add(m.getReturnType());
+        for (Class<?> t : types) {
+          if (t.getSimpleName().startsWith("SWIGTYPE_")) fallbacks.add(c.getSimpleName() + "." + m.getName() + ": " + t.getSimpleName());
+        }
+      }
+    }
+    assertEquals(List.of(), fallbacks);
   }
 
   @Test

@@ -1,0 +1,275 @@
+// The CUDA implementation of layers::Backend: device memory, the SMBD SpMM (or a
+// dense GEMM provider) for linear maps, the kernels of layer_ops.cuh for the rest,
+// and CUDA-graph capture/replay of decode steps.
+#include <map>
+#include <string>
+
+#include "common/error.hpp"
+#include "cuda/cuda_check.hpp"
+#include "cuda/device_context.hpp"
+#include "cuda/layers/layer_ops.cuh"
+#include "layers/backend.hpp"
+
+namespace spinfer::layers {
+namespace {
+
+using cuda::as_stream;
+using cuda::check_cuda;
+using cuda::DeviceGuard;
+namespace k = cuda::layers;
+
+constexpr int kMaxDecodeSplits = 32;
+constexpr int64_t kMinDecodeChunk = 128;
+
+k::PagedKv paged(const StepLayout& s) {
+  return {s.token_pos, s.token_seq, s.query_start, s.block_table, s.max_blocks_per_seq, s.block_size};
+}
+
+// Calls f with the element type of dtype `t` (f16 or bf16) as a null pointer tag.
+template <typename F>
+void dispatch(DType t, F&& f) {
+  if (t == DType::f16) f(static_cast<__half*>(nullptr));
+  else if (t == DType::bf16) f(static_cast<__nv_bfloat16*>(nullptr));
+  else throw Error(SPINFER_STATUS_UNSUPPORTED_DTYPE, "CUDA layers run in F16 or BF16");
+}
+
+class CudaBackend final : public Backend {
+ public:
+  CudaBackend(cuda::DeviceContext& ctx, DType act) : ctx_(ctx), act_(act) {
+    require(is_storage_dtype(act), SPINFER_STATUS_UNSUPPORTED_DTYPE, "CUDA layers run in F16 or BF16");
+    DeviceGuard g(ctx_.device());
+    check_cuda(k::configure_attention_kernels(), "configuring the attention kernels");
+  }
+  ~CudaBackend() override {
+    for (auto& [key, exec] : graphs_)
+      if (exec) cudaGraphExecDestroy(exec);
+    if (capture_stream_) cudaStreamDestroy(capture_stream_);
+  }
+  bool is_cuda() const override { return true; }
+  DType act_dtype() const override { return act_; }
+
+  void* allocate(size_t bytes) override {
+    DeviceGuard g(ctx_.device());
+    void* p = nullptr;
+    check_cuda(cudaMalloc(&p, bytes ? bytes : 1), "cudaMalloc for layer memory");
+    return p;
+  }
+  void release(void* p) noexcept override {
+    if (p) cudaFree(p);
+  }
+  void copy_from_host(void* dst, const void* src, size_t bytes, void* stream) override {
+    if (bytes) check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, as_stream(stream)), "copy to the GPU");
+  }
+  void copy_to_host(void* dst, const void* src, size_t bytes, void* stream) override {
+    if (bytes) check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, as_stream(stream)), "copy to the host");
+    check_cuda(cudaStreamSynchronize(as_stream(stream)), "synchronising the stream");
+  }
+  void copy(void* dst, const void* src, size_t bytes, void* stream) override {
+    if (bytes) check_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, as_stream(stream)), "device copy");
+  }
+  cuda::DeviceMatrixPtr upload_matrix(const HostMatrix& m, void* stream) override {
+    return cuda::upload(ctx_, m, stream);
+  }
+  HostMatrix download_matrix(const cuda::DeviceMatrix& m, void* stream) override {
+    return cuda::download(ctx_, m, stream);
+  }
+  void set_dense_gemm(DenseGemm* gemm) override { dense_ = gemm; }
+
+  void run_graph(int64_t key, void* stream, const std::function<void()>& body) override;
+
+  void linear(const Weight& w, const void* x, int64_t n, int64_t ldx, const void* bias, void* y, int64_t ldy,
+              void* stream) override {
+    if (n == 0) return;
+    if (w.device) {
+      cuda::spmm(ctx_, *w.device, x, n, ldx, bias, y, ldy, act_, cuda::SpmmOptions{}, current(stream));
+      return;
+    }
+    require(w.dense != nullptr, SPINFER_STATUS_WRONG_LOCATION, "a CUDA layer got a host matrix");
+    require(dense_ != nullptr, SPINFER_STATUS_NOT_SUPPORTED, "dense weights need a dense GEMM provider");
+    dense_->gemm(w.dense, w.rows, w.cols, x, n, ldx, y, ldy, act_, current(stream));
+    if (bias) epilogue(y, n, w.rows, ldy, Activation::none, bias, 0, stream);
+  }
+
+  void epilogue(void* y, int64_t n, int64_t m, int64_t ldy, Activation act, const void* r, int64_t ldr,
+                void* stream) override {
+    if (act == Activation::none && r == nullptr) return;
+    dispatch(act_, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      launched(k::launch_epilogue<T>(static_cast<T*>(y), n, m, ldy, int(act), static_cast<const T*>(r), ldr,
+                                     s(stream)), "epilogue");
+    });
+  }
+
+  void convert(const void* src, DType sdt, void* dst, DType ddt, int64_t count, void* stream) override {
+    if (sdt == DType::f32 && ddt == DType::f32) {
+      launched(k::launch_convert<float, float>(static_cast<const float*>(src), static_cast<float*>(dst), count,
+                                               s(stream)), "convert");
+      return;
+    }
+    const DType half = sdt == DType::f32 ? ddt : sdt;
+    require(sdt == DType::f32 || ddt == DType::f32 || sdt == ddt, SPINFER_STATUS_UNSUPPORTED_DTYPE,
+            "CUDA conversion between F16 and BF16 is not supported");
+    dispatch(half, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      cudaError_t e;
+      if (sdt == DType::f32)
+        e = k::launch_convert<float, T>(static_cast<const float*>(src), static_cast<T*>(dst), count, s(stream));
+      else if (ddt == DType::f32)
+        e = k::launch_convert<T, float>(static_cast<const T*>(src), static_cast<float*>(dst), count, s(stream));
+      else
+        e = k::launch_convert<T, T>(static_cast<const T*>(src), static_cast<T*>(dst), count, s(stream));
+      launched(e, "convert");
+    });
+  }
+
+  void add_to_hidden(float* h, const void* y, int64_t n, int64_t m, int64_t ldy, void* stream) override {
+    dispatch(act_, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      launched(k::launch_add_to_hidden<T>(h, static_cast<const T*>(y), n, m, ldy, s(stream)), "residual add");
+    });
+  }
+
+  void norm(NormKind kind, const float* h, int64_t n, int64_t m, const float* w, const float* b, float eps,
+            void* out, void* stream) override {
+    dispatch(act_, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      launched(k::launch_norm<T>(kind == NormKind::rms_norm, h, n, m, w, b, eps, static_cast<T*>(out), s(stream)),
+               "norm");
+    });
+  }
+
+  void gated_activation(const void* g, int64_t ldg, const void* u, int64_t ldu, int64_t n, int64_t m,
+                        Activation act, void* out, int64_t ldo, void* stream) override {
+    dispatch(act_, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      launched(k::launch_gated<T>(static_cast<const T*>(g), ldg, static_cast<const T*>(u), ldu, n, m, int(act),
+                                  static_cast<T*>(out), ldo, s(stream)), "gated activation");
+    });
+  }
+
+  void rope(void* q, int64_t ldq, int heads, void* kk, int64_t ldk, int kv_heads, int hd, int64_t n,
+            const int32_t* pos, const float* inv_freq, void* stream) override {
+    dispatch(act_, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      launched(k::launch_rope<T>(static_cast<T*>(q), ldq, heads, static_cast<T*>(kk), ldk, kv_heads, hd, n, pos,
+                                 inv_freq, s(stream)), "rope");
+    });
+  }
+
+  void kv_append(const KvLayer& c, const StepLayout& step, const void* kk, int64_t ldk, const void* v,
+                 int64_t ldv, void* stream) override {
+    require(c.dtype == act_, SPINFER_STATUS_UNSUPPORTED_DTYPE, "the KV cache dtype differs from the activations'");
+    dispatch(act_, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      launched(k::launch_kv_append<T>(static_cast<T*>(c.k), static_cast<T*>(c.v), c.kv_heads, c.head_dim,
+                                      paged(step), step.num_tokens, static_cast<const T*>(kk), ldk,
+                                      static_cast<const T*>(v), ldv, s(stream)), "KV append");
+    });
+  }
+
+  size_t attention_workspace_bytes(int64_t n, int heads, int hd) const override {
+    return size_t(std::min<int64_t>(n, 64)) * size_t(heads) * kMaxDecodeSplits * size_t(hd + 2) * sizeof(float);
+  }
+
+  void attention(const KvLayer& c, const StepLayout& step, const void* q, int64_t ldq, int heads, float scale,
+                 void* out, int64_t ldo, void* ws, size_t ws_bytes, void* stream) override {
+    require(c.dtype == act_, SPINFER_STATUS_UNSUPPORTED_DTYPE, "the KV cache dtype differs from the activations'");
+    const int64_t n = step.num_tokens;
+    // Decode splits the sequence (as far as the workspace allows); anything else runs
+    // the tiled causal kernel.
+    int splits = 0;
+    if (step.decode && ws) {
+      const size_t per_split = size_t(n) * size_t(heads) * size_t(c.head_dim + 2) * sizeof(float);
+      const int64_t wanted = (step.max_seq_len + kMinDecodeChunk - 1) / kMinDecodeChunk;
+      splits = int(std::min<int64_t>({wanted, int64_t(kMaxDecodeSplits), int64_t(ws_bytes / per_split)}));
+    }
+    dispatch(act_, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      cudaError_t e;
+      if (splits >= 1)
+        e = k::launch_attention_decode<T>(static_cast<const T*>(q), ldq, static_cast<const T*>(c.k),
+                                          static_cast<const T*>(c.v), heads, c.kv_heads, c.head_dim, paged(step),
+                                          n, step.max_seq_len, splits, scale, static_cast<float*>(ws),
+                                          static_cast<T*>(out), ldo, s(stream));
+      else
+        e = k::launch_attention_prefill<T>(static_cast<const T*>(q), ldq, static_cast<const T*>(c.k),
+                                           static_cast<const T*>(c.v), heads, c.kv_heads, c.head_dim, paged(step),
+                                           step.num_seqs, step.max_query_tokens, scale, static_cast<T*>(out), ldo,
+                                           s(stream));
+      launched(e, "attention");
+    });
+  }
+
+  void embedding(const int32_t* ids, int32_t offset, int64_t n, const void* table, DType tdt, int64_t m,
+                 float* hidden, bool accumulate, void* stream) override {
+    dispatch(tdt, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      launched(k::launch_embedding<T>(ids, offset, n, static_cast<const T*>(table), m, hidden, accumulate,
+                                      s(stream)), "embedding");
+    });
+  }
+
+ private:
+  // While a graph is being captured every op goes to the capture stream.
+  void* current(void* stream) const { return capturing_ ? static_cast<void*>(capture_stream_) : stream; }
+  cudaStream_t s(void* stream) const { return as_stream(current(stream)); }
+  static void launched(cudaError_t e, const char* what) { check_cuda(e, what); }
+
+  cuda::DeviceContext& ctx_;
+  DType act_;
+  DenseGemm* dense_ = nullptr;
+  cudaStream_t capture_stream_ = nullptr;
+  bool capturing_ = false;
+  std::map<int64_t, cudaGraphExec_t> graphs_;  // nullptr: capture failed, run eagerly
+};
+
+void CudaBackend::run_graph(int64_t key, void* stream, const std::function<void()>& body) {
+  DeviceGuard g(ctx_.device());
+  auto it = graphs_.find(key);
+  if (it != graphs_.end()) {
+    if (it->second) {
+      check_cuda(cudaGraphLaunch(it->second, as_stream(stream)), "cudaGraphLaunch");
+    } else {
+      body();
+    }
+    return;
+  }
+  // Capture on a private stream (the legacy default stream cannot be captured), then
+  // launch the graph on the caller's stream.
+  if (!capture_stream_)
+    check_cuda(cudaStreamCreateWithFlags(&capture_stream_, cudaStreamNonBlocking), "creating the capture stream");
+  check_cuda(cudaStreamSynchronize(as_stream(stream)), "synchronising before graph capture");
+  check_cuda(cudaStreamBeginCapture(capture_stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+  capturing_ = true;
+  cudaGraph_t graph = nullptr;
+  try {
+    body();
+  } catch (...) {
+    capturing_ = false;
+    cudaStreamEndCapture(capture_stream_, &graph);
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError();
+    throw;
+  }
+  capturing_ = false;
+  cudaGraphExec_t exec = nullptr;
+  cudaError_t e = cudaStreamEndCapture(capture_stream_, &graph);
+  if (e == cudaSuccess) e = cudaGraphInstantiate(&exec, graph, 0);
+  if (graph) cudaGraphDestroy(graph);
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky-free capture error and run without a graph
+    graphs_[key] = nullptr;
+    body();
+    return;
+  }
+  graphs_[key] = exec;
+  check_cuda(cudaGraphLaunch(exec, as_stream(stream)), "cudaGraphLaunch");
+}
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cuda_backend(cuda::DeviceContext& ctx, DType act) {
+  return std::make_unique<CudaBackend>(ctx, act);
+}
+
+}  // namespace spinfer::layers

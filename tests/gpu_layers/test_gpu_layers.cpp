@@ -1,0 +1,291 @@
+// CUDA layers through the C API against the float64 reference (layers_reference.hpp):
+// linear, MLP, attention (prefill, decode with sequence splits, GQA) and decoder layers,
+// in fp16 and bf16, with device matrices.
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "gpu_io.hpp"
+#include "layers_reference.hpp"
+
+using namespace spinfer::test;
+using ref::Mat;
+using ref::Vec;
+
+namespace {
+
+// Tolerances: one op with one output rounding (DESIGN.md §6), and a composite layer
+// whose intermediates (q/k/v, attention output, MLP hidden) are each rounded once more.
+double tol_op(spinfer_dtype_t dt) { return dt == SPINFER_DTYPE_F16 ? 1e-3 : 1e-2; }
+double tol_layer(spinfer_dtype_t dt) { return dt == SPINFER_DTYPE_F16 ? 4e-3 : 3e-2; }
+const char* name(spinfer_dtype_t dt) { return dt == SPINFER_DTYPE_F16 ? "f16" : "bf16"; }
+
+// A reference matrix encoded with storage dtype `dt` and uploaded to the GPU.
+struct DevMatrix {
+  spinfer_matrix_t* m = nullptr;
+  DevMatrix() = default;
+  DevMatrix(spinfer_context_t* ctx, const Mat& w, spinfer_dtype_t dt) {
+    std::vector<float> f(w.a.begin(), w.a.end());
+    spinfer_matrix_t* host = nullptr;
+    SP_OK(spinfer_matrix_encode(&host, f.data(), SPINFER_DTYPE_F32, w.rows, w.cols, w.cols, dt));
+    SP_OK(spinfer_matrix_upload(ctx, host, &m, nullptr));
+    spinfer_matrix_destroy(host);
+  }
+  ~DevMatrix() { spinfer_matrix_destroy(m); }
+  DevMatrix(const DevMatrix&) = delete;
+  DevMatrix& operator=(const DevMatrix&) = delete;
+};
+
+std::vector<float> f32(const Vec& v) { return std::vector<float>(v.begin(), v.end()); }
+const float* ptr(const std::vector<float>& v) { return v.empty() ? nullptr : v.data(); }
+
+}  // namespace
+
+TEST_CASE("gpu linear: activations, bias, residual") {
+  spinfer_context_t* ctx = cuda_context();
+  std::mt19937_64 rng(31);
+  for (spinfer_dtype_t dt : {SPINFER_DTYPE_F16, SPINFER_DTYPE_BF16})
+    for (int a = 0; a <= 4; ++a) {
+      CAPTURE(name(dt)); CAPTURE(a);
+      const int64_t M = 200, K = 136, n = 9;
+      Mat w = ref::random_mat(M, K, 0.6, 2, rng);
+      Vec b = ref::random_vec(M, -1, 1, rng);
+      DevMatrix dw(ctx, w, dt);
+      spinfer_linear_config_t cfg;
+      spinfer_linear_config_init(&cfg);
+      cfg.activation = spinfer_activation_t(a);
+      std::vector<float> bf = f32(b);
+      spinfer_linear_t* lin = nullptr;
+      SP_OK(spinfer_linear_create(ctx, &lin, dw.m, bf.data(), SPINFER_DTYPE_F32, &cfg, nullptr));
+      Vec x = rounded(ref::random_vec(n * K, -2, 2, rng), dt), r = rounded(ref::random_vec(n * M, -1, 1, rng), dt);
+      Vec want = ref::linear(x, n, w, rounded(b, dt));
+      for (size_t i = 0; i < want.size(); ++i) want[i] = ref::act(a, want[i]) + r[i];
+      DevArray dx(x, dt), dr(r, dt), dy(size_t(n * M), dt);
+      SP_OK(spinfer_linear_forward(ctx, lin, dx.p, n, dr.p, dy.p, dt, nullptr));
+      const double err = ref::rel_err(dy.get(), want);
+      CHECK(err < tol_op(dt) * 1.5);  // two roundings: product, then act + residual
+      spinfer_linear_destroy(lin);
+    }
+  spinfer_context_destroy(ctx);
+}
+
+TEST_CASE("gpu mlp: plain and gated, joined and separate") {
+  spinfer_context_t* ctx = cuda_context();
+  std::mt19937_64 rng(32);
+  struct Case { bool gated; int act; int64_t H, I; int fuse; };
+  for (spinfer_dtype_t dt : {SPINFER_DTYPE_F16, SPINFER_DTYPE_BF16})
+    for (Case k : {Case{false, 1, 128, 320, 1}, Case{true, 4, 128, 256, 1}, Case{true, 4, 128, 256, 0},
+                   Case{true, 3, 64, 200, 1}}) {
+      CAPTURE(name(dt)); CAPTURE(k.gated); CAPTURE(k.I); CAPTURE(k.fuse);
+      ref::MlpWeights w;
+      w.gated = k.gated;
+      w.activation = k.act;
+      w.up = ref::random_mat(k.I, k.H, 0.6, 2, rng);
+      w.down = ref::random_mat(k.H, k.I, 0.6, 2, rng);
+      if (k.gated) w.gate = ref::random_mat(k.I, k.H, 0.6, 2, rng);
+      else w.up_b = rounded(ref::random_vec(k.I, -1, 1, rng), dt);
+      w.down_b = rounded(ref::random_vec(k.H, -1, 1, rng), dt);
+      DevMatrix up(ctx, w.up, dt), down(ctx, w.down, dt), gate;
+      if (k.gated) gate.~DevMatrix(), new (&gate) DevMatrix(ctx, w.gate, dt);
+      spinfer_mlp_config_t cfg;
+      spinfer_mlp_config_init(&cfg);
+      cfg.kind = k.gated ? SPINFER_MLP_GATED : SPINFER_MLP_PLAIN;
+      cfg.activation = spinfer_activation_t(k.act);
+      cfg.fuse_gate_up = k.fuse;
+      cfg.max_tokens = 16;
+      std::vector<float> ub = f32(w.up_b), db = f32(w.down_b);
+      spinfer_mlp_t* mlp = nullptr;
+      SP_OK(spinfer_mlp_create(ctx, &mlp, gate.m, up.m, down.m, ptr(ub), ptr(db), SPINFER_DTYPE_F32, &cfg, nullptr));
+      const int64_t n = 11;
+      Vec x = rounded(ref::random_vec(n * k.H, -2, 2, rng), dt);
+      Vec want = ref::mlp(x, n, w);
+      DevArray dx(x, dt), dy(size_t(n * k.H), dt);
+      SP_OK(spinfer_mlp_forward(ctx, mlp, dx.p, n, nullptr, dy.p, dt, nullptr));
+      CHECK(ref::rel_err(dy.get(), want) < tol_layer(dt));
+      spinfer_mlp_destroy(mlp);
+    }
+  spinfer_context_destroy(ctx);
+}
+
+namespace {
+
+// Prefill + decode steps of two sequences through `forward`; every step's output is
+// compared with `reference` over each sequence's whole (rounded) input history.
+template <typename Forward, typename Reference>
+void run_steps(spinfer_context_t* ctx, spinfer_dtype_t dt, int64_t H, int kv_heads, int hd, int prefill_a,
+               Forward forward, Reference reference, std::mt19937_64& rng, double tol) {
+  spinfer_kv_cache_config_t kc;
+  spinfer_kv_cache_config_init(&kc);
+  kc.num_layers = 1;
+  kc.num_kv_heads = kv_heads;
+  kc.head_dim = hd;
+  kc.block_size = 16;
+  kc.num_blocks = 256;
+  kc.max_sequences = 4;
+  kc.max_sequence_length = 1024;  // decode splits: ceil(1024 / 128) = 8 ranges
+  kc.dtype = dt;
+  spinfer_kv_cache_t* cache = nullptr;
+  SP_OK(spinfer_kv_cache_create(ctx, &cache, &kc));
+  std::vector<Vec> history(4);
+  std::vector<std::vector<std::pair<int32_t, int32_t>>> steps = {
+      {{2, prefill_a}, {0, 5}}, {{0, 1}, {2, 1}}, {{2, 1}, {0, 1}}, {{0, 37}}, {{2, 1}, {0, 1}}, {{0, 1}}};
+  for (size_t s = 0; s < steps.size(); ++s) {
+    CAPTURE(s);
+    std::vector<int32_t> ids, counts;
+    int64_t n = 0;
+    for (auto [id, cnt] : steps[s]) { ids.push_back(id); counts.push_back(cnt); n += cnt; }
+    SP_OK(spinfer_kv_cache_begin_step(cache, ids.data(), counts.data(), int32_t(ids.size()), nullptr));
+    Vec x = rounded(ref::random_vec(n * H, -2, 2, rng), dt);
+    DevArray dx(x, dt), dy(size_t(n * H), dt);
+    SP_OK(forward(cache, dx.p, n, dy.p));
+    Vec want;
+    int64_t t0 = 0;
+    for (auto [id, cnt] : steps[s]) {
+      Vec& hist = history[size_t(id)];
+      const int64_t first = int64_t(hist.size()) / H;
+      hist.insert(hist.end(), x.begin() + t0 * H, x.begin() + (t0 + cnt) * H);
+      Vec part = reference(hist, first + cnt, first);
+      want.insert(want.end(), part.begin(), part.end());
+      t0 += cnt;
+    }
+    const double err = ref::rel_err(dy.get(), want);
+    CHECK(err < tol);
+  }
+  spinfer_kv_cache_destroy(cache);
+}
+
+}  // namespace
+
+TEST_CASE("gpu attention: MHA/GQA, RoPE, prefill, split decode over a paged cache") {
+  spinfer_context_t* ctx = cuda_context();
+  std::mt19937_64 rng(33);
+  struct Case { int heads, kv_heads, hd; bool rope, bias; int fuse; int prefill; };
+  for (spinfer_dtype_t dt : {SPINFER_DTYPE_F16, SPINFER_DTYPE_BF16})
+    for (Case k : {Case{4, 4, 64, false, true, 1, 7}, Case{8, 2, 64, true, false, 1, 300},
+                   Case{4, 1, 128, true, false, 0, 150}, Case{4, 2, 32, true, true, 1, 40}}) {
+      CAPTURE(name(dt)); CAPTURE(k.heads); CAPTURE(k.kv_heads); CAPTURE(k.hd); CAPTURE(k.prefill);
+      const int64_t H = int64_t(k.heads) * k.hd, kvd = int64_t(k.kv_heads) * k.hd;
+      ref::AttnWeights w;
+      w.q = ref::random_mat(H, H, 0.6, 3, rng);
+      w.k = ref::random_mat(kvd, H, 0.6, 3, rng);
+      w.v = ref::random_mat(kvd, H, 0.6, 2, rng);
+      w.o = ref::random_mat(H, H, 0.6, 3, rng);
+      if (k.bias) {
+        w.qb = rounded(ref::random_vec(H, -1, 1, rng), dt);
+        w.kb = rounded(ref::random_vec(kvd, -1, 1, rng), dt);
+        w.vb = rounded(ref::random_vec(kvd, -1, 1, rng), dt);
+        w.ob = rounded(ref::random_vec(H, -1, 1, rng), dt);
+      }
+      DevMatrix q(ctx, w.q, dt), kk(ctx, w.k, dt), v(ctx, w.v, dt), o(ctx, w.o, dt);
+      spinfer_attention_config_t cfg;
+      spinfer_attention_config_init(&cfg);
+      cfg.num_heads = k.heads;
+      cfg.num_kv_heads = k.kv_heads;
+      cfg.use_rope = k.rope;
+      cfg.fuse_qkv = k.fuse;
+      cfg.max_tokens = 512;
+      std::vector<float> qb = f32(w.qb), kb = f32(w.kb), vb = f32(w.vb), ob = f32(w.ob);
+      spinfer_attention_t* attn = nullptr;
+      SP_OK(spinfer_attention_create(ctx, &attn, q.m, kk.m, v.m, o.m, ptr(qb), ptr(kb), ptr(vb), ptr(ob),
+                                     SPINFER_DTYPE_F32, &cfg, nullptr));
+      auto forward = [&](spinfer_kv_cache_t* cache, const void* x, int64_t n, void* y) {
+        return spinfer_attention_forward(ctx, attn, cache, 0, x, n, nullptr, y, dt, nullptr);
+      };
+      auto reference = [&](const Vec& hist, int64_t len, int64_t first) {
+        return ref::attention_seq(hist, len, first, w, k.heads, k.kv_heads, k.hd, k.rope, 10000.0);
+      };
+      run_steps(ctx, dt, H, k.kv_heads, k.hd, k.prefill, forward, reference, rng, tol_layer(dt));
+      spinfer_attention_destroy(attn);
+    }
+  spinfer_context_destroy(ctx);
+}
+
+TEST_CASE("gpu decoder layer: OPT and LLaMA") {
+  spinfer_context_t* ctx = cuda_context();
+  std::mt19937_64 rng(34);
+  for (spinfer_dtype_t dt : {SPINFER_DTYPE_F16, SPINFER_DTYPE_BF16})
+    for (bool opt : {true, false}) {
+      CAPTURE(name(dt)); CAPTURE(opt);
+      const int heads = 4, kv_heads = opt ? 4 : 2, hd = 32;
+      const int64_t H = heads * hd, I = opt ? 512 : 384, kvd = int64_t(kv_heads) * hd;
+      ref::LayerWeights w;
+      w.opt = opt; w.heads = heads; w.kv_heads = kv_heads; w.hd = hd; w.eps = 1e-5;
+      w.attn.q = ref::random_mat(H, H, 0.6, 3, rng);
+      w.attn.k = ref::random_mat(kvd, H, 0.6, 3, rng);
+      w.attn.v = ref::random_mat(kvd, H, 0.6, 2, rng);
+      w.attn.o = ref::random_mat(H, H, 0.6, 3, rng);
+      w.mlp.gated = !opt;
+      w.mlp.activation = opt ? 1 : 4;
+      w.mlp.up = ref::random_mat(I, H, 0.6, 3, rng);
+      w.mlp.down = ref::random_mat(H, I, 0.6, 3, rng);
+      if (!opt) w.mlp.gate = ref::random_mat(I, H, 0.6, 3, rng);
+      w.n1w = ref::random_vec(H, 0.5, 1.5, rng);
+      w.n2w = ref::random_vec(H, 0.5, 1.5, rng);
+      if (opt) {
+        w.attn.qb = rounded(ref::random_vec(H, -0.5, 0.5, rng), dt);
+        w.attn.kb = rounded(ref::random_vec(kvd, -0.5, 0.5, rng), dt);
+        w.attn.vb = rounded(ref::random_vec(kvd, -0.5, 0.5, rng), dt);
+        w.attn.ob = rounded(ref::random_vec(H, -0.5, 0.5, rng), dt);
+        w.mlp.up_b = rounded(ref::random_vec(I, -0.5, 0.5, rng), dt);
+        w.mlp.down_b = rounded(ref::random_vec(H, -0.5, 0.5, rng), dt);
+        w.n1b = ref::random_vec(H, -0.5, 0.5, rng);
+        w.n2b = ref::random_vec(H, -0.5, 0.5, rng);
+      }
+      DevMatrix q(ctx, w.attn.q, dt), k(ctx, w.attn.k, dt), v(ctx, w.attn.v, dt), o(ctx, w.attn.o, dt),
+          up(ctx, w.mlp.up, dt), down(ctx, w.mlp.down, dt), gate;
+      if (!opt) gate.~DevMatrix(), new (&gate) DevMatrix(ctx, w.mlp.gate, dt);
+      std::vector<float> qb = f32(w.attn.qb), kb = f32(w.attn.kb), vb = f32(w.attn.vb), ob = f32(w.attn.ob),
+                         ub = f32(w.mlp.up_b), db = f32(w.mlp.down_b), n1w = f32(w.n1w), n1b = f32(w.n1b),
+                         n2w = f32(w.n2w), n2b = f32(w.n2b);
+      spinfer_decoder_weights_t dw;
+      spinfer_decoder_weights_init(&dw);
+      dw.q_proj = q.m; dw.k_proj = k.m; dw.v_proj = v.m; dw.o_proj = o.m;
+      dw.gate_proj = gate.m; dw.up_proj = up.m; dw.down_proj = down.m;
+      dw.q_bias = ptr(qb); dw.k_bias = ptr(kb); dw.v_bias = ptr(vb); dw.o_bias = ptr(ob);
+      dw.up_bias = ptr(ub); dw.down_bias = ptr(db);
+      dw.attn_norm_weight = ptr(n1w); dw.attn_norm_bias = ptr(n1b);
+      dw.mlp_norm_weight = ptr(n2w); dw.mlp_norm_bias = ptr(n2b);
+      spinfer_decoder_config_t cfg;
+      spinfer_decoder_config_init(&cfg);
+      cfg.arch = opt ? SPINFER_ARCH_OPT : SPINFER_ARCH_LLAMA;
+      cfg.hidden_size = H;
+      cfg.intermediate_size = I;
+      cfg.num_heads = heads;
+      cfg.num_kv_heads = kv_heads;
+      cfg.norm_eps = 1e-5;
+      cfg.max_tokens = 512;
+      spinfer_decoder_layer_t* layer = nullptr;
+      SP_OK(spinfer_decoder_layer_create(ctx, &layer, &dw, &cfg, nullptr));
+      auto forward = [&](spinfer_kv_cache_t* cache, const void* x, int64_t n, void* y) {
+        return spinfer_decoder_layer_forward(ctx, layer, cache, 0, x, n, y, dt, nullptr);
+      };
+      auto reference = [&](const Vec& hist, int64_t len, int64_t first) {
+        Vec all = ref::decoder_seq(hist, len, w);
+        return Vec(all.begin() + first * H, all.end());
+      };
+      // The layer output adds the input back: compare relative to the whole output.
+      run_steps(ctx, dt, H, kv_heads, hd, 100, forward, reference, rng, tol_layer(dt));
+      spinfer_decoder_layer_destroy(layer);
+    }
+  spinfer_context_destroy(ctx);
+}
+
+TEST_CASE("gpu layer API: dtype and location errors") {
+  spinfer_context_t* ctx = cuda_context();
+  std::mt19937_64 rng(35);
+  Mat w = ref::random_mat(64, 64, 0.5, 0, rng);
+  DevMatrix dw(ctx, w, SPINFER_DTYPE_F16);
+  spinfer_linear_t* lin = nullptr;
+  SP_OK(spinfer_linear_create(ctx, &lin, dw.m, nullptr, SPINFER_DTYPE_F32, nullptr, nullptr));
+  DevArray x(64, SPINFER_DTYPE_F16), y(64, SPINFER_DTYPE_F16);
+  CHECK(spinfer_linear_forward(ctx, lin, x.p, 1, nullptr, y.p, SPINFER_DTYPE_BF16, nullptr) ==
+        SPINFER_STATUS_UNSUPPORTED_DTYPE);
+  spinfer_linear_destroy(lin);
+  // A device matrix on a host context is refused.
+  spinfer_context_t* host = nullptr;
+  SP_OK(spinfer_context_create(&host, SPINFER_BACKEND_HOST));
+  CHECK(spinfer_linear_create(host, &lin, dw.m, nullptr, SPINFER_DTYPE_F32, nullptr, nullptr) ==
+        SPINFER_STATUS_WRONG_LOCATION);
+  spinfer_context_destroy(host);
+  spinfer_context_destroy(ctx);
+}

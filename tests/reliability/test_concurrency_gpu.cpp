@@ -1,0 +1,164 @@
+// One CUDA context used from many threads, each with its own stream, running SpMM on
+// shared device matrices at once. With split_k = 1 every result must be bit-identical
+// to the single-threaded one; with the library's own choice (split-K slots are per
+// stream, so streams may differ in split) every result must match the float64
+// reference and repeat bit for bit on its own stream.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <cuda_runtime.h>
+
+#include "common/dtype.hpp"
+#include "spinfer.h"
+
+namespace {
+
+constexpr int kThreads = 8;
+constexpr int kReps = 4;
+
+#define CUDA_REQUIRE(call) REQUIRE((call) == cudaSuccess)
+
+struct Problem {
+  int64_t rows, cols, n;
+  spinfer_dtype_t dtype;
+  std::vector<float> w;                 // dense weights, rounded to dtype
+  std::vector<uint16_t> x, bias;        // host inputs in dtype
+  std::vector<double> ref;              // float64 reference [n, rows]
+  spinfer_matrix_t* dw = nullptr;       // device matrix
+  void* dx = nullptr;
+  void* dbias = nullptr;
+  std::vector<uint16_t> single_k1;      // single-threaded result, split_k = 1
+};
+
+Problem make_problem(spinfer_context_t* ctx, int64_t rows, int64_t cols, int64_t n, spinfer_dtype_t dt,
+                     uint64_t seed) {
+  Problem p{rows, cols, n, dt, std::vector<float>(size_t(rows * cols), 0.0f), {}, {}, {}};
+  const auto d = spinfer::DType(dt);
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  std::uniform_real_distribution<double> keep(0.0, 1.0);
+  for (auto& v : p.w)
+    if (keep(rng) >= 0.7) v = spinfer::storage_to_float(spinfer::float_to_storage(value(rng) + 1.5f, d), d);
+  p.x.resize(size_t(n * cols));
+  p.bias.resize(size_t(rows));
+  for (auto& v : p.x) v = spinfer::float_to_storage(value(rng), d);
+  for (auto& v : p.bias) v = spinfer::float_to_storage(value(rng), d);
+  p.ref.resize(size_t(n * rows));
+  for (int64_t t = 0; t < n; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      double acc = spinfer::storage_to_float(p.bias[size_t(r)], d);
+      for (int64_t k = 0; k < cols; ++k)
+        acc += double(p.w[size_t(r * cols + k)]) * spinfer::storage_to_float(p.x[size_t(t * cols + k)], d);
+      p.ref[size_t(t * rows + r)] = acc;
+    }
+  spinfer_matrix_t* host = nullptr;
+  REQUIRE(spinfer_matrix_encode(&host, p.w.data(), SPINFER_DTYPE_F32, rows, cols, cols, dt) == SPINFER_STATUS_SUCCESS);
+  REQUIRE(spinfer_matrix_upload(ctx, host, &p.dw, nullptr) == SPINFER_STATUS_SUCCESS);
+  CUDA_REQUIRE(cudaDeviceSynchronize());
+  spinfer_matrix_destroy(host);
+  CUDA_REQUIRE(cudaMalloc(&p.dx, p.x.size() * 2));
+  CUDA_REQUIRE(cudaMalloc(&p.dbias, p.bias.size() * 2));
+  CUDA_REQUIRE(cudaMemcpy(p.dx, p.x.data(), p.x.size() * 2, cudaMemcpyHostToDevice));
+  CUDA_REQUIRE(cudaMemcpy(p.dbias, p.bias.data(), p.bias.size() * 2, cudaMemcpyHostToDevice));
+  return p;
+}
+
+double rel_error(const Problem& p, const std::vector<uint16_t>& y) {
+  const auto d = spinfer::DType(p.dtype);
+  double num = 0, den = 0;
+  for (size_t i = 0; i < y.size(); ++i) {
+    const double e = double(spinfer::storage_to_float(y[i], d)) - p.ref[i];
+    num += e * e;
+    den += p.ref[i] * p.ref[i];
+  }
+  return std::sqrt(num / den);  // NaN (poison left) fails every comparison
+}
+
+// Runs one SpMM on `stream` into the device buffer `dy` and copies the result back.
+spinfer_status_t run(spinfer_context_t* ctx, const Problem& p, void* dy, cudaStream_t stream, int split_k,
+                     std::vector<uint16_t>& out) {
+  out.assign(size_t(p.n * p.rows), 0);
+  if (cudaMemsetAsync(dy, 0xff, out.size() * 2, stream) != cudaSuccess) return SPINFER_STATUS_CUDA_ERROR;
+  spinfer_spmm_options_t opt;
+  spinfer_spmm_options_init(&opt);
+  opt.split_k = split_k;
+  const spinfer_status_t s = spinfer_spmm_ex(ctx, p.dw, p.dx, p.n, p.cols, p.dbias, dy, p.rows, p.dtype, &opt, stream);
+  if (s != SPINFER_STATUS_SUCCESS) return s;
+  if (cudaMemcpyAsync(out.data(), dy, out.size() * 2, cudaMemcpyDeviceToHost, stream) != cudaSuccess ||
+      cudaStreamSynchronize(stream) != cudaSuccess)
+    return SPINFER_STATUS_CUDA_ERROR;
+  return SPINFER_STATUS_SUCCESS;
+}
+
+}  // namespace
+
+TEST_CASE("one CUDA context, a stream per thread: concurrent SpMM results equal the single-threaded ones") {
+  spinfer_context_t* ctx = nullptr;
+  REQUIRE(spinfer_context_create(&ctx, SPINFER_BACKEND_CUDA) == SPINFER_STATUS_SUCCESS);
+  std::vector<Problem> problems;
+  uint64_t seed = 1;
+  for (spinfer_dtype_t dt : {SPINFER_DTYPE_F16, SPINFER_DTYPE_BF16})
+    for (int64_t n : {1, 16, 100}) {
+      problems.push_back(make_problem(ctx, 1024, 2048, n, dt, seed++));
+      problems.push_back(make_problem(ctx, 136, 200, n, dt, seed++));  // odd K, partial tiles
+    }
+  size_t max_y = 0;
+  for (const auto& p : problems) max_y = std::max(max_y, size_t(p.n * p.rows));
+
+  // Single-threaded baseline on a stream of its own.
+  cudaStream_t s0 = nullptr;
+  CUDA_REQUIRE(cudaStreamCreateWithFlags(&s0, cudaStreamNonBlocking));
+  void* dy0 = nullptr;
+  CUDA_REQUIRE(cudaMalloc(&dy0, max_y * 2));
+  for (auto& p : problems) {
+    REQUIRE(run(ctx, p, dy0, s0, 1, p.single_k1) == SPINFER_STATUS_SUCCESS);
+    CHECK(rel_error(p, p.single_k1) <= (p.dtype == SPINFER_DTYPE_BF16 ? 1e-2 : 1e-3));
+  }
+
+  std::atomic<int> failures{0}, k1_mismatch{0}, inaccurate{0}, unrepeatable{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      cudaStream_t s = nullptr;
+      void* dy = nullptr;
+      if (cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess || cudaMalloc(&dy, max_y * 2) != cudaSuccess) {
+        ++failures;
+        return;
+      }
+      std::vector<std::vector<uint16_t>> first(problems.size());
+      std::vector<uint16_t> y;
+      for (int rep = 0; rep < kReps; ++rep)
+        for (size_t i = 0; i < problems.size(); ++i) {
+          const size_t j = (i * 5 + size_t(t) * 3) % problems.size();  // each thread its own order
+          const Problem& p = problems[j];
+          if (run(ctx, p, dy, s, 1, y) != SPINFER_STATUS_SUCCESS) { ++failures; continue; }
+          if (y != p.single_k1) ++k1_mismatch;
+          if (run(ctx, p, dy, s, 0, y) != SPINFER_STATUS_SUCCESS) { ++failures; continue; }
+          if (!(rel_error(p, y) <= (p.dtype == SPINFER_DTYPE_BF16 ? 1e-2 : 1e-3))) ++inaccurate;
+          if (first[j].empty()) first[j] = y;
+          else if (y != first[j]) ++unrepeatable;
+        }
+      cudaFree(dy);
+      cudaStreamDestroy(s);
+    });
+  for (auto& th : threads) th.join();
+  CHECK(failures == 0);
+  CHECK(k1_mismatch == 0);
+  CHECK(inaccurate == 0);
+  CHECK(unrepeatable == 0);
+
+  for (auto& p : problems) {
+    spinfer_matrix_destroy(p.dw);
+    cudaFree(p.dx);
+    cudaFree(p.dbias);
+  }
+  cudaFree(dy0);
+  cudaStreamDestroy(s0);
+  CHECK(spinfer_context_destroy(ctx) == SPINFER_STATUS_SUCCESS);
+}
