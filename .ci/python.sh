@@ -18,7 +18,11 @@ PY="${PYTHON:-python3}"
 "$PY" -m pip install -q --disable-pip-version-check numpy pytest ml_dtypes safetensors \
   "scikit-build-core>=0.10"
 rm -rf "$WORK"
-"$PY" -m venv --system-site-packages "$WORK/venv"
+if ! "$PY" -m venv --system-site-packages "$WORK/venv"; then
+  # Debian's system python3 keeps venv in a separate package.
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv
+  rm -rf "$WORK" && "$PY" -m venv --system-site-packages "$WORK/venv"
+fi
 VPY="$WORK/venv/bin/python"
 export PATH="$WORK/venv/bin:$PATH"
 if ! command -v swig >/dev/null 2>&1; then

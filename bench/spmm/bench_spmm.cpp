@@ -7,6 +7,7 @@
 // median of several replays of a CUDA graph of many calls (events around each replay).
 //
 //   bench_spmm [--csv FILE] [--quick] [--dtype f16|bf16|both] [--no-cusparse]
+//   bench_spmm --case M K N SPARSITY [--tile-n T] [--split-k S]   (spinfer only, for profilers)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -128,6 +129,7 @@ int main(int argc, char** argv) {
   bool quick = false, with_cusparse = true;
   int64_t case_m = 0, case_k = 0, case_n = 0;
   double case_sp = 0;
+  sc::SpmmOptions case_opt;
   std::vector<bool> dtypes = {false, true};  // bf16?
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -140,6 +142,10 @@ int main(int argc, char** argv) {
       case_k = std::atoll(argv[++i]);
       case_n = std::atoll(argv[++i]);
       case_sp = std::atof(argv[++i]);
+    } else if (a == "--tile-n" && i + 1 < argc) {
+      case_opt.tile_n = std::atoi(argv[++i]);
+    } else if (a == "--split-k" && i + 1 < argc) {
+      case_opt.split_k = std::atoi(argv[++i]);
     }
     else if (a == "--dtype" && i + 1 < argc) {
       const std::string d = argv[++i];
@@ -184,12 +190,12 @@ int main(int argc, char** argv) {
     bench_fill_random(wd.u16(), int64_t(wn), case_sp, 4242, bf16, s);
     bench_fill_random(x.u16(), case_n * case_k, 0.0, 99, bf16, s);
     auto w = sc::encode_device(*ctx, wd.p, dt, case_m, case_k, case_k, dt, s);
-    const sc::SpmmOptions opt;
+    const sc::SpmmOptions opt = case_opt;
     const double ms = time_op([&](int) {
       sc::spmm(*ctx, *w, x.p, case_n, case_k, nullptr, y.p, case_m, dt, opt, s);
     }, 1, s);
-    std::printf("case %ldx%ldx%ld sparsity %.2f: %.2f us (L2 warm)\n", long(case_m), long(case_k),
-                long(case_n), case_sp, ms * 1e3);
+    std::printf("case %ldx%ldx%ld sparsity %.2f tile_n %d split_k %d: %.2f us (L2 warm)\n",
+                long(case_m), long(case_k), long(case_n), case_sp, opt.tile_n, opt.split_k, ms * 1e3);
     return 0;
   }
   CublasDense blas(s);

@@ -30,7 +30,16 @@ void check_name(const std::string& name) {
 std::vector<std::string> matrix_names(const SafetensorsFile& file) {
   std::vector<std::string> names;
   for (const auto& [key, value] : file.metadata())
-    if (key.rfind(kMatrixKey, 0) == 0) names.push_back(key.substr(kMatrixKey.size()));
+    if (key.rfind(kMatrixKey, 0) == 0) {
+      names.push_back(key.substr(kMatrixKey.size()));
+      // save_matrices refuses such names (a C string cannot carry an embedded NUL), so a
+      // file holding one was not written by spinfer: corrupt, not a name to hand out.
+      bool printable = !names.back().empty();
+      for (unsigned char ch : names.back()) printable = printable && ch >= 0x20 && ch != 0x7f;
+      if (!printable)
+        throw Error(SPINFER_STATUS_CORRUPT_DATA,
+                    "corrupt spinfer file: a matrix name is empty or contains a control character");
+    }
   return names;  // std::map keeps them sorted
 }
 

@@ -47,8 +47,9 @@ Model::Model(ModelParts parts, const RuntimeConfig& rt) : parts_(std::move(parts
   hidden_ = Buffer(b, size_t(T * H) * 4);
   ids_ = Buffer(b, size_t(T) * 4);
   normed_ = Buffer(b, size_t(logit_rows * H) * es);
-  logits_act_ = Buffer(b, size_t(logit_rows * V) * es);
-  logits_f32_ = Buffer(b, size_t(logit_rows * V) * 4);
+  logits_ld_ = (V + 7) / 8 * 8;  // 16-byte rows for the CUDA SpMM
+  logits_act_ = Buffer(b, size_t(logit_rows * logits_ld_) * es);
+  logits_f32_ = Buffer(b, size_t(logit_rows * logits_ld_) * 4);
 }
 
 Model::~Model() = default;
@@ -84,10 +85,20 @@ void Model::run_layers(int64_t n, int64_t first_row, int64_t rows, bool want_log
   } else {
     b.convert(src, DType::f32, normed_.get(), b.act_dtype(), rows * H, stream);
   }
-  b.linear(parts_.lm_head.weight, normed_.get(), rows, H, nullptr, logits_act_.get(), c.vocab_size,
+  b.linear(parts_.lm_head.weight, normed_.get(), rows, H, nullptr, logits_act_.get(), logits_ld_,
            stream);
-  b.convert(logits_act_.get(), b.act_dtype(), logits_f32_.get(), DType::f32, rows * c.vocab_size,
+  b.convert(logits_act_.get(), b.act_dtype(), logits_f32_.get(), DType::f32, rows * logits_ld_,
             stream);
+}
+
+void Model::copy_logits(float* logits, int64_t rows, void* stream) {
+  const int64_t V = parts_.config.vocab_size;
+  if (logits_ld_ == V) {
+    parts_.backend->copy_to_host(logits, logits_f32_.get(), size_t(rows * V) * 4, stream);
+    return;
+  }
+  for (int64_t r = 0; r < rows; ++r)
+    parts_.backend->copy_to_host(logits + r * V, logits_f32_.as<float>() + r * logits_ld_, size_t(V) * 4, stream);
 }
 
 void Model::prefill(int32_t seq, const int32_t* tokens, int64_t count, float* logits, void* stream) {
@@ -105,8 +116,7 @@ void Model::prefill(int32_t seq, const int32_t* tokens, int64_t count, float* lo
     const bool last = done == count;
     run_layers(n, n - 1, 1, last && logits != nullptr, stream);
   }
-  if (logits)
-    parts_.backend->copy_to_host(logits, logits_f32_.get(), size_t(parts_.config.vocab_size) * 4, stream);
+  if (logits) copy_logits(logits, 1, stream);
 }
 
 void Model::decode_step(const int32_t* seq_ids, const int32_t* tokens, int32_t count, float* logits,
@@ -122,9 +132,7 @@ void Model::decode_step(const int32_t* seq_ids, const int32_t* tokens, int32_t c
     parts_.backend->run_graph(count, stream, body);
   else
     body();
-  if (logits)
-    parts_.backend->copy_to_host(logits, logits_f32_.get(),
-                                 size_t(count) * size_t(parts_.config.vocab_size) * 4, stream);
+  if (logits) copy_logits(logits, count, stream);
 }
 
 int64_t Model::generate_greedy(int32_t seq, const int32_t* prompt, int64_t prompt_length,

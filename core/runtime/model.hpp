@@ -65,12 +65,14 @@ class Model {
   // logits of `rows` rows starting at hidden row `first_row` go to logits_f32_.
   void run_layers(int64_t n, int64_t first_row, int64_t rows, bool want_logits, void* stream);
   void check_tokens(const int32_t* tokens, int64_t count) const;
+  void copy_logits(float* logits, int64_t rows, void* stream);  // host, [rows, vocab]
 
   ModelParts parts_;
   RuntimeConfig runtime_;
   std::unique_ptr<layers::KvCache> cache_;
   layers::Scratch scratch_;
-  layers::Buffer hidden_, ids_, normed_, logits_act_, logits_f32_;
+  layers::Buffer hidden_, ids_, normed_, logits_act_, logits_f32_;  // logits rows: logits_ld_
+  int64_t logits_ld_ = 0;
 };
 
 // Loads config.json and the weights of `dir` onto the GPU of `cuda_ctx`, or onto the

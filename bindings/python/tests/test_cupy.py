@@ -37,7 +37,7 @@ def test_spmm_with_cupy_arrays(rng, cuda_ctx, m, k, n):
     cupy.cuda.Device().synchronize()
     ref = x.astype(np.float64) @ w_dense.astype(np.float64).T + bias.astype(np.float64)
     assert rel_err(cupy.asnumpy(out), ref) <= TOL["f16"]
-    np.testing.assert_array_equal(cupy.asnumpy(y), cupy.asnumpy(out))
+    assert rel_err(cupy.asnumpy(y), ref) <= TOL["f16"]
 
 
 def test_runs_on_cupys_current_stream(rng, cuda_ctx):

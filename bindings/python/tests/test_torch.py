@@ -225,7 +225,7 @@ def test_context_spmm_with_torch_tensors_zero_copy(gen, dtype, m, k, n):
         allocated = ctx.spmm(w, x, bias)
         assert allocated.is_cuda and allocated.dtype == dtype
         torch.cuda.synchronize()
-        assert torch.equal(allocated, out)
+        assert rel(allocated, ref) <= TORCH_TOL[dtype]  # split-K need not be bitwise stable
 
 
 @cuda_only
@@ -244,7 +244,7 @@ def test_spmm_runs_on_the_callers_stream(gen):
         ctx.spmm(w, x, out=explicit, stream=side)
     side.synchronize()
     ref = x.double().cpu() @ w_dense.half().double().T
-    assert rel(out, ref) <= TOL["f16"] and torch.equal(out, explicit)
+    assert rel(out, ref) <= TOL["f16"] and rel(explicit, ref) <= TOL["f16"]
 
 
 @cuda_only
