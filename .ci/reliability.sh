@@ -33,12 +33,18 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSPINFER_CUDA=OFF -D
   -DSPINFER_EXAMPLES=OFF -DSPINFER_FAULT_INJECTION=ON "-DCMAKE_C_FLAGS=$SAN" "-DCMAKE_CXX_FLAGS=$SAN" >/dev/null
 cmake --build build-asan -j "$JOBS"
 stamp "ctest -L cpu under ASan + UBSan"
-# Python loads libspinfer.so into an interpreter not built with ASan: that test runs
-# below with the runtime preloaded (and without leak checks of the interpreter itself).
-(cd build-asan && ctest -L cpu -E safetensors_interop --output-on-failure -j "$JOBS")
-if (cd build-asan && ctest -N -R safetensors_interop | grep -q "Total Tests: 1"); then
+# Tests run by Python load libspinfer.so into an interpreter not built with ASan: they
+# run second, with the runtime preloaded and without leak checks of the interpreter.
+PY_TESTS=$(cd build-asan && ctest -L cpu --show-only=json-v1 | python3 -c '
+import json, os, sys
+tests = json.load(sys.stdin)["tests"]
+print("|".join("^%s$" % t["name"] for t in tests
+               if os.path.basename(t.get("command", [""])[0]).startswith("python")))')
+echo "Python-hosted tests: ${PY_TESTS:-none}"
+(cd build-asan && ctest -L cpu ${PY_TESTS:+-E "$PY_TESTS"} --output-on-failure -j "$JOBS")
+if [[ -n $PY_TESTS ]]; then
   (cd build-asan && LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)" \
-     ASAN_OPTIONS=detect_leaks=0 ctest -R safetensors_interop --output-on-failure)
+     ASAN_OPTIONS=detect_leaks=0 ctest -L cpu -R "$PY_TESTS" --output-on-failure)
 fi
 build-asan/tests/reliability/spinfer_fault_tests | grep "^fault sweep" || true
 

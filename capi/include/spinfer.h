@@ -359,11 +359,15 @@ SPINFER_API spinfer_status_t spinfer_spmm_ex(spinfer_context_t* ctx, const spinf
  * model runner for OPT- and LLaMA-family decoders (Hugging Face conventions).
  *
  * Common rules of this section
- *   - Layers are created on a context from matrices (host matrices for a host
- *     context, device matrices for a CUDA context) and from small dense parameters
- *     (biases, norm weights) given as host arrays, which are copied. Layers REFER to
- *     their matrices: keep the matrices alive until the layer is destroyed. A layer,
+ *   - Layers are created on a context from matrices and from small dense parameters
+ *     (biases, norm weights) given as host arrays, which are copied. A host context
+ *     takes host matrices; a CUDA context takes device matrices, or host matrices,
+ *     which the layer uploads and owns. Layers REFER to the matrices they did not
+ *     copy (device matrices on CUDA, host matrices on the host): keep those alive
+ *     until the layer is destroyed. Joined (fused) projections are copies. A layer,
  *     KV cache or model must be destroyed before its context.
+ *   - CUDA: hidden sizes and feature counts must be multiples of 8 (16-byte rows for
+ *     the SpMM; MISALIGNED otherwise) and head_dim <= 256.
  *   - Activations are contiguous row-major [n, features] arrays. Host context: host
  *     pointers, dtype F32, F16 or BF16, synchronous. CUDA context: device pointers,
  *     dtype equal to the weights' storage dtype, 16-byte aligned, asynchronous on

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -28,19 +29,37 @@ inline int choose_tile_n(int64_t n, const SpmmOptions& options) {
 }
 
 // Split-K fills the GPU when GroupTile rows x token tiles give fewer blocks than the GPU
-// holds at once (small M x N, the decode case): K is cut into as many slices as fit
-// in one wave, keeping at least 4 GroupTiles per slice so the pipeline still overlaps.
+// holds at once (small M x N, the decode case). The decode is latency-bound, so the aim is
+// every resident block slot busy: take the largest split that still fits one wave when
+// that wave is at least 3/4 full, else the smallest split whose waves are at least 3/4
+// full on average (a half-empty last wave costs as much as a full one). Each slice keeps
+// at least 4 GroupTiles so its pipeline still overlaps.
+inline double wave_efficiency(int64_t blocks, int64_t capacity) {
+  const double waves = double(blocks) / double(capacity);
+  return waves / std::ceil(waves);
+}
+
 inline SpmmPlan plan_spmm_split(int64_t group_rows, int64_t group_cols, int64_t n, int tile_n,
                                 int sm_count, int blocks_per_sm, const SpmmOptions& options) {
   SpmmPlan plan;
   const int64_t token_tiles = (n + tile_n - 1) / tile_n;
   const int64_t blocks = group_rows * token_tiles;
+  const int64_t max_split = std::clamp<int64_t>(group_cols / 4, 1, 64);
   int64_t split = 1;
   if (options.split_k > 0) {
     split = options.split_k;
   } else {
     const int64_t capacity = int64_t(sm_count) * std::max(1, blocks_per_sm);
-    if (blocks < capacity) split = std::min<int64_t>(capacity / blocks, std::max<int64_t>(1, group_cols / 4));
+    const int64_t fill = std::clamp<int64_t>(capacity / blocks, 1, max_split);
+    split = fill;
+    if (wave_efficiency(blocks * fill, capacity) < 0.75) {
+      for (int64_t s = fill + 1; s <= std::min<int64_t>(max_split, 16); ++s) {
+        if (wave_efficiency(blocks * s, capacity) >= 0.75) {
+          split = s;
+          break;
+        }
+      }
+    }
   }
   split = std::clamp<int64_t>(split, 1, std::min<int64_t>(group_cols, 64));
   const int64_t per_split = (group_cols + split - 1) / split;

@@ -52,7 +52,7 @@ constexpr int smbd_smem_bytes() {
 }
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-#define SPINFER_SMBD_BULK 1  // Hopper: bulk copies on mbarriers, issued by one warp
+#define SPINFER_SMBD_BULK 1  // Hopper: values and bitmaps by bulk copies on mbarriers
 #else
 #define SPINFER_SMBD_BULK 0  // Ampere / Ada: cp.async by every thread
 #endif
@@ -107,6 +107,14 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   __syncthreads();
 #endif
 
+  // This thread's X chunk: row x_row (+16, +32, ...), 16-byte chunk tid % 8 of each K-tile.
+  const int x_row = tid >> 3;
+  const T* x_src = x + (n0 + x_row) * p.ldx + gk_begin * 64 + (tid & 7) * 8;
+  const int64_t x_step = int64_t(kSmbdThreads / 8) * p.ldx;
+  const uint32_t x_dst = uint32_t(x_row * L::kXRowBytes + (tid & 7) * 16);
+  // Only the last K-tile of the matrix can be ragged (K not a multiple of 64).
+  const int ragged_tile = (p.k % 64 != 0 && gk_end == p.group_cols) ? iters - 1 : -1;
+
   const int64_t group_base = gm * p.group_cols + gk_begin;  // global GroupTile index of tile 0
   const uint64_t* offs = p.group_offsets + group_base;      // offs[j], j in [0, iters]
 
@@ -115,9 +123,9 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   auto load_tile = [&](int j, int stage, uint64_t lo, uint64_t hi) {
     const uint32_t s_val = smem_base + stage * L::kStageBytes;
     const uint32_t s_x = s_val + L::kValueBytes + L::kBitmapBytes;
-    const int64_t k0 = (gk_begin + j) * 64;
-    const bool ragged = k0 + 64 > p.k;
+    const bool ragged = j == ragged_tile;
     if (ragged) {
+      const int64_t k0 = (gk_begin + j) * 64;
       unsigned char* sx = smem + stage * L::kStageBytes + L::kValueBytes + L::kBitmapBytes;
       for (int i = tid; i < n_valid * 64; i += kSmbdThreads) {
         const int r = i >> 6, c = i & 63;
@@ -126,18 +134,17 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
       }
     }
 #if SPINFER_SMBD_BULK
+    // Values and bitmaps: two bulk copies on the stage's mbarrier, issued by two lanes of
+    // warp 0 (one instruction each, so the producer adds almost nothing to warp 0's time).
     if (warp == 0) {
       const uint32_t bar = bar0 + 8 * stage;
       const uint32_t value_bytes = uint32_t(hi - lo) * 2u;
-      const uint32_t x_bytes = ragged ? 0u : uint32_t(n_valid) * 128u;
-      if (lane == 0) ptx::mbarrier_arrive_expect_tx(bar, value_bytes + L::kBitmapBytes + x_bytes);
-      __syncwarp();
-      if (lane == 0 && value_bytes) ptx::bulk_copy(s_val, p.values + lo, value_bytes, bar);
-      if (lane == 1)
-        ptx::bulk_copy(s_val + L::kValueBytes, p.bitmaps + (group_base + j) * 64, L::kBitmapBytes, bar);
-      if (!ragged)
-        for (int r = lane; r < n_valid; r += 32)
-          ptx::bulk_copy(s_x + r * L::kXRowBytes, x + (n0 + r) * p.ldx + k0, 128u, bar);
+      if (lane == 0) {
+        ptx::mbarrier_arrive_expect_tx(bar, value_bytes + L::kBitmapBytes);
+        if (value_bytes) ptx::bulk_copy(s_val, p.values + lo, value_bytes, bar);
+        ptx::bulk_copy(s_val + L::kValueBytes, p.bitmaps + (group_base + j) * 64, L::kBitmapBytes,
+                       bar);
+      }
     }
 #else
     const uint16_t* g_val = p.values + lo;
@@ -147,22 +154,23 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
     if (tid < 32)
       ptx::cp_async_16(s_val + L::kValueBytes + tid * 16,
                        p.bitmaps + (group_base + j) * 64 + tid * 2, 16);
-    if (!ragged)
-      for (int i = tid; i < n_valid * 8; i += kSmbdThreads) {
-        const int r = i >> 3, c = i & 7;
-        ptx::cp_async_16(s_x + r * L::kXRowBytes + c * 16, x + (n0 + r) * p.ldx + k0 + c * 8, 16);
-      }
-    ptx::cp_async_commit();  // one group per tile, possibly empty
 #endif
+    // X: 16-byte cp.async spread over all threads; thread t always copies chunk t % 8 of
+    // rows t / 8, t / 8 + 16, ... so its source pointer only advances by 64 per tile.
+    if (!ragged) {
+      const T* src = x_src + int64_t(j) * 64;
+      const uint32_t dst = s_x + x_dst;
+      for (int r = x_row; r < n_valid; r += kSmbdThreads / 8, src += x_step)
+        ptx::cp_async_16(dst + (r - x_row) * L::kXRowBytes, src, 16);
+    }
+    ptx::cp_async_commit();  // one group per tile, possibly empty
   };
 
   // Prologue: fill STAGES - 1 stages.
 #pragma unroll
   for (int s = 0; s < STAGES - 1; ++s) {
     if (s < iters) load_tile(s, s, __ldg(offs + s), __ldg(offs + s + 1));
-#if !SPINFER_SMBD_BULK
     else ptx::cp_async_commit();
-#endif
   }
   // offs of the next tile to load, prefetched one iteration ahead.
   uint64_t o_cur = (STAGES - 1 <= iters) ? __ldg(offs + STAGES - 1) : 0;
@@ -185,20 +193,17 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
     for (int i = 0; i < kNS; ++i) acc[a][i][0] = acc[a][i][1] = acc[a][i][2] = acc[a][i][3] = 0.f;
 
   for (int it = 0; it < iters; ++it) {
-#if !SPINFER_SMBD_BULK
-    ptx::cp_async_wait<STAGES - 2>();
-#endif
-    __syncthreads();  // stage it-1 is free for reuse (and, pre-Hopper, stage it has landed)
+    ptx::cp_async_wait<STAGES - 2>();  // this thread's copies of tile `it` have landed
+    __syncthreads();  // ... everyone's too; and stage it-1 is free for reuse
     {
       const int j = it + STAGES - 1;
       if (j < iters) {
         load_tile(j, j % STAGES, o_cur, o_nxt);
         o_cur = o_nxt;
         o_nxt = (j + 2 <= iters) ? __ldg(offs + j + 2) : 0;
+      } else {
+        ptx::cp_async_commit();
       }
-#if !SPINFER_SMBD_BULK
-      else ptx::cp_async_commit();
-#endif
     }
     const int stage = it % STAGES;
 #if SPINFER_SMBD_BULK
@@ -281,9 +286,7 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   }
 
   // ---- epilogue ----
-#if !SPINFER_SMBD_BULK
   ptx::cp_async_wait<0>();
-#endif
   __syncthreads();  // every warp is done with the stages: reuse them for the output tile
   float* out = reinterpret_cast<float*>(smem);
   {

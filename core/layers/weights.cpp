@@ -63,8 +63,25 @@ void bind_matrix(Backend& backend, const MatrixInput& input, LayerMatrix& out, v
               dtype_name(backend.act_dtype()));
 }
 
+// Dense parts that already lie one after the other in memory (the benchmark's dense
+// mode allocates them so) are joined without a copy.
+static bool dense_adjacent(const std::vector<MatrixInput>& parts) {
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!parts[i].dense || parts[i].dense_cols != parts[0].dense_cols ||
+        parts[i].dense_dtype != parts[0].dense_dtype)
+      return false;
+    if (i > 0) {
+      const auto* prev = static_cast<const unsigned char*>(parts[i - 1].dense);
+      const size_t bytes = size_t(parts[i - 1].dense_rows * parts[i - 1].dense_cols) * dtype_size(parts[i - 1].dense_dtype);
+      if (static_cast<const unsigned char*>(parts[i].dense) != prev + bytes) return false;
+    }
+  }
+  return !parts.empty();
+}
+
 bool can_concat_rows(const std::vector<MatrixInput>& parts) {
   if (parts.empty()) return false;
+  if (dense_adjacent(parts)) return true;
   for (size_t i = 0; i < parts.size(); ++i) {
     if (!parts[i].present() || parts[i].dense) return false;
     if (parts[i].cols() != parts[0].cols() || parts[i].dtype() != parts[0].dtype()) return false;
@@ -97,6 +114,12 @@ HostMatrix concat_rows(const std::vector<const HostMatrix*>& parts) {
 
 void bind_concat(Backend& backend, const std::vector<MatrixInput>& parts, LayerMatrix& out,
                  void* stream) {
+  if (dense_adjacent(parts)) {
+    MatrixInput joined = parts[0];
+    for (size_t i = 1; i < parts.size(); ++i) joined.dense_rows += parts[i].dense_rows;
+    bind_matrix(backend, joined, out, stream, "joined dense matrix");
+    return;
+  }
   std::vector<HostMatrix> downloaded;
   downloaded.reserve(parts.size());
   std::vector<const HostMatrix*> hosts;

@@ -161,8 +161,14 @@ ModelConfig parse_model_config(const std::string& text, const std::string& what)
   if (c.head_dim % 2 != 0 || c.head_dim > 256)
     unsupported(what, "head_dim " + std::to_string(c.head_dim) + " (must be even and <= 256)");
   if (c.arch == SPINFER_ARCH_LLAMA) {
-    c.inv_freq = layers::rope_inv_freq(c.head_dim, r.number("rope_theta", 10000.0));
-    if (j.contains("rope_scaling")) apply_rope_scaling(j["rope_scaling"], what, c);
+    // Newer transformers write "rope_parameters" {rope_type, rope_theta, factor, ...}
+    // instead of rope_theta + rope_scaling.
+    const bool params = j.contains("rope_parameters") && j["rope_parameters"].is_object();
+    const double theta = params ? Reader{j["rope_parameters"], what}.number("rope_theta", r.number("rope_theta", 10000.0))
+                                : r.number("rope_theta", 10000.0);
+    c.inv_freq = layers::rope_inv_freq(c.head_dim, theta);
+    if (params) apply_rope_scaling(j["rope_parameters"], what, c);
+    else if (j.contains("rope_scaling")) apply_rope_scaling(j["rope_scaling"], what, c);
     if (r.number("partial_rotary_factor", 1.0) != 1.0) unsupported(what, "partial rotary embeddings");
   }
   return c;

@@ -132,3 +132,45 @@ TEST_CASE("model: tiny OPT and LLaMA, dense and encoded weights, prefill, batche
   spinfer_context_destroy(ctx);
   fs::remove_all(root);
 }
+
+#include "common/error.hpp"
+#include "runtime/model_config.hpp"
+
+TEST_CASE("model config: Hugging Face fields, RoPE variants and refusals") {
+  using spinfer::runtime::parse_model_config;
+  const std::string base =
+      R"("model_type": "llama", "vocab_size": 10, "hidden_size": 64, "num_hidden_layers": 1,
+         "num_attention_heads": 4, "intermediate_size": 128)";
+  auto parse = [&](const std::string& extra) { return parse_model_config("{" + base + extra + "}", "cfg"); };
+  auto c = parse(R"(, "rope_theta": 500000.0, "num_key_value_heads": 2, "torch_dtype": "bfloat16")");
+  CHECK(c.num_kv_heads == 2);
+  CHECK(c.head_dim == 16);
+  CHECK(c.dtype == spinfer::DType::bf16);
+  REQUIRE(c.inv_freq.size() == 8);
+  CHECK(c.inv_freq[1] == doctest::Approx(std::pow(500000.0, -2.0 / 16)).epsilon(1e-6));
+  auto p = parse(R"(, "rope_parameters": {"rope_type": "default", "rope_theta": 1000.0})");
+  CHECK(p.inv_freq[1] == doctest::Approx(std::pow(1000.0, -2.0 / 16)).epsilon(1e-6));
+  auto lin = parse(R"(, "rope_scaling": {"type": "linear", "factor": 4.0})");
+  CHECK(lin.inv_freq[3] == doctest::Approx(std::pow(10000.0, -6.0 / 16) / 4).epsilon(1e-6));
+  // llama3: the highest frequencies are kept, the lowest divided by the factor.
+  auto l3 = parse(R"(, "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                    "high_freq_factor": 4.0, "original_max_position_embeddings": 64})");
+  CHECK(l3.inv_freq[0] == doctest::Approx(1.0).epsilon(1e-6));                                   // wavelength 2*pi < 16
+  CHECK(l3.inv_freq[7] == doctest::Approx(std::pow(10000.0, -14.0 / 16) / 8).epsilon(1e-6));     // wavelength > 64
+  auto status_of = [&](const std::string& text) {
+    try {
+      parse_model_config(text, "cfg");
+    } catch (const spinfer::Error& e) {
+      return e.status();
+    }
+    return SPINFER_STATUS_SUCCESS;
+  };
+  CHECK(status_of("{" + base + R"(, "rope_scaling": {"rope_type": "yarn", "factor": 2.0}})") == SPINFER_STATUS_NOT_SUPPORTED);
+  CHECK(status_of(R"({"model_type": "llama", "vocab_size": 10})") == SPINFER_STATUS_CORRUPT_DATA);
+  CHECK(status_of("{" + base + R"(, "num_key_value_heads": 3})") == SPINFER_STATUS_CORRUPT_DATA);
+  CHECK(status_of(R"({"model_type": "opt", "vocab_size": 10, "hidden_size": 64, "num_hidden_layers": 1,
+                     "num_attention_heads": 4, "ffn_dim": 128, "do_layer_norm_before": false})") ==
+        SPINFER_STATUS_NOT_SUPPORTED);
+  CHECK(status_of("not json") == SPINFER_STATUS_CORRUPT_DATA);
+  CHECK(status_of("{" + base + R"(, "hidden_act": "relu6"})") == SPINFER_STATUS_NOT_SUPPORTED);
+}

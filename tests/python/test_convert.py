@@ -6,11 +6,15 @@ only), converted with pruning, and then:
      pruned weight rounded to the storage dtype, at the requested sparsity;
   2. spinfer_model_load + prefill + decode steps give the logits of an independent
      float64 numpy forward pass on the same weights (||d|| / ||ref|| <= 1e-4).
-Usage: test_convert.py PATH/TO/libspinfer.so
+  3. (when given) the C++ example spinfer_generate, run on a converted model, prints
+     the greedy tokens of the numpy forward (wherever its top-two margin is clear).
+Usage: test_convert.py PATH/TO/libspinfer.so [PATH/TO/spinfer_generate]
 """
 import ctypes
 import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -195,6 +199,25 @@ class Lib:
             raise RuntimeError(f"spinfer status {status}: {self.L.spinfer_last_error_message().decode()}")
 
 
+def check_example(exe, model_dir, cfg, w, tag):
+    prompt = [3, 1, 4, 1, 5]
+    run = subprocess.run([exe, model_dir, "--backend", "host", "--max-new", "8"] + [str(t) for t in prompt],
+                         capture_output=True, text=True, timeout=120)
+    line = [l for l in run.stdout.splitlines() if l.startswith("generated:")]
+    check(run.returncode == 0 and len(line) == 1, f"{tag}: spinfer_generate failed: {run.stdout} {run.stderr}")
+    if run.returncode != 0 or not line:
+        return
+    tokens = [int(t) for t in line[0].split()[1:]]
+    check(len(tokens) == 8, f"{tag}: spinfer_generate printed {len(tokens)} tokens, expected 8")
+    seq = list(prompt)
+    for tok in tokens:
+        ref = forward(cfg, w, seq)
+        top2 = np.sort(ref)[-2:]
+        if top2[1] - top2[0] > 1e-4 * np.abs(ref).max():
+            check(tok == int(np.argmax(ref)), f"{tag}: example token {tok} != reference arg-max {int(np.argmax(ref))}")
+        seq.append(tok)
+
+
 def main():
     lib = Lib(sys.argv[1])
     rng = np.random.default_rng(7)
@@ -239,7 +262,10 @@ def main():
         check(max(errs) <= 1e-4, f"{tag}: logits rel err {max(errs):.2e} > 1e-4")
         print(f"{tag}: sparsity {achieved:.3f}, max logits rel err {max(errs):.2e}")
         lib.L.spinfer_model_destroy(model)
+        if len(sys.argv) > 2 and sys.argv[2]:
+            check_example(sys.argv[2], dst, cfg, w, tag)
     lib.L.spinfer_context_destroy(ctx)
+    shutil.rmtree(tmp, ignore_errors=True)
     if failures:
         sys.exit(1)
     print("spinfer_convert: all checks passed")

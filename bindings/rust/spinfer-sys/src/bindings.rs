@@ -734,3 +734,1968 @@ extern "C" {
         stream: *mut ::std::os::raw::c_void,
     ) -> spinfer_status_t;
 }
+#[doc = "< identity"]
+pub const SPINFER_ACTIVATION_NONE: spinfer_activation_t = 0;
+#[doc = "< max(x, 0)"]
+pub const SPINFER_ACTIVATION_RELU: spinfer_activation_t = 1;
+#[doc = "< x * Phi(x), exact erf form (HF \"gelu\")"]
+pub const SPINFER_ACTIVATION_GELU: spinfer_activation_t = 2;
+#[doc = "< tanh approximation (HF \"gelu_new\")"]
+pub const SPINFER_ACTIVATION_GELU_TANH: spinfer_activation_t = 3;
+#[doc = "< x * sigmoid(x) (HF \"silu\")"]
+pub const SPINFER_ACTIVATION_SILU: spinfer_activation_t = 4;
+#[doc = " Element-wise activation applied after a linear map (or inside a gated MLP)."]
+pub type spinfer_activation_t = ::std::os::raw::c_uint;
+#[doc = "< pre-LN LayerNorm, learned positions, biases, fc1 -> act -> fc2"]
+pub const SPINFER_ARCH_OPT: spinfer_arch_t = 0;
+#[doc = "< RMSNorm, RoPE, no biases, act(gate) * up -> down, GQA"]
+pub const SPINFER_ARCH_LLAMA: spinfer_arch_t = 1;
+#[doc = " Decoder family: fixes the norm, position encoding and MLP shape."]
+pub type spinfer_arch_t = ::std::os::raw::c_uint;
+#[doc = "< down(act(up(x)))  (OPT: up = fc1, down = fc2)"]
+pub const SPINFER_MLP_PLAIN: spinfer_mlp_kind_t = 0;
+#[doc = "< down(act(gate(x)) * up(x))  (LLaMA)"]
+pub const SPINFER_MLP_GATED: spinfer_mlp_kind_t = 1;
+#[doc = " Shape of an MLP block."]
+pub type spinfer_mlp_kind_t = ::std::os::raw::c_uint;
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct spinfer_linear {
+    _unused: [u8; 0],
+}
+#[doc = " Opaque sparse linear layer y = act(x * W^T + bias) (+ residual)."]
+pub type spinfer_linear_t = spinfer_linear;
+#[doc = " Linear options. Initialise with spinfer_linear_config_init()."]
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct spinfer_linear_config_t {
+    #[doc = "< sizeof(spinfer_linear_config_t)"]
+    pub struct_size: usize,
+    #[doc = "< default SPINFER_ACTIVATION_NONE"]
+    pub activation: spinfer_activation_t,
+}
+#[test]
+fn bindgen_test_layout_spinfer_linear_config_t() {
+    assert_eq!(
+        ::std::mem::size_of::<spinfer_linear_config_t>(),
+        16usize,
+        concat!("Size of: ", stringify!(spinfer_linear_config_t))
+    );
+    assert_eq!(
+        ::std::mem::align_of::<spinfer_linear_config_t>(),
+        8usize,
+        concat!("Alignment of ", stringify!(spinfer_linear_config_t))
+    );
+    fn test_field_struct_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_linear_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).struct_size) as usize - ptr as usize
+            },
+            0usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_linear_config_t),
+                "::",
+                stringify!(struct_size)
+            )
+        );
+    }
+    test_field_struct_size();
+    fn test_field_activation() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_linear_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).activation) as usize - ptr as usize
+            },
+            8usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_linear_config_t),
+                "::",
+                stringify!(activation)
+            )
+        );
+    }
+    test_field_activation();
+}
+extern "C" {
+    #[doc = " Fill `config` with defaults (sets struct_size)."]
+    pub fn spinfer_linear_config_init(config: *mut spinfer_linear_config_t) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Create a linear layer from matrix `w` ([out_features, in_features]) and an optional"]
+    #[doc = " host array `bias` ([out_features] of `bias_dtype`, F32/F16/BF16; NULL = no bias),"]
+    #[doc = " which is copied (to the GPU on `stream` for a CUDA context). `config` may be NULL."]
+    pub fn spinfer_linear_create(
+        ctx: *mut spinfer_context_t,
+        out: *mut *mut spinfer_linear_t,
+        w: *const spinfer_matrix_t,
+        bias: *const ::std::os::raw::c_void,
+        bias_dtype: spinfer_dtype_t,
+        config: *const spinfer_linear_config_t,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " y[n, out] = act(x[n, in] * W^T + bias) + residual[n, out]. `residual` may be NULL;"]
+    #[doc = " it must not overlap y, and y must not overlap x. The bias is fused into the"]
+    #[doc = " product; activation and residual run as one epilogue pass."]
+    pub fn spinfer_linear_forward(
+        ctx: *mut spinfer_context_t,
+        layer: *mut spinfer_linear_t,
+        x: *const ::std::os::raw::c_void,
+        n: i64,
+        residual: *const ::std::os::raw::c_void,
+        y: *mut ::std::os::raw::c_void,
+        dtype: spinfer_dtype_t,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Destroy a linear layer (its matrix is not touched). NULL is accepted."]
+    pub fn spinfer_linear_destroy(layer: *mut spinfer_linear_t) -> spinfer_status_t;
+}
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct spinfer_mlp {
+    _unused: [u8; 0],
+}
+#[doc = " Opaque MLP block."]
+pub type spinfer_mlp_t = spinfer_mlp;
+#[doc = " MLP options. Initialise with spinfer_mlp_config_init()."]
+#[repr(C)]
+pub struct spinfer_mlp_config_t {
+    #[doc = "< sizeof(spinfer_mlp_config_t)"]
+    pub struct_size: usize,
+    #[doc = "< default SPINFER_MLP_GATED"]
+    pub kind: spinfer_mlp_kind_t,
+    #[doc = "< default SPINFER_ACTIVATION_SILU"]
+    pub activation: spinfer_activation_t,
+    #[doc = "< largest n of a forward (scratch size); default 512"]
+    pub max_tokens: i64,
+    #[doc = "< 1 (default): one SpMM over [gate; up] when rows allow"]
+    pub fuse_gate_up: ::std::os::raw::c_int,
+}
+#[test]
+fn bindgen_test_layout_spinfer_mlp_config_t() {
+    assert_eq!(
+        ::std::mem::size_of::<spinfer_mlp_config_t>(),
+        32usize,
+        concat!("Size of: ", stringify!(spinfer_mlp_config_t))
+    );
+    assert_eq!(
+        ::std::mem::align_of::<spinfer_mlp_config_t>(),
+        8usize,
+        concat!("Alignment of ", stringify!(spinfer_mlp_config_t))
+    );
+    fn test_field_struct_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_mlp_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).struct_size) as usize - ptr as usize
+            },
+            0usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_mlp_config_t),
+                "::",
+                stringify!(struct_size)
+            )
+        );
+    }
+    test_field_struct_size();
+    fn test_field_kind() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_mlp_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).kind) as usize - ptr as usize
+            },
+            8usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_mlp_config_t),
+                "::",
+                stringify!(kind)
+            )
+        );
+    }
+    test_field_kind();
+    fn test_field_activation() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_mlp_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).activation) as usize - ptr as usize
+            },
+            12usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_mlp_config_t),
+                "::",
+                stringify!(activation)
+            )
+        );
+    }
+    test_field_activation();
+    fn test_field_max_tokens() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_mlp_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).max_tokens) as usize - ptr as usize
+            },
+            16usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_mlp_config_t),
+                "::",
+                stringify!(max_tokens)
+            )
+        );
+    }
+    test_field_max_tokens();
+    fn test_field_fuse_gate_up() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_mlp_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).fuse_gate_up) as usize - ptr as usize
+            },
+            24usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_mlp_config_t),
+                "::",
+                stringify!(fuse_gate_up)
+            )
+        );
+    }
+    test_field_fuse_gate_up();
+}
+extern "C" {
+    #[doc = " Fill `config` with defaults (sets struct_size)."]
+    pub fn spinfer_mlp_config_init(config: *mut spinfer_mlp_config_t) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Create an MLP. PLAIN: `up` = fc1 [inter, hidden], `gate` NULL, `down` = fc2"]
+    #[doc = " [hidden, inter]. GATED: `gate` and `up` [inter, hidden], `down` [hidden, inter]."]
+    #[doc = " `up_bias` ([inter]) and `down_bias` ([hidden]) are optional host arrays of"]
+    #[doc = " `bias_dtype` (copied). With fuse_gate_up the gate and up matrices are joined into"]
+    #[doc = " one encoded matrix (a copy) when inter is a multiple of 64."]
+    pub fn spinfer_mlp_create(
+        ctx: *mut spinfer_context_t,
+        out: *mut *mut spinfer_mlp_t,
+        gate: *const spinfer_matrix_t,
+        up: *const spinfer_matrix_t,
+        down: *const spinfer_matrix_t,
+        up_bias: *const ::std::os::raw::c_void,
+        down_bias: *const ::std::os::raw::c_void,
+        bias_dtype: spinfer_dtype_t,
+        config: *const spinfer_mlp_config_t,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " y[n, hidden] = mlp(x[n, hidden]) + residual (NULL = none; must not overlap y)."]
+    pub fn spinfer_mlp_forward(
+        ctx: *mut spinfer_context_t,
+        mlp: *mut spinfer_mlp_t,
+        x: *const ::std::os::raw::c_void,
+        n: i64,
+        residual: *const ::std::os::raw::c_void,
+        y: *mut ::std::os::raw::c_void,
+        dtype: spinfer_dtype_t,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Destroy an MLP. NULL is accepted."]
+    pub fn spinfer_mlp_destroy(mlp: *mut spinfer_mlp_t) -> spinfer_status_t;
+}
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct spinfer_kv_cache {
+    _unused: [u8; 0],
+}
+#[doc = " Opaque paged key/value cache for several sequences and all layers of a model."]
+#[doc = " Memory is a pool of fixed-size blocks of `block_size` tokens; each sequence owns a"]
+#[doc = " list of blocks (its block table), so nothing is reserved per maximum length."]
+#[doc = " Sequences are slots 0 .. max_sequences-1."]
+pub type spinfer_kv_cache_t = spinfer_kv_cache;
+#[doc = " KV cache options. Initialise with spinfer_kv_cache_config_init()."]
+#[repr(C)]
+pub struct spinfer_kv_cache_config_t {
+    #[doc = "< sizeof(spinfer_kv_cache_config_t)"]
+    pub struct_size: usize,
+    #[doc = "< layers stored (>= 1)"]
+    pub num_layers: ::std::os::raw::c_int,
+    #[doc = "< key/value heads per layer (>= 1)"]
+    pub num_kv_heads: ::std::os::raw::c_int,
+    #[doc = "< elements per head (even, <= 256)"]
+    pub head_dim: ::std::os::raw::c_int,
+    #[doc = "< tokens per block; default 16"]
+    pub block_size: ::std::os::raw::c_int,
+    #[doc = "< blocks in the pool (>= 1)"]
+    pub num_blocks: i64,
+    #[doc = "< sequence slots; default 8"]
+    pub max_sequences: ::std::os::raw::c_int,
+    #[doc = "< longest sequence; default 4096"]
+    pub max_sequence_length: i64,
+    #[doc = "< stored element type; default F16 (CUDA: the weights' dtype)"]
+    pub dtype: spinfer_dtype_t,
+}
+#[test]
+fn bindgen_test_layout_spinfer_kv_cache_config_t() {
+    assert_eq!(
+        ::std::mem::size_of::<spinfer_kv_cache_config_t>(),
+        56usize,
+        concat!("Size of: ", stringify!(spinfer_kv_cache_config_t))
+    );
+    assert_eq!(
+        ::std::mem::align_of::<spinfer_kv_cache_config_t>(),
+        8usize,
+        concat!("Alignment of ", stringify!(spinfer_kv_cache_config_t))
+    );
+    fn test_field_struct_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_kv_cache_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).struct_size) as usize - ptr as usize
+            },
+            0usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_kv_cache_config_t),
+                "::",
+                stringify!(struct_size)
+            )
+        );
+    }
+    test_field_struct_size();
+    fn test_field_num_layers() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_kv_cache_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).num_layers) as usize - ptr as usize
+            },
+            8usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_kv_cache_config_t),
+                "::",
+                stringify!(num_layers)
+            )
+        );
+    }
+    test_field_num_layers();
+    fn test_field_num_kv_heads() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_kv_cache_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).num_kv_heads) as usize - ptr as usize
+            },
+            12usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_kv_cache_config_t),
+                "::",
+                stringify!(num_kv_heads)
+            )
+        );
+    }
+    test_field_num_kv_heads();
+    fn test_field_head_dim() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_kv_cache_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).head_dim) as usize - ptr as usize
+            },
+            16usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_kv_cache_config_t),
+                "::",
+                stringify!(head_dim)
+            )
+        );
+    }
+    test_field_head_dim();
+    fn test_field_block_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_kv_cache_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).block_size) as usize - ptr as usize
+            },
+            20usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_kv_cache_config_t),
+                "::",
+                stringify!(block_size)
+            )
+        );
+    }
+    test_field_block_size();
+    fn test_field_num_blocks() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_kv_cache_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).num_blocks) as usize - ptr as usize
+            },
+            24usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_kv_cache_config_t),
+                "::",
+                stringify!(num_blocks)
+            )
+        );
+    }
+    test_field_num_blocks();
+    fn test_field_max_sequences() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_kv_cache_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).max_sequences) as usize - ptr as usize
+            },
+            32usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_kv_cache_config_t),
+                "::",
+                stringify!(max_sequences)
+            )
+        );
+    }
+    test_field_max_sequences();
+    fn test_field_max_sequence_length() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_kv_cache_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).max_sequence_length) as usize - ptr as usize
+            },
+            40usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_kv_cache_config_t),
+                "::",
+                stringify!(max_sequence_length)
+            )
+        );
+    }
+    test_field_max_sequence_length();
+    fn test_field_dtype() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_kv_cache_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).dtype) as usize - ptr as usize
+            },
+            48usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_kv_cache_config_t),
+                "::",
+                stringify!(dtype)
+            )
+        );
+    }
+    test_field_dtype();
+}
+extern "C" {
+    #[doc = " Fill `config` with defaults (sets struct_size; the shape fields are 0 and must be set)."]
+    pub fn spinfer_kv_cache_config_init(config: *mut spinfer_kv_cache_config_t)
+        -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Create a cache on the context's device (host memory for a host context)."]
+    pub fn spinfer_kv_cache_create(
+        ctx: *mut spinfer_context_t,
+        out: *mut *mut spinfer_kv_cache_t,
+        config: *const spinfer_kv_cache_config_t,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Start a step: sequence seq_ids[i] will receive new_tokens[i] (>= 1) new tokens,"]
+    #[doc = " appended after its current length (prefill: the prompt; decode: 1). Blocks are"]
+    #[doc = " taken from the pool (OUT_OF_MEMORY when it is empty; nothing changes then), the"]
+    #[doc = " lengths grow at once, and the step's layout is uploaded on `stream`. Then every"]
+    #[doc = " attention or decoder-layer forward on this cache, one per layer, processes"]
+    #[doc = " n = sum(new_tokens) tokens ordered sequence by sequence. A sequence may appear"]
+    #[doc = " only once per step."]
+    pub fn spinfer_kv_cache_begin_step(
+        cache: *mut spinfer_kv_cache_t,
+        seq_ids: *const i32,
+        new_tokens: *const i32,
+        count: i32,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Current length (tokens stored) of sequence `seq`."]
+    pub fn spinfer_kv_cache_sequence_length(
+        cache: *const spinfer_kv_cache_t,
+        seq: i32,
+        length: *mut i64,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Return the blocks of sequence `seq` to the pool; its length becomes 0."]
+    pub fn spinfer_kv_cache_release_sequence(
+        cache: *mut spinfer_kv_cache_t,
+        seq: i32,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Number of unused blocks in the pool."]
+    pub fn spinfer_kv_cache_free_blocks(
+        cache: *const spinfer_kv_cache_t,
+        count: *mut i64,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Destroy a cache. NULL is accepted."]
+    pub fn spinfer_kv_cache_destroy(cache: *mut spinfer_kv_cache_t) -> spinfer_status_t;
+}
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct spinfer_attention {
+    _unused: [u8; 0],
+}
+#[doc = " Opaque self-attention block: sparse Q/K/V/O projections, dense attention over a KV cache."]
+pub type spinfer_attention_t = spinfer_attention;
+#[doc = " Attention options. Initialise with spinfer_attention_config_init()."]
+#[repr(C)]
+pub struct spinfer_attention_config_t {
+    #[doc = "< sizeof(spinfer_attention_config_t)"]
+    pub struct_size: usize,
+    #[doc = "< query heads (must be set)"]
+    pub num_heads: ::std::os::raw::c_int,
+    #[doc = "< key/value heads; 0 = num_heads (multi-head attention)"]
+    pub num_kv_heads: ::std::os::raw::c_int,
+    #[doc = "< 0 = hidden / num_heads"]
+    pub head_dim: ::std::os::raw::c_int,
+    #[doc = "< 1 (default): rotary positions (HF rotate-half form)"]
+    pub use_rope: ::std::os::raw::c_int,
+    #[doc = "< default 10000"]
+    pub rope_theta: f64,
+    #[doc = "< score scale; 0 (default) = 1 / sqrt(head_dim)"]
+    pub scale: f64,
+    #[doc = "< largest n of a forward; default 512"]
+    pub max_tokens: i64,
+    #[doc = "< 1 (default): one SpMM over [Q; K; V] when rows allow"]
+    pub fuse_qkv: ::std::os::raw::c_int,
+}
+#[test]
+fn bindgen_test_layout_spinfer_attention_config_t() {
+    assert_eq!(
+        ::std::mem::size_of::<spinfer_attention_config_t>(),
+        56usize,
+        concat!("Size of: ", stringify!(spinfer_attention_config_t))
+    );
+    assert_eq!(
+        ::std::mem::align_of::<spinfer_attention_config_t>(),
+        8usize,
+        concat!("Alignment of ", stringify!(spinfer_attention_config_t))
+    );
+    fn test_field_struct_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_attention_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).struct_size) as usize - ptr as usize
+            },
+            0usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_attention_config_t),
+                "::",
+                stringify!(struct_size)
+            )
+        );
+    }
+    test_field_struct_size();
+    fn test_field_num_heads() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_attention_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).num_heads) as usize - ptr as usize
+            },
+            8usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_attention_config_t),
+                "::",
+                stringify!(num_heads)
+            )
+        );
+    }
+    test_field_num_heads();
+    fn test_field_num_kv_heads() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_attention_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).num_kv_heads) as usize - ptr as usize
+            },
+            12usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_attention_config_t),
+                "::",
+                stringify!(num_kv_heads)
+            )
+        );
+    }
+    test_field_num_kv_heads();
+    fn test_field_head_dim() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_attention_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).head_dim) as usize - ptr as usize
+            },
+            16usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_attention_config_t),
+                "::",
+                stringify!(head_dim)
+            )
+        );
+    }
+    test_field_head_dim();
+    fn test_field_use_rope() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_attention_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).use_rope) as usize - ptr as usize
+            },
+            20usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_attention_config_t),
+                "::",
+                stringify!(use_rope)
+            )
+        );
+    }
+    test_field_use_rope();
+    fn test_field_rope_theta() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_attention_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).rope_theta) as usize - ptr as usize
+            },
+            24usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_attention_config_t),
+                "::",
+                stringify!(rope_theta)
+            )
+        );
+    }
+    test_field_rope_theta();
+    fn test_field_scale() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_attention_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).scale) as usize - ptr as usize
+            },
+            32usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_attention_config_t),
+                "::",
+                stringify!(scale)
+            )
+        );
+    }
+    test_field_scale();
+    fn test_field_max_tokens() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_attention_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).max_tokens) as usize - ptr as usize
+            },
+            40usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_attention_config_t),
+                "::",
+                stringify!(max_tokens)
+            )
+        );
+    }
+    test_field_max_tokens();
+    fn test_field_fuse_qkv() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_attention_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).fuse_qkv) as usize - ptr as usize
+            },
+            48usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_attention_config_t),
+                "::",
+                stringify!(fuse_qkv)
+            )
+        );
+    }
+    test_field_fuse_qkv();
+}
+extern "C" {
+    #[doc = " Fill `config` with defaults (sets struct_size)."]
+    pub fn spinfer_attention_config_init(
+        config: *mut spinfer_attention_config_t,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Create an attention block from q ([heads*head_dim, hidden]), k and v"]
+    #[doc = " ([kv_heads*head_dim, hidden]) and o ([hidden, heads*head_dim]) with optional host"]
+    #[doc = " biases of `bias_dtype` (NULL = none)."]
+    pub fn spinfer_attention_create(
+        ctx: *mut spinfer_context_t,
+        out: *mut *mut spinfer_attention_t,
+        q: *const spinfer_matrix_t,
+        k: *const spinfer_matrix_t,
+        v: *const spinfer_matrix_t,
+        o: *const spinfer_matrix_t,
+        q_bias: *const ::std::os::raw::c_void,
+        k_bias: *const ::std::os::raw::c_void,
+        v_bias: *const ::std::os::raw::c_void,
+        o_bias: *const ::std::os::raw::c_void,
+        bias_dtype: spinfer_dtype_t,
+        config: *const spinfer_attention_config_t,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " y = attention(x) + residual (NULL = none) for the current step of `cache`"]
+    #[doc = " (spinfer_kv_cache_begin_step): projects x[n, hidden], applies RoPE at each token's"]
+    #[doc = " position, appends K and V to layer `layer_index` of the cache, attends causally"]
+    #[doc = " over each sequence's cached tokens (decode: split over the sequence length when it"]
+    #[doc = " is long) and applies the output projection."]
+    pub fn spinfer_attention_forward(
+        ctx: *mut spinfer_context_t,
+        attention: *mut spinfer_attention_t,
+        cache: *mut spinfer_kv_cache_t,
+        layer_index: ::std::os::raw::c_int,
+        x: *const ::std::os::raw::c_void,
+        n: i64,
+        residual: *const ::std::os::raw::c_void,
+        y: *mut ::std::os::raw::c_void,
+        dtype: spinfer_dtype_t,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Destroy an attention block. NULL is accepted."]
+    pub fn spinfer_attention_destroy(attention: *mut spinfer_attention_t) -> spinfer_status_t;
+}
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct spinfer_decoder_layer {
+    _unused: [u8; 0],
+}
+#[doc = " Opaque full decoder layer: norm -> attention -> residual -> norm -> MLP -> residual."]
+pub type spinfer_decoder_layer_t = spinfer_decoder_layer;
+#[doc = " Decoder layer options. Initialise with spinfer_decoder_config_init()."]
+#[repr(C)]
+pub struct spinfer_decoder_config_t {
+    #[doc = "< sizeof(spinfer_decoder_config_t)"]
+    pub struct_size: usize,
+    #[doc = "< default SPINFER_ARCH_LLAMA"]
+    pub arch: spinfer_arch_t,
+    #[doc = "< must be set"]
+    pub hidden_size: i64,
+    #[doc = "< must be set"]
+    pub intermediate_size: i64,
+    #[doc = "< must be set"]
+    pub num_heads: ::std::os::raw::c_int,
+    #[doc = "< 0 = num_heads"]
+    pub num_kv_heads: ::std::os::raw::c_int,
+    #[doc = "< 0 = hidden / num_heads"]
+    pub head_dim: ::std::os::raw::c_int,
+    #[doc = "< default 1e-5"]
+    pub norm_eps: f64,
+    #[doc = "< LLaMA only; default 10000"]
+    pub rope_theta: f64,
+    #[doc = "< NONE (default) = the family's: ReLU (OPT), SiLU (LLaMA)"]
+    pub activation: spinfer_activation_t,
+    #[doc = "< largest n of a forward; default 512"]
+    pub max_tokens: i64,
+    #[doc = "< 1 (default): fused QKV and gate/up SpMMs where they fit"]
+    pub fuse_projections: ::std::os::raw::c_int,
+}
+#[test]
+fn bindgen_test_layout_spinfer_decoder_config_t() {
+    assert_eq!(
+        ::std::mem::size_of::<spinfer_decoder_config_t>(),
+        88usize,
+        concat!("Size of: ", stringify!(spinfer_decoder_config_t))
+    );
+    assert_eq!(
+        ::std::mem::align_of::<spinfer_decoder_config_t>(),
+        8usize,
+        concat!("Alignment of ", stringify!(spinfer_decoder_config_t))
+    );
+    fn test_field_struct_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).struct_size) as usize - ptr as usize
+            },
+            0usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_config_t),
+                "::",
+                stringify!(struct_size)
+            )
+        );
+    }
+    test_field_struct_size();
+    fn test_field_arch() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).arch) as usize - ptr as usize
+            },
+            8usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_config_t),
+                "::",
+                stringify!(arch)
+            )
+        );
+    }
+    test_field_arch();
+    fn test_field_hidden_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).hidden_size) as usize - ptr as usize
+            },
+            16usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_config_t),
+                "::",
+                stringify!(hidden_size)
+            )
+        );
+    }
+    test_field_hidden_size();
+    fn test_field_intermediate_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).intermediate_size) as usize - ptr as usize
+            },
+            24usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_config_t),
+                "::",
+                stringify!(intermediate_size)
+            )
+        );
+    }
+    test_field_intermediate_size();
+    fn test_field_num_heads() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).num_heads) as usize - ptr as usize
+            },
+            32usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_config_t),
+                "::",
+                stringify!(num_heads)
+            )
+        );
+    }
+    test_field_num_heads();
+    fn test_field_num_kv_heads() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).num_kv_heads) as usize - ptr as usize
+            },
+            36usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_config_t),
+                "::",
+                stringify!(num_kv_heads)
+            )
+        );
+    }
+    test_field_num_kv_heads();
+    fn test_field_head_dim() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).head_dim) as usize - ptr as usize
+            },
+            40usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_config_t),
+                "::",
+                stringify!(head_dim)
+            )
+        );
+    }
+    test_field_head_dim();
+    fn test_field_norm_eps() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).norm_eps) as usize - ptr as usize
+            },
+            48usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_config_t),
+                "::",
+                stringify!(norm_eps)
+            )
+        );
+    }
+    test_field_norm_eps();
+    fn test_field_rope_theta() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).rope_theta) as usize - ptr as usize
+            },
+            56usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_config_t),
+                "::",
+                stringify!(rope_theta)
+            )
+        );
+    }
+    test_field_rope_theta();
+    fn test_field_activation() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).activation) as usize - ptr as usize
+            },
+            64usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_config_t),
+                "::",
+                stringify!(activation)
+            )
+        );
+    }
+    test_field_activation();
+    fn test_field_max_tokens() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).max_tokens) as usize - ptr as usize
+            },
+            72usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_config_t),
+                "::",
+                stringify!(max_tokens)
+            )
+        );
+    }
+    test_field_max_tokens();
+    fn test_field_fuse_projections() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).fuse_projections) as usize - ptr as usize
+            },
+            80usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_config_t),
+                "::",
+                stringify!(fuse_projections)
+            )
+        );
+    }
+    test_field_fuse_projections();
+}
+extern "C" {
+    #[doc = " Fill `config` with defaults (sets struct_size)."]
+    pub fn spinfer_decoder_config_init(config: *mut spinfer_decoder_config_t) -> spinfer_status_t;
+}
+#[doc = " Weights of one decoder layer. Matrices are referred to (keep them alive); dense"]
+#[doc = " arrays are host arrays of `dense_dtype`, copied at creation. OPT: up = fc1,"]
+#[doc = " down = fc2, gate NULL, all biases and both norm biases present (LayerNorm)."]
+#[doc = " LLaMA: gate/up/down, biases NULL (attention biases allowed), norm biases NULL"]
+#[doc = " (RMSNorm). attn_norm is applied before attention (OPT self_attn_layer_norm,"]
+#[doc = " LLaMA input_layernorm), mlp_norm before the MLP (OPT final_layer_norm, LLaMA"]
+#[doc = " post_attention_layernorm)."]
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct spinfer_decoder_weights_t {
+    #[doc = "< sizeof(spinfer_decoder_weights_t)"]
+    pub struct_size: usize,
+    pub q_proj: *const spinfer_matrix_t,
+    pub k_proj: *const spinfer_matrix_t,
+    pub v_proj: *const spinfer_matrix_t,
+    pub o_proj: *const spinfer_matrix_t,
+    pub gate_proj: *const spinfer_matrix_t,
+    pub up_proj: *const spinfer_matrix_t,
+    pub down_proj: *const spinfer_matrix_t,
+    pub q_bias: *const ::std::os::raw::c_void,
+    pub k_bias: *const ::std::os::raw::c_void,
+    pub v_bias: *const ::std::os::raw::c_void,
+    pub o_bias: *const ::std::os::raw::c_void,
+    pub up_bias: *const ::std::os::raw::c_void,
+    pub down_bias: *const ::std::os::raw::c_void,
+    pub attn_norm_weight: *const ::std::os::raw::c_void,
+    pub attn_norm_bias: *const ::std::os::raw::c_void,
+    pub mlp_norm_weight: *const ::std::os::raw::c_void,
+    pub mlp_norm_bias: *const ::std::os::raw::c_void,
+    #[doc = "< dtype of every dense array above: F32, F16 or BF16"]
+    pub dense_dtype: spinfer_dtype_t,
+}
+#[test]
+fn bindgen_test_layout_spinfer_decoder_weights_t() {
+    assert_eq!(
+        ::std::mem::size_of::<spinfer_decoder_weights_t>(),
+        152usize,
+        concat!("Size of: ", stringify!(spinfer_decoder_weights_t))
+    );
+    assert_eq!(
+        ::std::mem::align_of::<spinfer_decoder_weights_t>(),
+        8usize,
+        concat!("Alignment of ", stringify!(spinfer_decoder_weights_t))
+    );
+    fn test_field_struct_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).struct_size) as usize - ptr as usize
+            },
+            0usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(struct_size)
+            )
+        );
+    }
+    test_field_struct_size();
+    fn test_field_q_proj() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).q_proj) as usize - ptr as usize
+            },
+            8usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(q_proj)
+            )
+        );
+    }
+    test_field_q_proj();
+    fn test_field_k_proj() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).k_proj) as usize - ptr as usize
+            },
+            16usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(k_proj)
+            )
+        );
+    }
+    test_field_k_proj();
+    fn test_field_v_proj() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).v_proj) as usize - ptr as usize
+            },
+            24usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(v_proj)
+            )
+        );
+    }
+    test_field_v_proj();
+    fn test_field_o_proj() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).o_proj) as usize - ptr as usize
+            },
+            32usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(o_proj)
+            )
+        );
+    }
+    test_field_o_proj();
+    fn test_field_gate_proj() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).gate_proj) as usize - ptr as usize
+            },
+            40usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(gate_proj)
+            )
+        );
+    }
+    test_field_gate_proj();
+    fn test_field_up_proj() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).up_proj) as usize - ptr as usize
+            },
+            48usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(up_proj)
+            )
+        );
+    }
+    test_field_up_proj();
+    fn test_field_down_proj() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).down_proj) as usize - ptr as usize
+            },
+            56usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(down_proj)
+            )
+        );
+    }
+    test_field_down_proj();
+    fn test_field_q_bias() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).q_bias) as usize - ptr as usize
+            },
+            64usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(q_bias)
+            )
+        );
+    }
+    test_field_q_bias();
+    fn test_field_k_bias() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).k_bias) as usize - ptr as usize
+            },
+            72usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(k_bias)
+            )
+        );
+    }
+    test_field_k_bias();
+    fn test_field_v_bias() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).v_bias) as usize - ptr as usize
+            },
+            80usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(v_bias)
+            )
+        );
+    }
+    test_field_v_bias();
+    fn test_field_o_bias() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).o_bias) as usize - ptr as usize
+            },
+            88usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(o_bias)
+            )
+        );
+    }
+    test_field_o_bias();
+    fn test_field_up_bias() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).up_bias) as usize - ptr as usize
+            },
+            96usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(up_bias)
+            )
+        );
+    }
+    test_field_up_bias();
+    fn test_field_down_bias() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).down_bias) as usize - ptr as usize
+            },
+            104usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(down_bias)
+            )
+        );
+    }
+    test_field_down_bias();
+    fn test_field_attn_norm_weight() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).attn_norm_weight) as usize - ptr as usize
+            },
+            112usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(attn_norm_weight)
+            )
+        );
+    }
+    test_field_attn_norm_weight();
+    fn test_field_attn_norm_bias() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).attn_norm_bias) as usize - ptr as usize
+            },
+            120usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(attn_norm_bias)
+            )
+        );
+    }
+    test_field_attn_norm_bias();
+    fn test_field_mlp_norm_weight() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).mlp_norm_weight) as usize - ptr as usize
+            },
+            128usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(mlp_norm_weight)
+            )
+        );
+    }
+    test_field_mlp_norm_weight();
+    fn test_field_mlp_norm_bias() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).mlp_norm_bias) as usize - ptr as usize
+            },
+            136usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(mlp_norm_bias)
+            )
+        );
+    }
+    test_field_mlp_norm_bias();
+    fn test_field_dense_dtype() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_decoder_weights_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).dense_dtype) as usize - ptr as usize
+            },
+            144usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_decoder_weights_t),
+                "::",
+                stringify!(dense_dtype)
+            )
+        );
+    }
+    test_field_dense_dtype();
+}
+extern "C" {
+    #[doc = " Zero `weights` and set its struct_size (dense_dtype F32)."]
+    pub fn spinfer_decoder_weights_init(
+        weights: *mut spinfer_decoder_weights_t,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Create a decoder layer (`config` must give the sizes)."]
+    pub fn spinfer_decoder_layer_create(
+        ctx: *mut spinfer_context_t,
+        out: *mut *mut spinfer_decoder_layer_t,
+        weights: *const spinfer_decoder_weights_t,
+        config: *const spinfer_decoder_config_t,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " y[n, hidden] = layer(x[n, hidden]) for the current step of `cache`, using cache"]
+    #[doc = " layer `layer_index`. Residuals are inside the layer. y may equal x."]
+    pub fn spinfer_decoder_layer_forward(
+        ctx: *mut spinfer_context_t,
+        layer: *mut spinfer_decoder_layer_t,
+        cache: *mut spinfer_kv_cache_t,
+        layer_index: ::std::os::raw::c_int,
+        x: *const ::std::os::raw::c_void,
+        n: i64,
+        y: *mut ::std::os::raw::c_void,
+        dtype: spinfer_dtype_t,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Destroy a decoder layer. NULL is accepted."]
+    pub fn spinfer_decoder_layer_destroy(layer: *mut spinfer_decoder_layer_t) -> spinfer_status_t;
+}
+#[repr(C)]
+#[derive(Debug, Copy, Clone)]
+pub struct spinfer_model {
+    _unused: [u8; 0],
+}
+#[doc = " Opaque decoder-only language model with its own KV cache and scratch memory."]
+pub type spinfer_model_t = spinfer_model;
+#[doc = " Model runtime options. Initialise with spinfer_model_config_init()."]
+#[repr(C)]
+pub struct spinfer_model_config_t {
+    #[doc = "< sizeof(spinfer_model_config_t)"]
+    pub struct_size: usize,
+    #[doc = "< sequence slots of the KV cache; default 8"]
+    pub max_sequences: ::std::os::raw::c_int,
+    #[doc = "< most tokens in one prefill / decode call; default 512"]
+    pub max_batch_tokens: i64,
+    #[doc = "< 0 (default) = the model's max_position_embeddings"]
+    pub max_sequence_length: i64,
+    #[doc = "< tokens per KV block; default 16"]
+    pub kv_block_size: ::std::os::raw::c_int,
+    #[doc = "< 0 (default) = enough for every slot at full length"]
+    pub kv_num_blocks: i64,
+    #[doc = "< 1 (default): replay decode steps from CUDA graphs"]
+    pub use_cuda_graphs: ::std::os::raw::c_int,
+}
+#[test]
+fn bindgen_test_layout_spinfer_model_config_t() {
+    assert_eq!(
+        ::std::mem::size_of::<spinfer_model_config_t>(),
+        56usize,
+        concat!("Size of: ", stringify!(spinfer_model_config_t))
+    );
+    assert_eq!(
+        ::std::mem::align_of::<spinfer_model_config_t>(),
+        8usize,
+        concat!("Alignment of ", stringify!(spinfer_model_config_t))
+    );
+    fn test_field_struct_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).struct_size) as usize - ptr as usize
+            },
+            0usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_config_t),
+                "::",
+                stringify!(struct_size)
+            )
+        );
+    }
+    test_field_struct_size();
+    fn test_field_max_sequences() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).max_sequences) as usize - ptr as usize
+            },
+            8usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_config_t),
+                "::",
+                stringify!(max_sequences)
+            )
+        );
+    }
+    test_field_max_sequences();
+    fn test_field_max_batch_tokens() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).max_batch_tokens) as usize - ptr as usize
+            },
+            16usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_config_t),
+                "::",
+                stringify!(max_batch_tokens)
+            )
+        );
+    }
+    test_field_max_batch_tokens();
+    fn test_field_max_sequence_length() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).max_sequence_length) as usize - ptr as usize
+            },
+            24usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_config_t),
+                "::",
+                stringify!(max_sequence_length)
+            )
+        );
+    }
+    test_field_max_sequence_length();
+    fn test_field_kv_block_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).kv_block_size) as usize - ptr as usize
+            },
+            32usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_config_t),
+                "::",
+                stringify!(kv_block_size)
+            )
+        );
+    }
+    test_field_kv_block_size();
+    fn test_field_kv_num_blocks() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).kv_num_blocks) as usize - ptr as usize
+            },
+            40usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_config_t),
+                "::",
+                stringify!(kv_num_blocks)
+            )
+        );
+    }
+    test_field_kv_num_blocks();
+    fn test_field_use_cuda_graphs() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).use_cuda_graphs) as usize - ptr as usize
+            },
+            48usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_config_t),
+                "::",
+                stringify!(use_cuda_graphs)
+            )
+        );
+    }
+    test_field_use_cuda_graphs();
+}
+#[doc = " Facts about a loaded model. Set struct_size before calling get_info."]
+#[repr(C)]
+pub struct spinfer_model_info_t {
+    #[doc = "< sizeof(spinfer_model_info_t), set by the caller"]
+    pub struct_size: usize,
+    pub arch: spinfer_arch_t,
+    pub vocab_size: i64,
+    pub hidden_size: i64,
+    pub intermediate_size: i64,
+    pub num_layers: i64,
+    pub num_heads: ::std::os::raw::c_int,
+    pub num_kv_heads: ::std::os::raw::c_int,
+    pub head_dim: ::std::os::raw::c_int,
+    pub max_position_embeddings: i64,
+    #[doc = "< storage dtype of the weights"]
+    pub dtype: spinfer_dtype_t,
+    #[doc = "< encoded matrices + dense tensors, as loaded"]
+    pub weight_bytes: u64,
+    #[doc = "< the same model with every matrix dense (2 bytes/element)"]
+    pub dense_weight_bytes: u64,
+    #[doc = "< KV cache pool"]
+    pub kv_cache_bytes: u64,
+}
+#[test]
+fn bindgen_test_layout_spinfer_model_info_t() {
+    assert_eq!(
+        ::std::mem::size_of::<spinfer_model_info_t>(),
+        104usize,
+        concat!("Size of: ", stringify!(spinfer_model_info_t))
+    );
+    assert_eq!(
+        ::std::mem::align_of::<spinfer_model_info_t>(),
+        8usize,
+        concat!("Alignment of ", stringify!(spinfer_model_info_t))
+    );
+    fn test_field_struct_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).struct_size) as usize - ptr as usize
+            },
+            0usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(struct_size)
+            )
+        );
+    }
+    test_field_struct_size();
+    fn test_field_arch() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).arch) as usize - ptr as usize
+            },
+            8usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(arch)
+            )
+        );
+    }
+    test_field_arch();
+    fn test_field_vocab_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).vocab_size) as usize - ptr as usize
+            },
+            16usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(vocab_size)
+            )
+        );
+    }
+    test_field_vocab_size();
+    fn test_field_hidden_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).hidden_size) as usize - ptr as usize
+            },
+            24usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(hidden_size)
+            )
+        );
+    }
+    test_field_hidden_size();
+    fn test_field_intermediate_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).intermediate_size) as usize - ptr as usize
+            },
+            32usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(intermediate_size)
+            )
+        );
+    }
+    test_field_intermediate_size();
+    fn test_field_num_layers() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).num_layers) as usize - ptr as usize
+            },
+            40usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(num_layers)
+            )
+        );
+    }
+    test_field_num_layers();
+    fn test_field_num_heads() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).num_heads) as usize - ptr as usize
+            },
+            48usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(num_heads)
+            )
+        );
+    }
+    test_field_num_heads();
+    fn test_field_num_kv_heads() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).num_kv_heads) as usize - ptr as usize
+            },
+            52usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(num_kv_heads)
+            )
+        );
+    }
+    test_field_num_kv_heads();
+    fn test_field_head_dim() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).head_dim) as usize - ptr as usize
+            },
+            56usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(head_dim)
+            )
+        );
+    }
+    test_field_head_dim();
+    fn test_field_max_position_embeddings() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).max_position_embeddings) as usize - ptr as usize
+            },
+            64usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(max_position_embeddings)
+            )
+        );
+    }
+    test_field_max_position_embeddings();
+    fn test_field_dtype() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).dtype) as usize - ptr as usize
+            },
+            72usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(dtype)
+            )
+        );
+    }
+    test_field_dtype();
+    fn test_field_weight_bytes() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).weight_bytes) as usize - ptr as usize
+            },
+            80usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(weight_bytes)
+            )
+        );
+    }
+    test_field_weight_bytes();
+    fn test_field_dense_weight_bytes() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).dense_weight_bytes) as usize - ptr as usize
+            },
+            88usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(dense_weight_bytes)
+            )
+        );
+    }
+    test_field_dense_weight_bytes();
+    fn test_field_kv_cache_bytes() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).kv_cache_bytes) as usize - ptr as usize
+            },
+            96usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(kv_cache_bytes)
+            )
+        );
+    }
+    test_field_kv_cache_bytes();
+}
+extern "C" {
+    #[doc = " Fill `config` with defaults (sets struct_size)."]
+    pub fn spinfer_model_config_init(config: *mut spinfer_model_config_t) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Load a model from directory `dir`: a Hugging Face `config.json` (model_type \"opt\""]
+    #[doc = " or \"llama\"/\"mistral\"-style) and *.safetensors files holding the linear weights as"]
+    #[doc = " spinfer matrices and embeddings/norms as dense tensors, under Hugging Face names"]
+    #[doc = " (tools/spinfer_convert.py writes such a directory). Weights go to the context's"]
+    #[doc = " device on `stream` (the call returns when they are there). `config` may be NULL."]
+    #[doc = " Bad or missing fields give CORRUPT_DATA / NOT_FOUND naming the field; features"]
+    #[doc = " outside these families (e.g. rope_scaling kinds other than \"llama3\") give"]
+    #[doc = " NOT_SUPPORTED."]
+    pub fn spinfer_model_load(
+        ctx: *mut spinfer_context_t,
+        out: *mut *mut spinfer_model_t,
+        dir: *const ::std::os::raw::c_char,
+        config: *const spinfer_model_config_t,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Fill `info` (its struct_size must be set)."]
+    pub fn spinfer_model_get_info(
+        model: *const spinfer_model_t,
+        info: *mut spinfer_model_info_t,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Append `count` prompt tokens to sequence `seq` and run them through the model."]
+    #[doc = " `logits` (host, float32, [vocab_size], may be NULL) receives the logits of the"]
+    #[doc = " last token. Synchronises `stream` when logits is not NULL."]
+    pub fn spinfer_model_prefill(
+        ctx: *mut spinfer_context_t,
+        model: *mut spinfer_model_t,
+        seq: i32,
+        tokens: *const i32,
+        count: i64,
+        logits: *mut f32,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " One decode step: token tokens[i] is appended to sequence seq_ids[i] (each listed"]
+    #[doc = " once), and `logits` (host, float32, [count, vocab_size], may be NULL) receives"]
+    #[doc = " the next-token logits of each. Synchronises `stream` when logits is not NULL."]
+    #[doc = " On CUDA, steps of a given `count` are captured once into a CUDA graph and"]
+    #[doc = " replayed (when use_cuda_graphs is set)."]
+    pub fn spinfer_model_decode_step(
+        ctx: *mut spinfer_context_t,
+        model: *mut spinfer_model_t,
+        seq_ids: *const i32,
+        tokens: *const i32,
+        count: i32,
+        logits: *mut f32,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Greedy generation for one sequence: prefill `prompt` (appended to `seq`), then up"]
+    #[doc = " to `max_new_tokens` decode steps, each taking the arg-max token (lowest id on"]
+    #[doc = " ties), stopping after `eos_token` (-1: never). out_tokens ([max_new_tokens])"]
+    #[doc = " receives the generated tokens and `generated` their number."]
+    pub fn spinfer_model_generate_greedy(
+        ctx: *mut spinfer_context_t,
+        model: *mut spinfer_model_t,
+        seq: i32,
+        prompt: *const i32,
+        prompt_length: i64,
+        max_new_tokens: i64,
+        eos_token: i32,
+        out_tokens: *mut i32,
+        generated: *mut i64,
+        stream: *mut ::std::os::raw::c_void,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Forget sequence `seq` (its KV blocks return to the pool; its length becomes 0)."]
+    pub fn spinfer_model_release_sequence(
+        model: *mut spinfer_model_t,
+        seq: i32,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Current length of sequence `seq` in tokens."]
+    pub fn spinfer_model_sequence_length(
+        model: *const spinfer_model_t,
+        seq: i32,
+        length: *mut i64,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Destroy a model, its matrices and its KV cache. NULL is accepted."]
+    pub fn spinfer_model_destroy(model: *mut spinfer_model_t) -> spinfer_status_t;
+}
