@@ -20,6 +20,8 @@ PKG_CONFIG_PATH="$PWD/build/prefix/lib/pkgconfig" cc tests/install/consumer.c \
   $(PKG_CONFIG_PATH="$PWD/build/prefix/lib/pkgconfig" pkg-config --cflags --libs spinfer) -o build/consumer-pc
 LD_LIBRARY_PATH="$PWD/build/prefix/lib" ./build/consumer-pc
 export SPINFER_PREFIX="$PWD/build/prefix"
+echo "=== reliability: ASan+UBSan suite, TSan, fuzzers, fault injection ==="
+bash .ci/reliability.sh
 for binding in python java rust; do
   if [[ -f .ci/$binding.sh ]]; then
     echo "=== $binding binding ==="

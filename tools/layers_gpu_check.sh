@@ -31,7 +31,7 @@ run_stage() {
   timeout --kill-after=10 "$t" "$@" >"$log" 2>&1
   local rc=$?
   tail -n 25 "$log"
-  if (( rc == 0 )); then note "$name: OK"; elif (( rc == 124 || rc == 137 )); then note "$name: TIMEOUT after ${t}s"; else note "$name: FAILED (rc $rc)"; fi
+  if (( rc == 0 )); then note "$name: OK"; elif (( rc == 77 )); then note "$name: SKIPPED (no GPU)"; elif (( rc == 124 || rc == 137 )); then note "$name: TIMEOUT after ${t}s"; else note "$name: FAILED (rc $rc)"; fi
   return $rc
 }
 
@@ -60,7 +60,11 @@ fi
 if [[ $STAGE == all || $STAGE == hf ]]; then
   run_stage "HF reference" 200 "$OUT/hf_reference.log" \
     python3 "$ROOT/tests/gpu/hf_reference.py" "$BUILD/capi/libspinfer.so" --out "$OUT/hf_models_tmp"
-  rm -rf "$OUT/hf_models_tmp"  # large model files: do not send them back
+  rm -rf "$OUT/hf_models_tmp"  # model files: do not send them back
+  # The same comparison through the host backend (independent of the CUDA kernels).
+  run_stage "HF reference (host backend)" 90 "$OUT/hf_reference_host.log" \
+    python3 "$ROOT/tests/gpu/hf_reference.py" "$BUILD/capi/libspinfer.so" --host --out "$OUT/hf_host_tmp"
+  rm -rf "$OUT/hf_host_tmp"
 fi
 
 if [[ $STAGE == all || $STAGE == bench ]]; then
@@ -79,6 +83,7 @@ fi
   [[ -f $OUT/test_layers_gpu.log ]] && grep -E "test cases:|assertions:" "$OUT/test_layers_gpu.log" | sed 's/^/GPU tests: /'
   [[ -f $OUT/test_layers_gpu.log ]] && grep -E "ERROR|FAILED|MESSAGE|greedy" "$OUT/test_layers_gpu.log" | head -n 30
   [[ -f $OUT/hf_reference.log ]] && sed -n '/HF reference summary/,$p' "$OUT/hf_reference.log"
+  [[ -f $OUT/hf_reference_host.log ]] && grep -E "^==== [0-9]+ passed" "$OUT/hf_reference_host.log" | sed 's/^/host backend vs HF: /'
   [[ -f $OUT/bench_layers.md ]] && grep -E "^TARGET|^Device|error" "$OUT/bench_layers.md"
   echo "logs: $OUT"
 } | tee "$OUT/SUMMARY.txt"

@@ -33,12 +33,12 @@ if [[ -z ${SKIP_BUILD:-} ]]; then
 fi
 
 CS=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
-# The GPU suite (tests/gpu) and the GPU reliability tests (tests/reliability/*gpu*).
-mapfile -t BINS < <( { find "$BUILD_DIR/tests/gpu" -maxdepth 1 -type f -executable 2>/dev/null;
+# The GPU suites (tests/gpu, tests/gpu_layers) and the GPU reliability tests.
+mapfile -t BINS < <( { find "$BUILD_DIR/tests/gpu" "$BUILD_DIR/tests/gpu_layers" -maxdepth 1 -type f -executable 2>/dev/null;
                        find "$BUILD_DIR/tests/reliability" -maxdepth 1 -type f -executable -name '*gpu*' 2>/dev/null; } |
                      grep -E "$FILTER" | sort)
 if ((${#BINS[@]} == 0)); then
-  echo "no GPU test binaries under $BUILD_DIR/tests/gpu or $BUILD_DIR/tests/reliability"
+  echo "no GPU test binaries under $BUILD_DIR/tests/{gpu,gpu_layers,reliability}"
   exit 1
 fi
 

@@ -14,5 +14,7 @@ class CublasGemm final : public spinfer::layers::DenseGemm {
             int64_t ldy, spinfer::DType dtype, void* stream) override;
 
  private:
+  static constexpr size_t kWorkspaceBytes = size_t(32) << 20;
   cublasHandle_t handle_ = nullptr;
+  void* workspace_ = nullptr;
 };

@@ -57,9 +57,15 @@ double time_op(const std::function<void(int)>& op, int instances, cudaStream_t s
   cudaEvent_t e0, e1;
   cudaEventCreate(&e0);
   cudaEventCreate(&e1);
-  // Warm-up over every instance (first-use costs, lazy loading), then a rough estimate.
-  for (int i = 0; i < instances; ++i) op(i);
-  cuda_check(cudaStreamSynchronize(s), "warm-up");
+  // Warm-up over every instance (first-use costs, lazy loading) for at least 20 ms, so
+  // the clocks have settled, then a rough estimate.
+  {
+    const auto t0 = std::chrono::steady_clock::now();
+    do {
+      for (int i = 0; i < instances; ++i) op(i);
+      cuda_check(cudaStreamSynchronize(s), "warm-up");
+    } while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(20));
+  }
   cudaEventRecord(e0, s);
   for (int i = 0; i < instances; ++i) op(i);
   cudaEventRecord(e1, s);

@@ -8,6 +8,7 @@
 // destroyed (JsonTeardown), so its destructor has no children left to move.
 #pragma once
 
+#include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -23,6 +24,34 @@ inline std::string quoted(const std::string& s) {
   } catch (const nlohmann::json::type_error&) {
     throw Error(SPINFER_STATUS_INVALID_ARGUMENT, "name or metadata text is not valid UTF-8");
   }
+}
+
+// Text of a JSON object built member by member; `value` is JSON text already. Members
+// are written in the order added (add them sorted to match json::dump()).
+class ObjectText {
+ public:
+  void add(const std::string& key, const std::string& value) {
+    text_ += text_.empty() ? '{' : ',';
+    text_ += quoted(key);
+    text_ += ':';
+    text_ += value;
+  }
+  std::string str() const { return text_.empty() ? std::string("{}") : text_ + "}"; }
+
+ private:
+  std::string text_;
+};
+
+// JSON text of an array of integers.
+template <typename Int>
+std::string int_array(std::initializer_list<Int> values) {
+  std::string text = "[";
+  for (Int v : values) {
+    if (text.size() > 1) text += ',';
+    text += std::to_string(v);
+  }
+  text += ']';
+  return text;
 }
 
 // Empties `j` bottom-up without allocating; returns false (leaving the rest to the

@@ -85,15 +85,16 @@ void save_matrices(const std::string& path,
     require(seen.insert(name).second, SPINFER_STATUS_INVALID_ARGUMENT,
             "matrix name '" + name + "' is used twice");
     // Composed as text (io/json_text.hpp), keys sorted as a JSON object dumps them.
-    auto pair = [](int a) { return "[" + std::to_string(a) + "," + std::to_string(a) + "]"; };
-    const std::string info = "{\"bitmap_tile\":" + pair(kBitmapTile) +
-                             ",\"cols\":" + std::to_string(m->cols) + ",\"dtype\":" +
-                             quoted(dtype_name(m->dtype)) + ",\"format_version\":" +
-                             std::to_string(m->format_version) + ",\"group_tile\":" +
-                             pair(kGroupTile) + ",\"nnz\":" + std::to_string(m->nnz) +
-                             ",\"rows\":" + std::to_string(m->rows) + ",\"tc_tile\":" +
-                             pair(kTCTile) + "}";
-    metadata[kMatrixKey + name] = info;
+    ObjectText info;
+    info.add("bitmap_tile", int_array({kBitmapTile, kBitmapTile}));
+    info.add("cols", std::to_string(m->cols));
+    info.add("dtype", quoted(dtype_name(m->dtype)));
+    info.add("format_version", std::to_string(m->format_version));
+    info.add("group_tile", int_array({kGroupTile, kGroupTile}));
+    info.add("nnz", std::to_string(m->nnz));
+    info.add("rows", std::to_string(m->rows));
+    info.add("tc_tile", int_array({kTCTile, kTCTile}));
+    metadata[kMatrixKey + name] = info.str();
     tensors.push_back({name + ".values", dtype_name(m->dtype), {m->values.size()},
                        m->values.data(), m->values.size() * 2});
     tensors.push_back({name + ".bitmaps", "U64", {m->bitmaps.size()}, m->bitmaps.data(),

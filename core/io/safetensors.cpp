@@ -127,23 +127,28 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
   // io/json_text.hpp for why no json document is built here).
   std::map<std::string, std::string> entries;
   if (!metadata.empty()) {
-    std::string meta = "{";
-    for (const auto& [key, value] : metadata)
-      meta += (meta.size() > 1 ? "," : "") + quoted(key) + ":" + quoted(value);
-    entries["__metadata__"] = meta + "}";
+    ObjectText meta;
+    for (const auto& [key, value] : metadata) meta.add(key, quoted(value));
+    entries["__metadata__"] = meta.str();
   }
   uint64_t offset = 0;
   for (const auto& t : tensors) {
-    std::string shape;
-    for (uint64_t d : t.shape) shape += (shape.empty() ? "" : ",") + std::to_string(d);
-    entries[t.name] = "{\"data_offsets\":[" + std::to_string(offset) + "," +
-                      std::to_string(offset + t.bytes) + "],\"dtype\":" + quoted(t.dtype) +
-                      ",\"shape\":[" + shape + "]}";
+    std::string shape = "[";
+    for (uint64_t d : t.shape) {
+      if (shape.size() > 1) shape += ',';
+      shape += std::to_string(d);
+    }
+    shape += ']';
+    ObjectText entry;
+    entry.add("data_offsets", int_array({offset, offset + t.bytes}));
+    entry.add("dtype", quoted(t.dtype));
+    entry.add("shape", shape);
+    entries[t.name] = entry.str();
     offset += t.bytes;
   }
-  std::string text = "{";
-  for (const auto& [key, value] : entries) text += (text.size() > 1 ? "," : "") + quoted(key) + ":" + value;
-  text += "}";
+  ObjectText header;
+  for (const auto& [key, value] : entries) header.add(key, value);
+  std::string text = header.str();
   text.append((8 - text.size() % 8) % 8, ' ');  // keep the data section 8-byte aligned
 
   // A name of its own per call: concurrent saves to one path must not share a temporary.

@@ -107,7 +107,7 @@ void Attention::forward(KvCache& cache, int layer, const void* x, int64_t n, voi
           "the KV cache's kv_heads/head_dim do not match the attention block");
   require(kv.dtype == backend_.act_dtype() || !backend_.is_cuda(), SPINFER_STATUS_UNSUPPORTED_DTYPE,
           "the KV cache dtype differs from the activations'");
-  const size_t mark = scratch.mark();
+  const ScratchMark rewind_on_exit(scratch);
   const size_t es = dtype_size(backend_.act_dtype());
   // Row layout [q | k | v], each part padded to 8 elements (no padding when fused:
   // joined matrices have row counts that are multiples of 64).
@@ -124,16 +124,13 @@ void Attention::forward(KvCache& cache, int layer, const void* x, int64_t n, voi
     backend_.linear(k_.weight, x, n, hidden_, k_bias_.get(), k, ld, stream);
     backend_.linear(v_.weight, x, n, hidden_, v_bias_.get(), v, ld, stream);
   }
-  if (rope_)
-    backend_.rope(q, ld, heads_, k, ld, kv_heads_, head_dim_, n, step.token_pos,
-                  inv_freq_.as<const float>(), stream);
-  backend_.kv_append(kv, step, k, ld, v, ld, stream);
+  backend_.rope_append(q, ld, heads_, k, ld, v, ld, rope_ ? inv_freq_.as<const float>() : nullptr, kv,
+                       step, stream);
   void* att = scratch.take(size_t(n * qd) * es);
   const size_t ws_bytes = backend_.attention_workspace_bytes(n, heads_, head_dim_);
   void* ws = ws_bytes ? scratch.take(ws_bytes) : nullptr;
   backend_.attention(kv, step, q, ld, heads_, scale_, att, qd, ws, ws_bytes, stream);
   backend_.linear(o_.weight, att, n, qd, o_bias_.get(), out, hidden_, stream);
-  scratch.rewind(mark);
 }
 
 }  // namespace spinfer::layers

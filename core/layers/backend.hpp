@@ -112,6 +112,24 @@ class Backend {
   virtual void gated_activation(const void* gate, int64_t ldg, const void* up, int64_t ldu,
                                 int64_t n, int64_t m, Activation act, void* out, int64_t ldo,
                                 void* stream) = 0;
+  // hidden[n, m] += y (if y is not NULL; act_dtype, leading dim ldy), then
+  // out = norm(hidden) as norm() does. Fused on CUDA; the default runs both ops.
+  virtual void add_norm(NormKind kind, float* hidden, const void* y, int64_t ldy, int64_t n,
+                        int64_t m, const float* weight, const float* bias, float eps, void* out,
+                        void* stream) {
+    if (y) add_to_hidden(hidden, y, n, m, ldy, stream);
+    norm(kind, hidden, n, m, weight, bias, eps, out, stream);
+  }
+  // RoPE on q and k (skipped when inv_freq is NULL), then the cache append of k and v.
+  // Fused on CUDA; the default runs both ops.
+  virtual void rope_append(void* q, int64_t ldq, int heads, void* k, int64_t ldk, const void* v,
+                           int64_t ldv, const float* inv_freq, const KvLayer& cache,
+                           const StepLayout& step, void* stream) {
+    if (inv_freq)
+      rope(q, ldq, heads, k, ldk, cache.kv_heads, cache.head_dim, step.num_tokens, step.token_pos,
+           inv_freq, stream);
+    kv_append(cache, step, k, ldk, v, ldv, stream);
+  }
   // Rotary embedding (rotate-half form) in place on q [n, heads*hd] and k [n, kv_heads*hd]
   // at positions pos[n]; inv_freq is fp32 [hd/2].
   virtual void rope(void* q, int64_t ldq, int heads, void* k, int64_t ldk, int kv_heads,

@@ -39,21 +39,23 @@ size_t DecoderLayer::scratch_bytes(int64_t n) const {
 }
 
 void DecoderLayer::forward(KvCache& cache, int layer, float* hidden, int64_t n, Scratch& scratch,
-                           void* stream) {
-  const size_t mark = scratch.mark();
+                           void* stream, const void* pending, void* mlp_out) {
+  const ScratchMark rewind_on_exit(scratch);
   const int64_t h = this->hidden();
   const size_t es = dtype_size(backend_.act_dtype());
   void* normed = scratch.take(size_t(n * h) * es);
   void* out = scratch.take(size_t(n * h) * es);
-  backend_.norm(config_.norm, hidden, n, h, attn_norm_w_.as<const float>(),
-                attn_norm_b_.as<const float>(), config_.norm_eps, normed, stream);
+  backend_.add_norm(config_.norm, hidden, pending, h, n, h, attn_norm_w_.as<const float>(),
+                    attn_norm_b_.as<const float>(), config_.norm_eps, normed, stream);
   attention_->forward(cache, layer, normed, n, out, scratch, stream);
-  backend_.add_to_hidden(hidden, out, n, h, h, stream);
-  backend_.norm(config_.norm, hidden, n, h, mlp_norm_w_.as<const float>(),
-                mlp_norm_b_.as<const float>(), config_.norm_eps, normed, stream);
-  mlp_->forward(normed, n, out, scratch, stream);
-  backend_.add_to_hidden(hidden, out, n, h, h, stream);
-  scratch.rewind(mark);
+  backend_.add_norm(config_.norm, hidden, out, h, n, h, mlp_norm_w_.as<const float>(),
+                    mlp_norm_b_.as<const float>(), config_.norm_eps, normed, stream);
+  if (mlp_out) {
+    mlp_->forward(normed, n, mlp_out, scratch, stream);
+  } else {
+    mlp_->forward(normed, n, out, scratch, stream);
+    backend_.add_to_hidden(hidden, out, n, h, h, stream);
+  }
 }
 
 }  // namespace spinfer::layers

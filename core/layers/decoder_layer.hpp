@@ -32,9 +32,19 @@ class DecoderLayer {
   int64_t hidden() const { return attention_->hidden(); }
   const Attention& attention() const { return *attention_; }
   const Mlp& mlp() const { return *mlp_; }
+  NormKind norm_kind() const { return config_.norm; }
+  float norm_eps() const { return config_.norm_eps; }
   size_t scratch_bytes(int64_t n) const;
   // hidden [n, hidden] fp32, updated in place.
-  void forward(KvCache& cache, int layer, float* hidden, int64_t n, Scratch& scratch, void* stream);
+  //
+  // Residual deferral (saves one pass per layer in a stack of layers): `pending`, when
+  // not NULL, is the previous layer's MLP output [n, hidden] (act dtype) still to be
+  // added to hidden; it is added in the same pass as this layer's first norm. When
+  // `mlp_out` is not NULL this layer's MLP output is written there instead of being
+  // added, and the caller adds it (to the next layer as `pending`, or by add_norm).
+  // `pending` and `mlp_out` may be the same buffer.
+  void forward(KvCache& cache, int layer, float* hidden, int64_t n, Scratch& scratch, void* stream,
+               const void* pending = nullptr, void* mlp_out = nullptr);
 
  private:
   Backend& backend_;

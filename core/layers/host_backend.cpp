@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/fault_injection.hpp"
 #include "host/spmm_host.hpp"
 #include "host/thread_pool.hpp"
 #include "layers/activation.hpp"
@@ -22,9 +23,10 @@ class HostBackend final : public Backend {
 
   void* allocate(size_t bytes) override {
     // 64-byte alignment keeps every sub-buffer aligned for any element type.
-    void* p = std::aligned_alloc(64, (bytes + 63) / 64 * 64);
-    require(p != nullptr, SPINFER_STATUS_OUT_OF_MEMORY,
-            "out of host memory allocating " + std::to_string(bytes) + " bytes");
+    void* p = fault::should_fail(fault::Site::host_alloc) ? nullptr : std::aligned_alloc(64, (bytes + 63) / 64 * 64);
+    // Not require(): its message would be built (and could throw bad_alloc) even on
+    // success, after `p` was allocated, leaking it.
+    if (!p) throw Error(SPINFER_STATUS_OUT_OF_MEMORY, "out of host memory allocating " + std::to_string(bytes) + " bytes");
     return p;
   }
   void release(void* p) noexcept override { std::free(p); }

@@ -50,7 +50,7 @@ size_t Mlp::scratch_bytes(int64_t n) const {
 
 void Mlp::forward(const void* x, int64_t n, void* out, Scratch& scratch, void* stream) {
   if (n == 0) return;
-  const size_t mark = scratch.mark();
+  const ScratchMark rewind_on_exit(scratch);
   const size_t es = dtype_size(backend_.act_dtype());
   const int64_t ld = pad8(inter_);
   void* h = scratch.take(size_t(n * ld) * es);
@@ -70,7 +70,6 @@ void Mlp::forward(const void* x, int64_t n, void* out, Scratch& scratch, void* s
     backend_.gated_activation(g, ld, u, ld, n, inter_, config_.activation, h, ld, stream);
   }
   backend_.linear(down_.weight, h, n, ld, down_bias_.get(), out, hidden_, stream);
-  scratch.rewind(mark);
 }
 
 }  // namespace spinfer::layers

@@ -69,4 +69,19 @@ class Scratch {
   size_t used_ = 0;
 };
 
+// Rewinds a Scratch to where it stood when the guard was made -- also when an exception
+// (out of memory, a failed launch) leaves the scope, else the scratch stays used up and
+// every later forward of the layer fails.
+class ScratchMark {
+ public:
+  explicit ScratchMark(Scratch& scratch) : scratch_(scratch), mark_(scratch.mark()) {}
+  ~ScratchMark() { scratch_.rewind(mark_); }
+  ScratchMark(const ScratchMark&) = delete;
+  ScratchMark& operator=(const ScratchMark&) = delete;
+
+ private:
+  Scratch& scratch_;
+  size_t mark_;
+};
+
 }  // namespace spinfer::layers

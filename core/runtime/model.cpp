@@ -45,6 +45,7 @@ Model::Model(ModelParts parts, const RuntimeConfig& rt) : parts_(std::move(parts
   scratch_ = layers::Scratch(b, scratch);
   const size_t es = dtype_size(b.act_dtype());
   hidden_ = Buffer(b, size_t(T * H) * 4);
+  carry_ = Buffer(b, size_t(T * H) * es);
   ids_ = Buffer(b, size_t(T) * 4);
   normed_ = Buffer(b, size_t(logit_rows * H) * es);
   logits_ld_ = (V + 7) / 8 * 8;  // 16-byte rows for the CUDA SpMM
@@ -73,16 +74,22 @@ void Model::run_layers(int64_t n, int64_t first_row, int64_t rows, bool want_log
   if (c.arch == SPINFER_ARCH_OPT)
     b.embedding(step.token_pos, c.position_offset, n, parts_.embed_positions.get(),
                 parts_.embed_dtype, H, hidden, true, stream);
+  // Each layer's MLP output stays in carry_ and is added by the next layer's first norm
+  // pass (and after the last layer by the final norm pass): one pass less per layer.
   for (size_t i = 0; i < parts_.layers.size(); ++i)
-    parts_.layers[i]->forward(*cache_, int(i), hidden, n, scratch_, stream);
-  if (!want_logits) return;
+    parts_.layers[i]->forward(*cache_, int(i), hidden, n, scratch_, stream, i ? carry_.get() : nullptr,
+                              carry_.get());
+  if (!want_logits) return;  // hidden is stale by the last MLP output: only logits read it
   const layers::NormKind kind =
       c.arch == SPINFER_ARCH_OPT ? layers::NormKind::layer_norm : layers::NormKind::rms_norm;
-  const float* src = hidden + first_row * H;
+  float* src = hidden + first_row * H;
+  const void* last = static_cast<const unsigned char*>(carry_.get()) +
+                     size_t(first_row * H) * dtype_size(b.act_dtype());
   if (c.final_norm) {
-    b.norm(kind, src, rows, H, parts_.final_norm_weight.as<const float>(),
-           parts_.final_norm_bias.as<const float>(), c.norm_eps, normed_.get(), stream);
+    b.add_norm(kind, src, last, H, rows, H, parts_.final_norm_weight.as<const float>(),
+               parts_.final_norm_bias.as<const float>(), c.norm_eps, normed_.get(), stream);
   } else {
+    b.add_to_hidden(src, last, rows, H, H, stream);
     b.convert(src, DType::f32, normed_.get(), b.act_dtype(), rows * H, stream);
   }
   b.linear(parts_.lm_head.weight, normed_.get(), rows, H, nullptr, logits_act_.get(), logits_ld_,

@@ -72,6 +72,7 @@ class Model {
   std::unique_ptr<layers::KvCache> cache_;
   layers::Scratch scratch_;
   layers::Buffer hidden_, ids_, normed_, logits_act_, logits_f32_;  // logits rows: logits_ld_
+  layers::Buffer carry_;  // the last layer's MLP output not yet added to hidden_
   int64_t logits_ld_ = 0;
 };
 

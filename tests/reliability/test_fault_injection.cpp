@@ -290,3 +290,74 @@ TEST_CASE("fault injection: host SpMM") {
     spinfer_context_destroy(ctx);
   }
 }
+
+TEST_CASE("fault injection: layers (linear, gated MLP) on the host") {
+  const int64_t hidden = 130, inter = 128, N = 3;
+  spinfer_context_config_t cfg;
+  spinfer_context_config_init(&cfg);
+  cfg.backend = SPINFER_BACKEND_HOST;
+  cfg.host_threads = 1;
+  spinfer_context_t* ctx = nullptr;
+  REQUIRE(spinfer_context_create_ex(&ctx, &cfg) == SPINFER_STATUS_SUCCESS);
+  spinfer_matrix_t *gate = nullptr, *up = nullptr, *down = nullptr;
+  const auto wg = random_weights(inter, hidden, 21), wu = random_weights(inter, hidden, 22),
+             wd = random_weights(hidden, inter, 23);
+  REQUIRE(spinfer_matrix_encode(&gate, wg.data(), SPINFER_DTYPE_F32, inter, hidden, hidden, SPINFER_DTYPE_F16) == SPINFER_STATUS_SUCCESS);
+  REQUIRE(spinfer_matrix_encode(&up, wu.data(), SPINFER_DTYPE_F32, inter, hidden, hidden, SPINFER_DTYPE_F16) == SPINFER_STATUS_SUCCESS);
+  REQUIRE(spinfer_matrix_encode(&down, wd.data(), SPINFER_DTYPE_F32, hidden, inter, inter, SPINFER_DTYPE_F16) == SPINFER_STATUS_SUCCESS);
+  std::vector<float> bias(size_t(inter), 0.25f), x(size_t(N * hidden)), residual(size_t(N * hidden), 1.0f);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i % 11) - 5) * 0.1f;
+
+  spinfer_linear_config_t lcfg;
+  spinfer_linear_config_init(&lcfg);
+  lcfg.activation = SPINFER_ACTIVATION_GELU;
+  spinfer_linear_t* made = nullptr;
+  sweep_all({"linear_create",
+             [&] { return spinfer_linear_create(ctx, &made, gate, bias.data(), SPINFER_DTYPE_F32, &lcfg, nullptr); },
+             [&](bool ok) -> const char* { return ok == (made != nullptr) ? nullptr : "handle/status disagree"; },
+             [&] { spinfer_linear_destroy(made); made = nullptr; }},
+            false);
+
+  spinfer_linear_t* linear = nullptr;
+  REQUIRE(spinfer_linear_create(ctx, &linear, gate, bias.data(), SPINFER_DTYPE_F32, &lcfg, nullptr) == SPINFER_STATUS_SUCCESS);
+  std::vector<float> base(size_t(N * inter)), y(base.size());
+  REQUIRE(spinfer_linear_forward(ctx, linear, x.data(), N, nullptr, base.data(), SPINFER_DTYPE_F32, nullptr) == SPINFER_STATUS_SUCCESS);
+  sweep_all({"linear_forward",
+             [&] {
+               std::fill(y.begin(), y.end(), NAN);
+               return spinfer_linear_forward(ctx, linear, x.data(), N, nullptr, y.data(), SPINFER_DTYPE_F32, nullptr);
+             },
+             [&](bool ok) -> const char* { return !ok || y == base ? nullptr : "linear result differs from the baseline"; },
+             [] {}},
+            false);
+
+  spinfer_mlp_config_t mcfg;
+  spinfer_mlp_config_init(&mcfg);
+  mcfg.max_tokens = 8;
+  spinfer_mlp_t* mlp_made = nullptr;
+  sweep_all({"mlp_create (gated, fused)",
+             [&] { return spinfer_mlp_create(ctx, &mlp_made, gate, up, down, nullptr, nullptr, SPINFER_DTYPE_F32, &mcfg, nullptr); },
+             [&](bool ok) -> const char* { return ok == (mlp_made != nullptr) ? nullptr : "handle/status disagree"; },
+             [&] { spinfer_mlp_destroy(mlp_made); mlp_made = nullptr; }},
+            false);
+
+  spinfer_mlp_t* mlp = nullptr;
+  REQUIRE(spinfer_mlp_create(ctx, &mlp, gate, up, down, nullptr, nullptr, SPINFER_DTYPE_F32, &mcfg, nullptr) == SPINFER_STATUS_SUCCESS);
+  std::vector<float> mbase(size_t(N * hidden)), my(mbase.size());
+  REQUIRE(spinfer_mlp_forward(ctx, mlp, x.data(), N, residual.data(), mbase.data(), SPINFER_DTYPE_F32, nullptr) == SPINFER_STATUS_SUCCESS);
+  sweep_all({"mlp_forward",
+             [&] {
+               std::fill(my.begin(), my.end(), NAN);
+               return spinfer_mlp_forward(ctx, mlp, x.data(), N, residual.data(), my.data(), SPINFER_DTYPE_F32, nullptr);
+             },
+             [&](bool ok) -> const char* { return !ok || my == mbase ? nullptr : "MLP result differs from the baseline"; },
+             [] {}},
+            false);
+
+  spinfer_mlp_destroy(mlp);
+  spinfer_linear_destroy(linear);
+  spinfer_matrix_destroy(gate);
+  spinfer_matrix_destroy(up);
+  spinfer_matrix_destroy(down);
+  spinfer_context_destroy(ctx);
+}

@@ -2,8 +2,11 @@
 // dense GEMM provider) for linear maps, the kernels of layer_ops.cuh for the rest,
 // and CUDA-graph capture/replay of decode steps.
 #include <map>
+#include <mutex>
 #include <string>
+#include <utility>
 
+#include "common/fault_injection.hpp"
 #include "common/error.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_context.hpp"
@@ -43,7 +46,6 @@ class CudaBackend final : public Backend {
   ~CudaBackend() override {
     for (auto& [key, exec] : graphs_)
       if (exec) cudaGraphExecDestroy(exec);
-    if (capture_stream_) cudaStreamDestroy(capture_stream_);
   }
   bool is_cuda() const override { return true; }
   DType act_dtype() const override { return act_; }
@@ -51,7 +53,8 @@ class CudaBackend final : public Backend {
   void* allocate(size_t bytes) override {
     DeviceGuard g(ctx_.device());
     void* p = nullptr;
-    check_cuda(cudaMalloc(&p, bytes ? bytes : 1), "cudaMalloc for layer memory");
+    check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&p, bytes ? bytes : 1)),
+               "cudaMalloc for layer memory");
     return p;
   }
   void release(void* p) noexcept override {
@@ -138,6 +141,29 @@ class CudaBackend final : public Backend {
     });
   }
 
+  void add_norm(NormKind kind, float* h, const void* y, int64_t ldy, int64_t n, int64_t m, const float* w,
+                const float* b, float eps, void* out, void* stream) override {
+    dispatch(act_, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      launched(k::launch_add_norm<T>(kind == NormKind::rms_norm, h, static_cast<const T*>(y), ldy, n, m, w, b, eps,
+                                     static_cast<T*>(out), s(stream)),
+               "residual add + norm");
+    });
+  }
+
+  void rope_append(void* q, int64_t ldq, int heads, void* kk, int64_t ldk, const void* v, int64_t ldv,
+                   const float* inv_freq, const KvLayer& c, const StepLayout& step, void* stream) override {
+    require(c.dtype == act_, SPINFER_STATUS_UNSUPPORTED_DTYPE, "the KV cache dtype differs from the activations'");
+    dispatch(act_, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      launched(k::launch_rope_append<T>(static_cast<T*>(q), ldq, heads, static_cast<const T*>(kk), ldk,
+                                        static_cast<const T*>(v), ldv, inv_freq, static_cast<T*>(c.k),
+                                        static_cast<T*>(c.v), c.kv_heads, c.head_dim, paged(step),
+                                        step.num_tokens, s(stream)),
+               "RoPE + KV append");
+    });
+  }
+
   void gated_activation(const void* g, int64_t ldg, const void* u, int64_t ldu, int64_t n, int64_t m,
                         Activation act, void* out, int64_t ldo, void* stream) override {
     dispatch(act_, [&](auto* tag) {
@@ -212,20 +238,36 @@ class CudaBackend final : public Backend {
  private:
   // While a graph is being captured every op goes to the capture stream.
   void* current(void* stream) const { return capturing_ ? static_cast<void*>(capture_stream_) : stream; }
+  // The stream a graph for the legacy default stream is captured on: one per device,
+  // shared by every backend (the SpMM binds a split-K workspace slot to each stream it
+  // sees, and there are few; graphs captured here are only replayed on the legacy
+  // default stream, which serialises them).
+  static cudaStream_t legacy_capture_stream(int device);
   cudaStream_t s(void* stream) const { return as_stream(current(stream)); }
   static void launched(cudaError_t e, const char* what) { check_cuda(e, what); }
 
   cuda::DeviceContext& ctx_;
   DType act_;
   DenseGemm* dense_ = nullptr;
-  cudaStream_t capture_stream_ = nullptr;
+  cudaStream_t capture_stream_ = nullptr;  // while capturing: where the ops go
   bool capturing_ = false;
-  std::map<int64_t, cudaGraphExec_t> graphs_;  // nullptr: capture failed, run eagerly
+  // Keyed by (caller's key, caller's stream); nullptr: capture failed, run eagerly.
+  std::map<std::pair<int64_t, void*>, cudaGraphExec_t> graphs_;
 };
+
+cudaStream_t CudaBackend::legacy_capture_stream(int device) {
+  static std::mutex mutex;
+  static std::map<int, cudaStream_t> streams;
+  std::lock_guard<std::mutex> lock(mutex);
+  cudaStream_t& s = streams[device];
+  if (!s) check_cuda(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "creating the capture stream");
+  return s;
+}
 
 void CudaBackend::run_graph(int64_t key, void* stream, const std::function<void()>& body) {
   DeviceGuard g(ctx_.device());
-  auto it = graphs_.find(key);
+  const auto id = std::make_pair(key, stream);
+  auto it = graphs_.find(id);
   if (it != graphs_.end()) {
     if (it->second) {
       check_cuda(cudaGraphLaunch(it->second, as_stream(stream)), "cudaGraphLaunch");
@@ -234,10 +276,14 @@ void CudaBackend::run_graph(int64_t key, void* stream, const std::function<void(
     }
     return;
   }
-  // Capture on a private stream (the legacy default stream cannot be captured), then
-  // launch the graph on the caller's stream.
-  if (!capture_stream_)
-    check_cuda(cudaStreamCreateWithFlags(&capture_stream_, cudaStreamNonBlocking), "creating the capture stream");
+  // Capture on the caller's stream (so the SpMM uses that stream's workspace, as the
+  // eager path does); the legacy default stream cannot be captured, so its graphs are
+  // captured on a private stream and launched on it.
+  // One eager run first: kernels load lazily and libraries may set up per-stream state on
+  // first use, neither of which may happen inside a capture. (Bodies are idempotent: a
+  // decode step rewrites the same cache slots and recomputes the same outputs.)
+  body();
+  capture_stream_ = stream ? as_stream(stream) : legacy_capture_stream(ctx_.device());
   check_cuda(cudaStreamSynchronize(as_stream(stream)), "synchronising before graph capture");
   check_cuda(cudaStreamBeginCapture(capture_stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
   capturing_ = true;
@@ -257,12 +303,12 @@ void CudaBackend::run_graph(int64_t key, void* stream, const std::function<void(
   if (e == cudaSuccess) e = cudaGraphInstantiate(&exec, graph, 0);
   if (graph) cudaGraphDestroy(graph);
   if (e != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky-free capture error and run without a graph
-    graphs_[key] = nullptr;
+    cudaGetLastError();  // clear the capture error and run without a graph from now on
+    graphs_[id] = nullptr;
     body();
     return;
   }
-  graphs_[key] = exec;
+  graphs_[id] = exec;
   check_cuda(cudaGraphLaunch(exec, as_stream(stream)), "cudaGraphLaunch");
 }
 

@@ -82,6 +82,15 @@ cudaError_t launch_embedding(const int32_t* ids, int32_t offset, int64_t n, cons
 template <typename T>
 cudaError_t launch_norm(bool rms, const float* hidden, int64_t n, int64_t m, const float* weight,
                         const float* bias, float eps, T* out, cudaStream_t s);
+// hidden += y (y may be NULL), then out = norm(hidden); one block per row.
+template <typename T>
+cudaError_t launch_add_norm(bool rms, float* hidden, const T* y, int64_t ldy, int64_t n, int64_t m,
+                            const float* weight, const float* bias, float eps, T* out, cudaStream_t s);
+// RoPE on q (in place) and k (inv_freq NULL: no rotation), k and v appended to the cache.
+template <typename T>
+cudaError_t launch_rope_append(T* q, int64_t ldq, int heads, const T* k, int64_t ldk, const T* v,
+                               int64_t ldv, const float* inv_freq, T* kc, T* vc, int kv_heads, int hd,
+                               const PagedKv& p, int64_t n, cudaStream_t s);
 template <typename T>
 cudaError_t launch_rope(T* q, int64_t ldq, int heads, T* k, int64_t ldk, int kv_heads, int hd,
                         int64_t n, const int32_t* pos, const float* inv_freq, cudaStream_t s);

@@ -43,6 +43,84 @@ __global__ void norm_kernel(bool rms, const float* h, int64_t m, const float* w,
   }
 }
 
+// norm_kernel with the residual add in front: each thread re-reads only the hidden
+// elements it has just written, so no barrier is needed between the passes.
+template <typename T>
+__global__ void add_norm_kernel(bool rms, float* h, const T* y, int64_t ldy, int64_t m, const float* w,
+                                const float* b, float eps, T* out) {
+  __shared__ float shared[32];
+  float* row = h + int64_t(blockIdx.x) * m;
+  const T* yr = y ? y + int64_t(blockIdx.x) * ldy : nullptr;
+  float s = 0.0f;
+  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
+    const float v = yr ? row[j] + to_float(yr[j]) : row[j];
+    row[j] = v;
+    s += v;
+  }
+  const float mean = rms ? 0.0f : block_sum(s, shared) / float(m);
+  float s2 = 0.0f;
+  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
+    const float d = row[j] - mean;
+    s2 += d * d;
+  }
+  const float inv = rsqrtf(block_sum(s2, shared) / float(m) + eps);
+  T* o = out + int64_t(blockIdx.x) * m;
+  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
+    float v = (row[j] - mean) * inv * w[j];
+    if (b) v += b[j];
+    o[j] = from_float<T>(v);
+  }
+}
+
+// Per token: q rotation pairs, then k pairs (rotated when inv_freq is set) written to
+// the cache, then v elements copied to the cache.
+template <typename T>
+__global__ void rope_append_kernel(T* q, int64_t ldq, int heads, const T* k, int64_t ldk, const T* v, int64_t ldv,
+                                   const float* inv_freq, T* kc, T* vc, int kv_heads, int hd, PagedKv p,
+                                   int64_t n) {
+  const int half = hd / 2;
+  const int64_t q_items = inv_freq ? int64_t(heads) * half : 0;
+  const int64_t k_items = int64_t(kv_heads) * half;
+  const int64_t width = int64_t(kv_heads) * hd;
+  const int64_t per_token = q_items + k_items + width;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n * per_token;
+       i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t t = i / per_token;
+    int64_t r = i % per_token;
+    const int32_t pos = p.token_pos[t];
+    if (r < q_items) {
+      const int h = int(r / half), f = int(r % half);
+      T* x = q + t * ldq + int64_t(h) * hd;
+      float sn, cs;
+      sincosf(float(pos) * inv_freq[f], &sn, &cs);
+      const float a = to_float(x[f]), bb = to_float(x[f + half]);
+      x[f] = from_float<T>(a * cs - bb * sn);
+      x[f + half] = from_float<T>(bb * cs + a * sn);
+      continue;
+    }
+    r -= q_items;
+    const int64_t slot = kv_slot(p, p.token_seq[t], pos);
+    if (r < k_items) {
+      const int h = int(r / half), f = int(r % half);
+      const T* x = k + t * ldk + int64_t(h) * hd;
+      T* dst = kc + slot * width + int64_t(h) * hd;
+      if (inv_freq) {
+        float sn, cs;
+        sincosf(float(pos) * inv_freq[f], &sn, &cs);
+        const float a = to_float(x[f]), bb = to_float(x[f + half]);
+        dst[f] = from_float<T>(a * cs - bb * sn);
+        dst[f + half] = from_float<T>(bb * cs + a * sn);
+      } else {
+        dst[f] = x[f];
+        dst[f + half] = x[f + half];
+      }
+      continue;
+    }
+    r -= k_items;
+    vc[slot * width + r] = v[t * ldv + r];
+  }
+}
+
 // One thread per (token, head, i < hd/2) over q heads then k heads.
 template <typename T>
 __global__ void rope_kernel(T* q, int64_t ldq, int heads, T* k, int64_t ldk, int kv_heads, int hd, int64_t n,
@@ -86,6 +164,26 @@ cudaError_t launch_norm(bool rms, const float* h, int64_t n, int64_t m, const fl
 }
 
 template <typename T>
+cudaError_t launch_add_norm(bool rms, float* h, const T* y, int64_t ldy, int64_t n, int64_t m, const float* w,
+                            const float* b, float eps, T* out, cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  add_norm_kernel<<<unsigned(n), kNormThreads, 0, s>>>(rms, h, y, ldy, m, w, b, eps, out);
+  return cudaGetLastError();
+}
+
+template <typename T>
+cudaError_t launch_rope_append(T* q, int64_t ldq, int heads, const T* k, int64_t ldk, const T* v, int64_t ldv,
+                               const float* inv_freq, T* kc, T* vc, int kv_heads, int hd, const PagedKv& p,
+                               int64_t n, cudaStream_t s) {
+  const int64_t per_token = (inv_freq ? int64_t(heads) * (hd / 2) : 0) + int64_t(kv_heads) * (hd / 2) +
+                            int64_t(kv_heads) * hd;
+  if (n * per_token == 0) return cudaSuccess;
+  rope_append_kernel<<<grid_for(n * per_token), 256, 0, s>>>(q, ldq, heads, k, ldk, v, ldv, inv_freq, kc, vc,
+                                                             kv_heads, hd, p, n);
+  return cudaGetLastError();
+}
+
+template <typename T>
 cudaError_t launch_rope(T* q, int64_t ldq, int heads, T* k, int64_t ldk, int kv_heads, int hd, int64_t n,
                         const int32_t* pos, const float* inv_freq, cudaStream_t s) {
   const int64_t count = n * (heads + kv_heads) * (hd / 2);
@@ -104,6 +202,11 @@ cudaError_t launch_kv_append(T* kc, T* vc, int kv_heads, int hd, const PagedKv& 
 }
 
 #define INSTANTIATE(T)                                                                              \
+  template cudaError_t launch_add_norm<T>(bool, float*, const T*, int64_t, int64_t, int64_t,          \
+                                          const float*, const float*, float, T*, cudaStream_t);      \
+  template cudaError_t launch_rope_append<T>(T*, int64_t, int, const T*, int64_t, const T*, int64_t,  \
+                                             const float*, T*, T*, int, int, const PagedKv&, int64_t, \
+                                             cudaStream_t);                                           \
   template cudaError_t launch_norm<T>(bool, const float*, int64_t, int64_t, const float*,            \
                                       const float*, float, T*, cudaStream_t);                        \
   template cudaError_t launch_rope<T>(T*, int64_t, int, T*, int64_t, int, int, int64_t,              \
