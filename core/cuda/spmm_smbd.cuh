@@ -4,9 +4,11 @@
 // Map
 //   - One block (4 warps) computes a 64-row strip of Y^T (one GroupTile row of W) for
 //     TILE_N tokens, over a slice of the K GroupTiles (split-K when blockIdx.z > 0).
-//   - A STAGES-deep cp.async pipeline brings each GroupTile's values (variable length,
-//     16-byte aligned runs), its 64 bitmaps and the matching X tile into shared memory
-//     while the warps decode and multiply an earlier stage.
+//   - A STAGES-deep pipeline brings each GroupTile's values (variable length, 16-byte
+//     aligned runs), its 64 bitmaps and the matching X tile into shared memory while the
+//     warps decode and multiply an earlier stage. Hopper: values and bitmaps by two bulk
+//     copies (one lane) on a per-stage mbarrier; X, and everything before Hopper, by
+//     16-byte cp.async from all threads.
 //   - Warp w owns TCTile row w of the GroupTile (16 rows x 64 k). W is operand A of
 //     mma.m16n8k16 (Y^T = W * X^T): for BitmapTile j of a TCTile, lane L owns bits 2L and
 //     2L+1, so it finds its values at start_j + popcount(bitmap & ((1 << 2L) - 1)).
