@@ -157,7 +157,10 @@ impl<'a> Attention<'a> {
             )
         })?;
         let raw = NonNull::new(out).ok_or_else(|| {
-            Error::rust(Status::InternalError, "library returned success and a NULL attention")
+            Error::rust(
+                Status::InternalError,
+                "library returned success and a NULL attention",
+            )
         })?;
         Ok(Attention {
             raw,

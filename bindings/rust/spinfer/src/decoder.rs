@@ -9,7 +9,9 @@ use crate::context::Context;
 use crate::dtype::{DType, Element};
 use crate::error::{check, Error, Result, Status};
 use crate::kv_cache::KvCache;
-use crate::layer_common::{check_rows, to_c_int, Activation, Arch, DenseArgs, HostArray, LayerContext};
+use crate::layer_common::{
+    check_rows, to_c_int, Activation, Arch, DenseArgs, HostArray, LayerContext,
+};
 use crate::matrix::Matrix;
 use crate::shape::to_i64;
 
@@ -115,12 +117,19 @@ impl DecoderConfig {
 /// reported by the library.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DecoderWeights<'a, 'd> {
+    /// `[num_heads * head_dim, hidden_size]` (required).
     pub q_proj: Option<&'a Matrix>,
+    /// `[num_kv_heads * head_dim, hidden_size]` (required).
     pub k_proj: Option<&'a Matrix>,
+    /// `[num_kv_heads * head_dim, hidden_size]` (required).
     pub v_proj: Option<&'a Matrix>,
+    /// `[hidden_size, num_heads * head_dim]` (required).
     pub o_proj: Option<&'a Matrix>,
+    /// `[intermediate_size, hidden_size]` (LLaMA only).
     pub gate_proj: Option<&'a Matrix>,
+    /// `[intermediate_size, hidden_size]` (OPT fc1; required).
     pub up_proj: Option<&'a Matrix>,
+    /// `[hidden_size, intermediate_size]` (OPT fc2; required).
     pub down_proj: Option<&'a Matrix>,
     /// `[num_heads * head_dim]`.
     pub q_bias: Option<HostArray<'d>>,
@@ -173,22 +182,21 @@ impl<'a> DecoderLayer<'a> {
         let (h, inter) = (config.hidden_size, config.intermediate_size);
         let w = weights;
         let mut dense = DenseArgs::new();
-        let (q_bias, k_bias, v_bias) = match config.projection_rows() {
-            Some((qd, kvd)) => (
-                dense.take(w.q_bias, qd, "q bias")?,
-                dense.take(w.k_bias, kvd, "k bias")?,
-                dense.take(w.v_bias, kvd, "v bias")?,
-            ),
-            None if w.q_bias.is_none() && w.k_bias.is_none() && w.v_bias.is_none() => {
-                (ptr::null(), ptr::null(), ptr::null())
-            }
-            None => {
-                return Err(Error::rust(
+        let (q_bias, k_bias, v_bias) =
+            match config.projection_rows() {
+                Some((qd, kvd)) => (
+                    dense.take(w.q_bias, qd, "q bias")?,
+                    dense.take(w.k_bias, kvd, "k bias")?,
+                    dense.take(w.v_bias, kvd, "v bias")?,
+                ),
+                None if w.q_bias.is_none() && w.k_bias.is_none() && w.v_bias.is_none() => {
+                    (ptr::null(), ptr::null(), ptr::null())
+                }
+                None => return Err(Error::rust(
                     Status::InvalidArgument,
                     "num_heads, head_dim and hidden_size do not fix the length of the q/k/v biases",
-                ))
-            }
-        };
+                )),
+            };
         let mut raw = weights_raw()?;
         raw.q_proj = matrix_ptr(w.q_proj);
         raw.k_proj = matrix_ptr(w.k_proj);
@@ -213,10 +221,19 @@ impl<'a> DecoderLayer<'a> {
         // SAFETY: live handles (or NULL, which the library reports); every dense array
         // spans the length the library derives from `config`.
         check(unsafe {
-            sys::spinfer_decoder_layer_create(ctx.as_ptr(), &mut out, &raw, &raw_config, ptr::null_mut())
+            sys::spinfer_decoder_layer_create(
+                ctx.as_ptr(),
+                &mut out,
+                &raw,
+                &raw_config,
+                ptr::null_mut(),
+            )
         })?;
         let handle = NonNull::new(out).ok_or_else(|| {
-            Error::rust(Status::InternalError, "library returned success and a NULL layer")
+            Error::rust(
+                Status::InternalError,
+                "library returned success and a NULL layer",
+            )
         })?;
         Ok(DecoderLayer {
             raw: handle,

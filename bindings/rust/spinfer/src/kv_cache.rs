@@ -96,7 +96,10 @@ impl<'a> KvCache<'a> {
         // SAFETY: live context, valid config and out pointers.
         check(unsafe { sys::spinfer_kv_cache_create(ctx.as_ptr(), &mut out, &raw_config) })?;
         let raw = NonNull::new(out).ok_or_else(|| {
-            Error::rust(Status::InternalError, "library returned success and a NULL cache")
+            Error::rust(
+                Status::InternalError,
+                "library returned success and a NULL cache",
+            )
         })?;
         Ok(KvCache { raw, ctx })
     }
@@ -141,7 +144,10 @@ impl<'a> KvCache<'a> {
             ));
         }
         let count = i32::try_from(seq_ids.len()).map_err(|_| {
-            Error::rust(Status::InvalidArgument, "more sequences than a C int32 can count")
+            Error::rust(
+                Status::InvalidArgument,
+                "more sequences than a C int32 can count",
+            )
         })?;
         // SAFETY: both slices hold `count` elements.
         check(sys::spinfer_kv_cache_begin_step(

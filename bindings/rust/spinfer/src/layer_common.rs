@@ -189,7 +189,12 @@ impl DenseArgs {
         if array.len() < need {
             return Err(Error::rust(
                 Status::ShapeMismatch,
-                format!("{} has {} elements, but {} are needed", what, array.len(), need),
+                format!(
+                    "{} has {} elements, but {} are needed",
+                    what,
+                    array.len(),
+                    need
+                ),
             ));
         }
         match self.dtype {

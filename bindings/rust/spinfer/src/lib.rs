@@ -128,7 +128,11 @@ mod tests {
             sys::spinfer_kv_cache_config_init(&mut k);
             let d = KvCacheConfig::default();
             assert_eq!(
-                (d.num_layers as i32, d.num_kv_heads as i32, d.head_dim as i32),
+                (
+                    d.num_layers as i32,
+                    d.num_kv_heads as i32,
+                    d.head_dim as i32
+                ),
                 (k.num_layers, k.num_kv_heads, k.head_dim)
             );
             assert_eq!(d.block_size as i32, k.block_size);

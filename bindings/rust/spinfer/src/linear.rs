@@ -53,6 +53,18 @@ impl LinearConfig {
 /// layer.forward(&[1.0f32, 1.0], 1, None, &mut y).unwrap();
 /// ```
 ///
+/// `close` consumes the layer, so using it afterwards does not compile either:
+///
+/// ```compile_fail,E0382
+/// use spinfer::{Context, DType, Linear, LinearConfig, Matrix};
+/// let ctx = Context::host().unwrap();
+/// let w = Matrix::encode(&[1.0f32, 0.0, 0.0, 2.0], 2, 2, DType::F16).unwrap();
+/// let mut layer = Linear::new(&ctx, &w, None, &LinearConfig::default()).unwrap();
+/// layer.close().unwrap();
+/// let mut y = [0.0f32; 2];
+/// layer.forward(&[1.0f32, 1.0], 1, None, &mut y).unwrap(); // error[E0382]: use of moved value
+/// ```
+///
 /// A layer runs one forward at a time (it owns scratch memory), so `forward` takes
 /// `&mut self`. It may move to another thread (`Send`) but is not `Sync`.
 #[derive(Debug)]
@@ -96,7 +108,10 @@ impl<'a> Linear<'a> {
             )
         })?;
         let raw = NonNull::new(out).ok_or_else(|| {
-            Error::rust(Status::InternalError, "library returned success and a NULL layer")
+            Error::rust(
+                Status::InternalError,
+                "library returned success and a NULL layer",
+            )
         })?;
         Ok(Linear {
             raw,

@@ -8,7 +8,9 @@ use spinfer_sys as sys;
 use crate::context::Context;
 use crate::dtype::{DType, Element};
 use crate::error::{check, Error, Result, Status};
-use crate::layer_common::{check_rows, dims, Activation, DenseArgs, HostArray, LayerContext, MlpKind};
+use crate::layer_common::{
+    check_rows, dims, Activation, DenseArgs, HostArray, LayerContext, MlpKind,
+};
 use crate::matrix::Matrix;
 use crate::shape::to_i64;
 
@@ -105,7 +107,11 @@ unsafe impl Send for Mlp<'_> {}
 impl<'a> Mlp<'a> {
     /// An MLP from `weights` (shapes as in [`MlpWeights`]); `config.kind` must agree
     /// with whether `gate` is given (the library checks).
-    pub fn new(ctx: &'a Context, weights: MlpWeights<'a, '_>, config: &MlpConfig) -> Result<Mlp<'a>> {
+    pub fn new(
+        ctx: &'a Context,
+        weights: MlpWeights<'a, '_>,
+        config: &MlpConfig,
+    ) -> Result<Mlp<'a>> {
         let layer = LayerContext::new(ctx)?;
         let (up_rows, up_cols) = dims(weights.up)?;
         let (down_rows, _) = dims(weights.down)?;
@@ -130,7 +136,10 @@ impl<'a> Mlp<'a> {
             )
         })?;
         let raw = NonNull::new(out).ok_or_else(|| {
-            Error::rust(Status::InternalError, "library returned success and a NULL MLP")
+            Error::rust(
+                Status::InternalError,
+                "library returned success and a NULL MLP",
+            )
         })?;
         Ok(Mlp {
             raw,

@@ -128,10 +128,19 @@ impl<'a> Model<'a> {
         let mut out = ptr::null_mut();
         // SAFETY: live context, C string, config and out pointer.
         check(unsafe {
-            sys::spinfer_model_load(ctx.as_ptr(), &mut out, dir.as_ptr(), &raw_config, ptr::null_mut())
+            sys::spinfer_model_load(
+                ctx.as_ptr(),
+                &mut out,
+                dir.as_ptr(),
+                &raw_config,
+                ptr::null_mut(),
+            )
         })?;
         let raw = NonNull::new(out).ok_or_else(|| {
-            Error::rust(Status::InternalError, "library returned success and a NULL model")
+            Error::rust(
+                Status::InternalError,
+                "library returned success and a NULL model",
+            )
         })?;
         // Own it first, so that a failing info query still destroys it.
         let mut model = Model {
@@ -201,7 +210,12 @@ impl<'a> Model<'a> {
 
     /// [`Model::prefill`] writing the logits into `logits` (`[vocab_size]`), or
     /// skipping them (None: no host synchronisation on CUDA).
-    pub fn prefill_into(&mut self, seq: i32, tokens: &[i32], logits: Option<&mut [f32]>) -> Result<()> {
+    pub fn prefill_into(
+        &mut self,
+        seq: i32,
+        tokens: &[i32],
+        logits: Option<&mut [f32]>,
+    ) -> Result<()> {
         let logits = self.logits_ptr(logits, 1)?;
         // SAFETY: `tokens` holds `count` ids; `logits` spans vocab_size floats or is NULL.
         check(unsafe {
@@ -248,7 +262,10 @@ impl<'a> Model<'a> {
             ));
         }
         let count = i32::try_from(seq_ids.len()).map_err(|_| {
-            Error::rust(Status::InvalidArgument, "more sequences than a C int32 can count")
+            Error::rust(
+                Status::InvalidArgument,
+                "more sequences than a C int32 can count",
+            )
         })?;
         let logits = self.logits_ptr(logits, seq_ids.len())?;
         // SAFETY: both id slices hold `count` entries; `logits` spans count rows or is NULL.
@@ -302,7 +319,10 @@ impl<'a> Model<'a> {
         if generated > max_new_tokens {
             return Err(Error::rust(
                 Status::InternalError,
-                format!("library generated {} tokens, more than the {} asked for", generated, max_new_tokens),
+                format!(
+                    "library generated {} tokens, more than the {} asked for",
+                    generated, max_new_tokens
+                ),
             ));
         }
         out.truncate(generated);
