@@ -36,8 +36,14 @@
  *     save, upload or multiply with it at once. Destroy it only when no other call
  *     uses it.
  *   - A context may be used from many threads at once, provided each thread uses
- *     its own stream (CUDA) -- the split-K workspace is per stream. Host-backend
- *     calls on one context may run concurrently from many threads.
+ *     its own stream (CUDA). A CUDA context allocates 4 split-K workspace slots
+ *     (64 MiB in all) when it is created; the first stream that runs a split-K SpMM
+ *     is bound to a free slot for the context's lifetime, and a stream that finds
+ *     no free slot runs without split-K (the same result, slower for small M x N).
+ *     spinfer_spmm never allocates or synchronises and may be captured in a CUDA
+ *     graph. Host-backend calls on one context may run concurrently from many
+ *     threads.
+ *   - Layers, KV caches and models (section 7) are used by one thread at a time.
  */
 #ifndef SPINFER_H
 #define SPINFER_H
