@@ -10,6 +10,13 @@
 #   SKIP_BUILD=1  reuse an existing build of BUILD_DIR
 #   RUN_TIMEOUT   seconds per (tool, binary) run (default 300)
 #   FILTER        regex on binary names (default: all)
+#   TEST_ARGS     extra arguments for every test binary (doctest), e.g.
+#                 TEST_ARGS="-tc=*split-K*" or TEST_ARGS="-tce=*cuBLAS*"
+#   RACECHECK_FULL=1  racecheck runs spinfer_gpu_tests whole. By default (and when
+#                 TEST_ARGS is empty) it runs only RACECHECK_GPU_TESTS_CASES there: the
+#                 forced split-K x tile-size sweep (every kernel instantiation, the split-K
+#                 reduction) and the CUDA-graph replay; the whole suite takes minutes
+#                 under racecheck, the subset seconds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -18,6 +25,9 @@ BUILD_DIR=${BUILD_DIR:-build}
 TOOLS=${TOOLS:-memcheck racecheck initcheck synccheck}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 FILTER=${FILTER:-.}
+TEST_ARGS=${TEST_ARGS:-}
+RACECHECK_FULL=${RACECHECK_FULL:-}
+RACECHECK_GPU_TESTS_CASES=${RACECHECK_GPU_TESTS_CASES:-*forced split-K*,*CUDA graph*}
 JOBS=${JOBS:-$(nproc)}
 mkdir -p "$OUT"
 T0=$SECONDS
@@ -56,15 +66,22 @@ for tool in $TOOLS; do
     name=$(basename "$bin")
     log="$OUT/$tool-$name.log"
     t=$SECONDS
+    # TEST_ARGS is split on blanks (doctest options; quote nothing inside it).
+    read -r -a targs <<<"$TEST_ARGS"
+    if [[ $tool == racecheck && $name == spinfer_gpu_tests && -z $RACECHECK_FULL && -z $TEST_ARGS ]]; then
+      targs=("-tc=$RACECHECK_GPU_TESTS_CASES")
+    fi
+    echo "args: ${targs[*]}" >"$OUT/$tool-$name.stdout"
     timeout "$RUN_TIMEOUT" "$CS" --tool "$tool" "${opts[@]}" --error-exitcode 99 --log-file "$log" \
-      "$bin" >"$OUT/$tool-$name.stdout" 2>&1
+      "$bin" "${targs[@]}" >>"$OUT/$tool-$name.stdout" 2>&1
     rc=$?
     errors=$(grep -h "ERROR SUMMARY" "$log" 2>/dev/null | tail -1)
     verdict=clean
     [[ $rc -eq 77 ]] && verdict=skipped
     [[ $rc -ne 0 && $rc -ne 77 ]] && { verdict="FAILED (rc=$rc)"; status=1; }
     [[ $rc -eq 124 ]] && verdict="TIMEOUT after $RUN_TIMEOUT s"
-    line=$(printf "%-10s %-40s %-22s %4d s  %s" "$tool" "$name" "$verdict" "$((SECONDS - t))" "$errors")
+    line=$(printf "%-10s %-40s %-22s %4d s  %s%s" "$tool" "$name" "$verdict" "$((SECONDS - t))" "$errors" \
+      "${targs[*]:+  [${targs[*]}]}")
     echo "$line" | tee -a "$OUT/summary.txt"
   done
 done

@@ -110,6 +110,14 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
 #endif
 
   // This thread's X chunk: row x_row (+16, +32, ...), 16-byte chunk tid % 8 of each K-tile.
+  // X reads stay inside the [n, K] block the caller owns (everything else may be NaN or
+  // never written, and NaN * 0 = NaN would poison Y): rows are limited to r < n_valid
+  // (rows past N are zeroed in shared memory above, never loaded); a full K-tile lies
+  // entirely below K because only the matrix's last K-tile can be ragged, and that one
+  // (ragged_tile, set only in the slice that owns it) is loaded element-wise with columns
+  // >= K written as zeros. The cp.async below never needs a src-size < 16. (initcheck's
+  // reports on this line came from a test that passed an unwritten x; see
+  // tests/gpu/test_graph_and_errors.cpp.)
   const int x_row = tid >> 3;
   const T* x_src = x + (n0 + x_row) * p.ldx + gk_begin * 64 + (tid & 7) * 8;
   const int64_t x_step = int64_t(kSmbdThreads / 8) * p.ldx;

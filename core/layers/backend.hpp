@@ -98,9 +98,15 @@ class Backend {
   // y = act(y) (+ residual) over [n, m]; residual in act_dtype() with leading dim ldr.
   virtual void epilogue(void* y, int64_t n, int64_t m, int64_t ldy, Activation act,
                         const void* residual, int64_t ldr, void* stream) = 0;
-  // dst[n, m] (dtype ddt, contiguous) = src[n, m] (dtype sdt, contiguous).
-  virtual void convert(const void* src, DType sdt, void* dst, DType ddt, int64_t count,
-                       void* stream) = 0;
+  // dst[n, m] (dtype ddt, leading dim ldd) = src[n, m] (dtype sdt, leading dim lds).
+  // Reads and writes only the [n, m] block: padding columns of a strided source (e.g.
+  // the columns [m, ldy) an SpMM leaves untouched) are never read.
+  virtual void convert_rows(const void* src, DType sdt, int64_t lds, void* dst, DType ddt,
+                            int64_t ldd, int64_t n, int64_t m, void* stream) = 0;
+  // dst[count] (dtype ddt) = src[count] (dtype sdt), both contiguous.
+  void convert(const void* src, DType sdt, void* dst, DType ddt, int64_t count, void* stream) {
+    convert_rows(src, sdt, count, dst, ddt, count, count ? 1 : 0, count, stream);
+  }
   // hidden[n, m] (fp32) += y[n, m] (act_dtype, leading dim ldy).
   virtual void add_to_hidden(float* hidden, const void* y, int64_t n, int64_t m, int64_t ldy,
                              void* stream) = 0;

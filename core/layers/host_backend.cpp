@@ -59,8 +59,11 @@ class HostBackend final : public Backend {
     });
   }
 
-  void convert(const void* src, DType sdt, void* dst, DType ddt, int64_t count, void*) override {
-    for (int64_t i = 0; i < count; ++i) store_from_float(dst, ddt, i, load_as_float(src, sdt, i));
+  void convert_rows(const void* src, DType sdt, int64_t lds, void* dst, DType ddt, int64_t ldd,
+                    int64_t n, int64_t m, void*) override {
+    for (int64_t t = 0; t < n; ++t)
+      for (int64_t j = 0; j < m; ++j)
+        store_from_float(dst, ddt, t * ldd + j, load_as_float(src, sdt, t * lds + j));
   }
 
   void add_to_hidden(float* hidden, const void* y, int64_t n, int64_t m, int64_t ldy, void*) override {

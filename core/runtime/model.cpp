@@ -17,6 +17,8 @@ Model::Model(ModelParts parts, const RuntimeConfig& rt) : parts_(std::move(parts
   require(rt.max_sequences >= 1, SPINFER_STATUS_INVALID_ARGUMENT, "max_sequences must be >= 1");
   require(rt.max_batch_tokens >= rt.max_sequences, SPINFER_STATUS_INVALID_ARGUMENT,
           "max_batch_tokens must be >= max_sequences (a decode step has one token per sequence)");
+  require(rt.max_batch_tokens <= (int64_t(1) << 24), SPINFER_STATUS_INVALID_ARGUMENT,
+          "max_batch_tokens must be <= 2^24");  // buffer sizes T x vocab x 4 stay far from overflow
   require(rt.kv_block_size >= 1, SPINFER_STATUS_INVALID_ARGUMENT, "kv_block_size must be >= 1");
   require(rt.max_sequence_length >= 0 && rt.kv_num_blocks >= 0, SPINFER_STATUS_INVALID_ARGUMENT,
           "max_sequence_length and kv_num_blocks must be >= 0");
@@ -50,7 +52,7 @@ Model::Model(ModelParts parts, const RuntimeConfig& rt) : parts_(std::move(parts
   normed_ = Buffer(b, size_t(logit_rows * H) * es);
   logits_ld_ = (V + 7) / 8 * 8;  // 16-byte rows for the CUDA SpMM
   logits_act_ = Buffer(b, size_t(logit_rows * logits_ld_) * es);
-  logits_f32_ = Buffer(b, size_t(logit_rows * logits_ld_) * 4);
+  logits_f32_ = Buffer(b, size_t(logit_rows * V) * 4);  // contiguous [rows, V]
 }
 
 Model::~Model() = default;
@@ -94,18 +96,16 @@ void Model::run_layers(int64_t n, int64_t first_row, int64_t rows, bool want_log
   }
   b.linear(parts_.lm_head.weight, normed_.get(), rows, H, nullptr, logits_act_.get(), logits_ld_,
            stream);
-  b.convert(logits_act_.get(), b.act_dtype(), logits_f32_.get(), DType::f32, rows * logits_ld_,
-            stream);
+  // Only the [rows, V] block: columns [V, logits_ld_) of logits_act_ are padding the
+  // SpMM never writes (reading them was an uninitialised read under initcheck).
+  b.convert_rows(logits_act_.get(), b.act_dtype(), logits_ld_, logits_f32_.get(), DType::f32,
+                 c.vocab_size, rows, c.vocab_size, stream);
 }
 
 void Model::copy_logits(float* logits, int64_t rows, void* stream) {
-  const int64_t V = parts_.config.vocab_size;
-  if (logits_ld_ == V) {
-    parts_.backend->copy_to_host(logits, logits_f32_.get(), size_t(rows * V) * 4, stream);
-    return;
-  }
-  for (int64_t r = 0; r < rows; ++r)
-    parts_.backend->copy_to_host(logits + r * V, logits_f32_.as<float>() + r * logits_ld_, size_t(V) * 4, stream);
+  // logits_f32_ is contiguous [rows, vocab]: one copy.
+  parts_.backend->copy_to_host(logits, logits_f32_.get(),
+                               size_t(rows * parts_.config.vocab_size) * 4, stream);
 }
 
 void Model::prefill(int32_t seq, const int32_t* tokens, int64_t count, float* logits, void* stream) {

@@ -62,7 +62,7 @@ class Model {
 
  private:
   // Runs the step already begun on the cache for `n` tokens whose ids are in ids_;
-  // logits of `rows` rows starting at hidden row `first_row` go to logits_f32_.
+  // logits of `rows` rows starting at hidden row `first_row` go to logits_f32_ ([rows, V]).
   void run_layers(int64_t n, int64_t first_row, int64_t rows, bool want_logits, void* stream);
   void check_tokens(const int32_t* tokens, int64_t count) const;
   void copy_logits(float* logits, int64_t rows, void* stream);  // host, [rows, vocab]
@@ -71,7 +71,7 @@ class Model {
   RuntimeConfig runtime_;
   std::unique_ptr<layers::KvCache> cache_;
   layers::Scratch scratch_;
-  layers::Buffer hidden_, ids_, normed_, logits_act_, logits_f32_;  // logits rows: logits_ld_
+  layers::Buffer hidden_, ids_, normed_, logits_act_, logits_f32_;  // logits_act_ rows: logits_ld_
   layers::Buffer carry_;  // the last layer's MLP output not yet added to hidden_
   int64_t logits_ld_ = 0;
 };

@@ -19,13 +19,22 @@ DeviceBuffer::DeviceBuffer(size_t n_bytes) : bytes(n_bytes) {
   cuda_ok(cudaMalloc(&ptr, n_bytes ? n_bytes : 16), "cudaMalloc");
 }
 DeviceBuffer::~DeviceBuffer() { cudaFree(ptr); }
+// cudaMemcpy from pageable memory and cudaMemset run on the legacy default stream and
+// may still be in flight when they return; the tests also launch on non-blocking streams,
+// which do not wait for the legacy stream. Wait here so the data is in place for any
+// stream (a race of this kind made the first SpMM of the C API test return NaN under
+// initcheck).
 void DeviceBuffer::upload(const void* src, size_t n) const {
   cuda_ok(cudaMemcpy(ptr, src, n, cudaMemcpyHostToDevice), "cudaMemcpy H2D");
+  cuda_ok(cudaDeviceSynchronize(), "cudaMemcpy H2D (sync)");
 }
 void DeviceBuffer::download(void* dst, size_t n) const {
   cuda_ok(cudaMemcpy(dst, ptr, n, cudaMemcpyDeviceToHost), "cudaMemcpy D2H");
 }
-void DeviceBuffer::poison() const { cuda_ok(cudaMemset(ptr, 0xFF, bytes), "cudaMemset"); }
+void DeviceBuffer::poison() const {
+  cuda_ok(cudaMemset(ptr, 0xFF, bytes), "cudaMemset");
+  cuda_ok(cudaDeviceSynchronize(), "cudaMemset (sync)");
+}
 
 std::vector<uint16_t> random_sparse(int64_t rows, int64_t cols, int64_t ld, double sparsity,
                                     DType dtype, std::mt19937_64& rng, bool pad_nan) {
@@ -91,6 +100,14 @@ void cublas_reference(const void* w_dense, int64_t m, int64_t k, const void* x, 
                       int64_t ldx, void* y, int64_t ldy, DType dtype) {
   cublasHandle_t h = nullptr;
   REQUIRE(cublasCreate(&h) == CUBLAS_STATUS_SUCCESS);
+  // cuBLAS' split-K reduction reads parts of its workspace its GEMM kernel never wrote
+  // (thousands of initcheck reports in cublasLt::splitKreduce_kernel, none affecting the
+  // result): give it a zeroed workspace so initcheck logs show only findings of ours.
+  constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+  DeviceBuffer workspace(kWorkspaceBytes);
+  cuda_ok(cudaMemset(workspace.ptr, 0, kWorkspaceBytes), "cudaMemset(cuBLAS workspace)");
+  cuda_ok(cudaDeviceSynchronize(), "cudaMemset(cuBLAS workspace) sync");
+  REQUIRE(cublasSetWorkspace(h, workspace.ptr, kWorkspaceBytes) == CUBLAS_STATUS_SUCCESS);
   const float alpha = 1.0f, beta = 0.0f;
   const cudaDataType_t t = dtype == DType::f16 ? CUDA_R_16F : CUDA_R_16BF;
   // Row-major Y[n, m] = X[n, k] * W[m, k]^T is column-major Y'[m, n] = W'^T X' .

@@ -26,6 +26,7 @@ struct DeviceBuffer {
   ~DeviceBuffer();
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  // upload and poison return when the device memory holds the data (safe for any stream).
   void upload(const void* src, size_t n) const;
   void download(void* dst, size_t n) const;
   void poison() const;  // 0xFF bytes: NaN in fp16 and bf16

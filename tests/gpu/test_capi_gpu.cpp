@@ -39,13 +39,16 @@ double rel_err(const std::vector<__half>& a, const std::vector<__half>& b) {
 }  // namespace
 
 TEST_CASE("C API: GPU SpMM agrees with the host backend; upload, download, GPU encode") {
-  const int64_t m = 300, k = 520, n = 7, ldx = 520, ldy = 304;
+  // ldx > k and rows past n: that padding is NaN, which no backend may read.
+  const int64_t m = 300, k = 520, n = 7, ldx = 536, ldy = 304, x_rows = n + 3;
   std::mt19937_64 rng(17);
   std::uniform_real_distribution<float> u(-1.f, 1.f), keep(0.f, 1.f);
   std::vector<float> w(size_t(m * k));
   for (float& v : w) v = keep(rng) < 0.6f ? 0.f : u(rng);
-  std::vector<__half> x(size_t(n * ldx)), y_host(size_t(n * ldy)), y_dev(y_host.size());
-  for (auto& v : x) v = __float2half(u(rng));
+  std::vector<__half> x(size_t(x_rows * ldx)), y_host(size_t(n * ldy)), y_dev(y_host.size());
+  for (int64_t t = 0; t < x_rows; ++t)
+    for (int64_t c = 0; c < ldx; ++c)
+      x[size_t(t * ldx + c)] = t < n && c < k ? __float2half(u(rng)) : __float2half(NAN);
 
   spinfer_context_t *host = nullptr, *gpu = nullptr;
   OK(spinfer_context_create(&host, SPINFER_BACKEND_HOST));
@@ -67,10 +70,16 @@ TEST_CASE("C API: GPU SpMM agrees with the host backend; upload, download, GPU e
   Dev dx(x.size() * 2), dy(y_dev.size() * 2), dw(w.size() * 4);
   REQUIRE(cudaMemcpy(dx.p, x.data(), x.size() * 2, cudaMemcpyHostToDevice) == cudaSuccess);
   REQUIRE(cudaMemcpy(dw.p, w.data(), w.size() * 4, cudaMemcpyHostToDevice) == cudaSuccess);
+  // Pageable cudaMemcpy runs on the legacy stream and may still be in flight; `s` is a
+  // non-blocking stream that does not wait for it. Without this (and with the poison on
+  // the legacy stream) the first SpMM raced the copies queued before it: under initcheck
+  // its output came back non-finite on the first call only.
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
 
   // Plain call; columns >= m of y belong to nobody: compare only the [n, m] block.
   auto run_and_fetch = [&](const spinfer_matrix_t* mat, const spinfer_spmm_options_t* opt) {
-    REQUIRE(cudaMemset(dy.p, 0xFF, y_dev.size() * 2) == cudaSuccess);
+    // Poison on `s` itself: a cudaMemset on the legacy stream is not ordered with `s`.
+    REQUIRE(cudaMemsetAsync(dy.p, 0xFF, y_dev.size() * 2, s) == cudaSuccess);
     OK(spinfer_spmm_ex(gpu, mat, dx.p, n, ldx, nullptr, dy.p, ldy, SPINFER_DTYPE_F16, opt, s));
     REQUIRE(cudaStreamSynchronize(s) == cudaSuccess);
     REQUIRE(cudaMemcpy(y_dev.data(), dy.p, y_dev.size() * 2, cudaMemcpyDeviceToHost) == cudaSuccess);
@@ -110,7 +119,7 @@ TEST_CASE("C API: GPU SpMM agrees with the host backend; upload, download, GPU e
   OK(spinfer_spmm(gpu, dm, dx.p, n, ldx, nullptr, dy.p, ldy, SPINFER_DTYPE_F16, s));
   REQUIRE(cudaStreamEndCapture(s, &graph) == cudaSuccess);
   REQUIRE(cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess);
-  REQUIRE(cudaMemset(dy.p, 0xFF, y_dev.size() * 2) == cudaSuccess);
+  REQUIRE(cudaMemsetAsync(dy.p, 0xFF, y_dev.size() * 2, s) == cudaSuccess);
   REQUIRE(cudaGraphLaunch(exec, s) == cudaSuccess);
   REQUIRE(cudaStreamSynchronize(s) == cudaSuccess);
   REQUIRE(cudaMemcpy(y_dev.data(), dy.p, y_dev.size() * 2, cudaMemcpyDeviceToHost) == cudaSuccess);

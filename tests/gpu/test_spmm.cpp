@@ -1,6 +1,7 @@
 // CUDA SpMM against the float64 host reference and cuBLAS on the decoded dense matrix:
 // many shapes (odd ones too), sparsities 0-99 %, N from 1 to 1000, fp16 and bf16,
-// poisoned outputs, padding columns of X full of NaN, and bitwise repeatability.
+// poisoned outputs, padding columns and rows past N of X full of NaN, and bitwise
+// repeatability.
 #include <doctest/doctest.h>
 
 #include <cstring>
@@ -38,7 +39,12 @@ void run_case(sc::DeviceContext& ctx, const Case& c, std::mt19937_64& rng, bool 
   CAPTURE(c.options.tile_n);
   const int64_t ldx = round8(c.k) + c.pad_x, ldy = round8(c.m) + c.pad_y;
   const auto w = random_sparse(c.m, c.k, c.k, c.sparsity, c.dtype, rng);
-  const auto x = random_sparse(c.n, c.k, ldx, 0.0, c.dtype, rng, /*pad_nan=*/true);
+  // X is [n, K] inside a larger allocation: columns [K, ldx) and kExtraRows rows past n
+  // are NaN. The API reads only the [n, K] block; NaN * 0 = NaN would poison the output
+  // if the kernel touched anything else (as an uninitialised caller buffer might hold).
+  constexpr int64_t kExtraRows = 9;
+  auto x = random_sparse(c.n, c.k, ldx, 0.0, c.dtype, rng, /*pad_nan=*/true);
+  x.resize(size_t((c.n + kExtraRows) * ldx), c.dtype == DType::f16 ? 0x7e00 : 0x7fc0);
   std::vector<uint16_t> bias;
   if (c.with_bias) bias = random_sparse(1, c.m, c.m, 0.0, c.dtype, rng);
 

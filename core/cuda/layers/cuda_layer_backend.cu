@@ -103,10 +103,11 @@ class CudaBackend final : public Backend {
     });
   }
 
-  void convert(const void* src, DType sdt, void* dst, DType ddt, int64_t count, void* stream) override {
+  void convert_rows(const void* src, DType sdt, int64_t lds, void* dst, DType ddt, int64_t ldd, int64_t n,
+                    int64_t m, void* stream) override {
     if (sdt == DType::f32 && ddt == DType::f32) {
-      launched(k::launch_convert<float, float>(static_cast<const float*>(src), static_cast<float*>(dst), count,
-                                               s(stream)), "convert");
+      launched(k::launch_convert<float, float>(static_cast<const float*>(src), lds, static_cast<float*>(dst), ldd,
+                                               n, m, s(stream)), "convert");
       return;
     }
     const DType half = sdt == DType::f32 ? ddt : sdt;
@@ -116,11 +117,13 @@ class CudaBackend final : public Backend {
       using T = std::remove_pointer_t<decltype(tag)>;
       cudaError_t e;
       if (sdt == DType::f32)
-        e = k::launch_convert<float, T>(static_cast<const float*>(src), static_cast<T*>(dst), count, s(stream));
+        e = k::launch_convert<float, T>(static_cast<const float*>(src), lds, static_cast<T*>(dst), ldd, n, m,
+                                        s(stream));
       else if (ddt == DType::f32)
-        e = k::launch_convert<T, float>(static_cast<const T*>(src), static_cast<float*>(dst), count, s(stream));
+        e = k::launch_convert<T, float>(static_cast<const T*>(src), lds, static_cast<float*>(dst), ldd, n, m,
+                                        s(stream));
       else
-        e = k::launch_convert<T, T>(static_cast<const T*>(src), static_cast<T*>(dst), count, s(stream));
+        e = k::launch_convert<T, T>(static_cast<const T*>(src), lds, static_cast<T*>(dst), ldd, n, m, s(stream));
       launched(e, "convert");
     });
   }

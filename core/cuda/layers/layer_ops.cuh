@@ -69,7 +69,8 @@ template <typename T>
 cudaError_t launch_epilogue(T* y, int64_t n, int64_t m, int64_t ldy, int act, const T* residual,
                             int64_t ldr, cudaStream_t s);
 template <typename S, typename D>
-cudaError_t launch_convert(const S* src, D* dst, int64_t count, cudaStream_t s);
+cudaError_t launch_convert(const S* src, int64_t lds, D* dst, int64_t ldd, int64_t n, int64_t m,
+                           cudaStream_t s);
 template <typename T>
 cudaError_t launch_add_to_hidden(float* hidden, const T* y, int64_t n, int64_t m, int64_t ldy,
                                  cudaStream_t s);

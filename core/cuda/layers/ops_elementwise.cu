@@ -18,9 +18,13 @@ __global__ void epilogue_kernel(T* y, int64_t n, int64_t m, int64_t ldy, int act
   }
 }
 
+// Only the [n, m] block: the padding columns of a strided source hold nothing written.
 template <typename S, typename D>
-__global__ void convert_kernel(const S* src, D* dst, int64_t count) {
-  GRID_STRIDE(i, count) dst[i] = from_float<D>(to_float(src[i]));
+__global__ void convert_kernel(const S* src, int64_t lds, D* dst, int64_t ldd, int64_t n, int64_t m) {
+  GRID_STRIDE(i, n * m) {
+    const int64_t t = i / m, j = i % m;
+    dst[t * ldd + j] = from_float<D>(to_float(src[t * lds + j]));
+  }
 }
 
 template <typename T>
@@ -58,9 +62,10 @@ cudaError_t launch_epilogue(T* y, int64_t n, int64_t m, int64_t ldy, int act, co
 }
 
 template <typename S, typename D>
-cudaError_t launch_convert(const S* src, D* dst, int64_t count, cudaStream_t s) {
-  if (count == 0) return cudaSuccess;
-  convert_kernel<<<grid_for(count), 256, 0, s>>>(src, dst, count);
+cudaError_t launch_convert(const S* src, int64_t lds, D* dst, int64_t ldd, int64_t n, int64_t m,
+                           cudaStream_t s) {
+  if (n * m == 0) return cudaSuccess;
+  convert_kernel<<<grid_for(n * m), 256, 0, s>>>(src, lds, dst, ldd, n, m);
   return cudaGetLastError();
 }
 
@@ -96,11 +101,15 @@ cudaError_t launch_embedding(const int32_t* ids, int32_t off, int64_t n, const T
                                        int, T*, int64_t, cudaStream_t);                           \
   template cudaError_t launch_embedding<T>(const int32_t*, int32_t, int64_t, const T*, int64_t,   \
                                            float*, bool, cudaStream_t);                           \
-  template cudaError_t launch_convert<T, float>(const T*, float*, int64_t, cudaStream_t);         \
-  template cudaError_t launch_convert<float, T>(const float*, T*, int64_t, cudaStream_t);         \
-  template cudaError_t launch_convert<T, T>(const T*, T*, int64_t, cudaStream_t);
+  template cudaError_t launch_convert<T, float>(const T*, int64_t, float*, int64_t, int64_t,       \
+                                                int64_t, cudaStream_t);                           \
+  template cudaError_t launch_convert<float, T>(const float*, int64_t, T*, int64_t, int64_t,       \
+                                                int64_t, cudaStream_t);                           \
+  template cudaError_t launch_convert<T, T>(const T*, int64_t, T*, int64_t, int64_t, int64_t,      \
+                                            cudaStream_t);
 INSTANTIATE(__half)
 INSTANTIATE(__nv_bfloat16)
-template cudaError_t launch_convert<float, float>(const float*, float*, int64_t, cudaStream_t);
+template cudaError_t launch_convert<float, float>(const float*, int64_t, float*, int64_t, int64_t, int64_t,
+                                                  cudaStream_t);
 
 }  // namespace spinfer::cuda::layers
