@@ -43,9 +43,9 @@ step configure 120 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -D
   -DSPINFER_FAULT_INJECTION=ON -DPython_EXECUTABLE="$(command -v python3)"
 step build 300 cmake --build "$BUILD" -j "$(nproc)"
 step "ctest gpu" 150 bash -c "cd '$BUILD' && ctest -L gpu --output-on-failure"
-step "python pytest (torch, cupy)" 100 env PYTHONPATH="$BUILD/bindings/python:${PYTHONPATH:-}" \
+[[ -z ${SKIP_PYTHON:-} ]] && step "python pytest (torch, cupy)" 100 env PYTHONPATH="$BUILD/bindings/python:${PYTHONPATH:-}" \
   python3 -m pytest -q -rs -p no:cacheprovider bindings/python/tests
-step "python torch example" 40 env PYTHONPATH="$BUILD/bindings/python:${PYTHONPATH:-}" \
+[[ -z ${SKIP_PYTHON:-} ]] && step "python torch example" 40 env PYTHONPATH="$BUILD/bindings/python:${PYTHONPATH:-}" \
   python3 examples/python/sparse_linear_torch.py
 step "HF reference (layers)" 150 python3 tests/gpu/hf_reference.py "$BUILD/capi/libspinfer.so" --out /tmp/hf_models
 step "spinfer demo (cuda)" 30 "$BUILD/tools/spinfer" demo --rows 4096 --cols 11008 --tokens 8 --sparsity 0.6
@@ -53,7 +53,12 @@ for tool in memcheck racecheck initcheck synccheck; do
   step "sanitizer $tool" 90 env OUT="$LOGS/sanitize" BUILD_DIR="$BUILD" SKIP_BUILD=1 TOOLS=$tool RUN_TIMEOUT=80 \
     bash tools/sanitize_gpu.sh
 done
-step "bench_layers --quick" 120 "$BUILD/bench/layers/bench_layers" --quick
+if [[ -n ${FULL_LAYER_BENCH:-} ]]; then
+  step "bench_layers (full)" 400 "$BUILD/bench/layers/bench_layers"
+else
+  step "bench_layers --quick" 120 "$BUILD/bench/layers/bench_layers" --quick
+fi
+cp "$LOGS/bench_layers"* "$FINAL/" 2>/dev/null
 cp "$LOGS/SUMMARY.txt" "$FINAL/SUMMARY.txt"
 tar czf "$FINAL/logs.tgz" -C "$LOGS" .
 cat "$LOGS/SUMMARY.txt"

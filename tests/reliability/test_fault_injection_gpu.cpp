@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <vector>
 
@@ -21,6 +22,11 @@ using spinfer::test::FaultScenario;
 using spinfer::test::sweep;
 
 namespace {
+
+// compute-sanitizer keeps its own device allocations (initcheck shadow memory) alive
+// across our frees, so free-memory accounting is only meaningful without it; leaks
+// under the sanitizer are memcheck --leak-check's job.
+bool under_compute_sanitizer() { return std::getenv("CUDA_INJECTION64_PATH") != nullptr; }
 
 constexpr unsigned kDevice = site_bit(Site::device_alloc) | site_bit(Site::pinned_alloc);
 constexpr unsigned kAll = kDevice | site_bit(Site::host_alloc);
@@ -95,7 +101,8 @@ TEST_CASE("fault injection on a CUDA context") {
              [&] { return spinfer_context_create(&made, SPINFER_BACKEND_CUDA); },
              [&](bool ok) -> const char* { return ok == (made != nullptr) ? nullptr : "handle/status disagree"; },
              [&] { spinfer_context_destroy(made); made = nullptr; }});
-  CHECK(device_free_bytes() + (size_t(8) << 20) >= free_before_ctx);  // no device memory lost
+  if (!under_compute_sanitizer())
+    CHECK(device_free_bytes() + (size_t(8) << 20) >= free_before_ctx);  // no device memory lost
 
   spinfer_context_t* ctx = nullptr;
   REQUIRE(spinfer_context_create(&ctx, SPINFER_BACKEND_CUDA) == SPINFER_STATUS_SUCCESS);
@@ -157,7 +164,7 @@ TEST_CASE("fault injection on a CUDA context") {
   cudaFree(dx);
   cudaFree(dy);
   spinfer_matrix_destroy(dev);
-  CHECK(device_free_bytes() + (size_t(8) << 20) >= free_before);
+  if (!under_compute_sanitizer()) CHECK(device_free_bytes() + (size_t(8) << 20) >= free_before);
   cudaStreamDestroy(stream);
   spinfer_context_destroy(ctx);
   spinfer_matrix_destroy(host);
