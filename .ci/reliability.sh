@@ -4,13 +4,16 @@
 #      test suite (ctest -L cpu) under it, including the fault-injection sweep
 #      (cpu_fault_injection) and the host concurrency test.
 #   2. TSan build of the host concurrency test, run.
-#   3. libFuzzer targets (clang-14, ASan + UBSan), FUZZ_SECONDS each (default 60), from
-#      the committed seed corpus. Any crash, leak or sanitizer report fails the script.
+#   3. libFuzzer targets (clang-14, ASan + UBSan), from the committed seed corpus:
+#      safetensors_load, matrix_arrays, capi_args FUZZ_SECONDS each (default 60);
+#      model_load, layer_args LAYER_FUZZ_SECONDS each (default FUZZ_SECONDS if set, else 45).
+#      Any crash, leak or sanitizer report fails the script.
 # Build directories: build-asan, build-tsan, build-fuzz (all under /build*, ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=${JOBS:-$(nproc)}
+LAYER_FUZZ_SECONDS=${LAYER_FUZZ_SECONDS:-${FUZZ_SECONDS:-45}}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 T0=$SECONDS
 stamp() { echo "=== [$((SECONDS - T0)) s] $*"; }
@@ -42,11 +45,12 @@ print("|".join("^%s$" % t["name"] for t in tests
                if os.path.basename(t.get("command", [""])[0]).startswith("python")))')
 echo "Python-hosted tests: ${PY_TESTS:-none}"
 (cd build-asan && ctest -L cpu ${PY_TESTS:+-E "$PY_TESTS"} --output-on-failure -j "$JOBS")
+# The sweep's per-call lines, from the log of the run above (not a second run).
+grep -h "^fault sweep" build-asan/Testing/Temporary/LastTest.log || true
 if [[ -n $PY_TESTS ]]; then
   (cd build-asan && LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libstdc++.so)" \
      ASAN_OPTIONS=detect_leaks=0 ctest -L cpu -R "$PY_TESTS" --output-on-failure)
 fi
-build-asan/tests/reliability/spinfer_fault_tests | grep "^fault sweep" || true
 
 # ---- 2. TSan: one context from many threads -------------------------------------------
 stamp "TSan build of the host concurrency test"
@@ -63,12 +67,14 @@ CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=
   -DSPINFER_FUZZ=ON -DSPINFER_CUDA=OFF -DSPINFER_TESTS=OFF -DSPINFER_EXAMPLES=OFF \
   "-DCMAKE_C_FLAGS=$SAN" "-DCMAKE_CXX_FLAGS=$SAN" >/dev/null
 cmake --build build-fuzz -j "$JOBS" --target spinfer_fuzzers
-for target in safetensors_load matrix_arrays capi_args; do
-  stamp "fuzz_$target for $FUZZ_SECONDS s"
+for target in safetensors_load matrix_arrays capi_args model_load layer_args; do
+  secs=$FUZZ_SECONDS
+  [[ $target == model_load || $target == layer_args ]] && secs=$LAYER_FUZZ_SECONDS
+  stamp "fuzz_$target for $secs s"
   work=build-fuzz/run/$target
   rm -rf "$work" && mkdir -p "$work/corpus"
   # New inputs go to a scratch corpus; the committed seeds are only read.
-  (cd "$work" && "$ROOT/build-fuzz/fuzz/fuzz_$target" -max_total_time="$FUZZ_SECONDS" \
+  (cd "$work" && "$ROOT/build-fuzz/fuzz/fuzz_$target" -max_total_time="$secs" \
      -max_len=16384 -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
      corpus "$ROOT/fuzz/corpus/$target" > log.txt 2>&1) || {
     tail -60 "$work/log.txt"

@@ -35,6 +35,10 @@ std::vector<float> bias(const void* p, DType dt, int64_t count) {
   return spinfer::layers::host_floats(p, dt, count);
 }
 
+// Largest max_tokens: scratch sizes (max_tokens x width x 4 bytes) stay far from int64
+// overflow (found by fuzz_layer_args: a huge max_tokens overflowed Mlp::scratch_bytes).
+constexpr int64_t kMaxTokens = int64_t(1) << 24;
+
 void init_base(LayerBase& base, spinfer_context_t* ctx, const spinfer_matrix_t* any, int64_t max_tokens) {
   require_not_null(ctx, "ctx");
   require_not_null(any, "matrix");
@@ -89,6 +93,7 @@ spinfer_status_t spinfer_linear_forward(spinfer_context_t* ctx, spinfer_linear_t
     require_not_null(layer, "layer");
     spinfer::capi::require_same_context(ctx, layer->base, "layer");
     check_n(layer->base, n);
+    spinfer::capi::require_dtype(dtype, "x/y");  // a bad enum is refused also when n == 0
     if (n == 0) return;
     require_not_null(x, "x");
     require_not_null(y, "y");
@@ -130,7 +135,8 @@ spinfer_status_t spinfer_mlp_create(spinfer_context_t* ctx, spinfer_mlp_t** out,
     const auto c = config_or_default(config, spinfer_mlp_config_init, "config");
     require(c.kind == SPINFER_MLP_PLAIN || c.kind == SPINFER_MLP_GATED, SPINFER_STATUS_INVALID_ARGUMENT,
             "config->kind is unknown");
-    require(c.max_tokens >= 1, SPINFER_STATUS_INVALID_ARGUMENT, "config->max_tokens must be >= 1");
+    require(c.max_tokens >= 1 && c.max_tokens <= kMaxTokens, SPINFER_STATUS_INVALID_ARGUMENT,
+            "config->max_tokens must be in [1, 2^24]");
     require_not_null(up, "up");
     require_not_null(down, "down");
     auto h = std::make_unique<spinfer_mlp>();
@@ -156,6 +162,7 @@ spinfer_status_t spinfer_mlp_forward(spinfer_context_t* ctx, spinfer_mlp_t* mlp,
     require_not_null(mlp, "mlp");
     spinfer::capi::require_same_context(ctx, mlp->base, "mlp");
     check_n(mlp->base, n);
+    spinfer::capi::require_dtype(dtype, "x/y");  // a bad enum is refused also when n == 0
     if (n == 0) return;
     require_not_null(x, "x");
     require_not_null(y, "y");
@@ -199,7 +206,8 @@ spinfer_status_t spinfer_attention_create(spinfer_context_t* ctx, spinfer_attent
   return guard([&] {
     require_not_null(out, "out");
     const auto c = config_or_default(config, spinfer_attention_config_init, "config");
-    require(c.max_tokens >= 1, SPINFER_STATUS_INVALID_ARGUMENT, "config->max_tokens must be >= 1");
+    require(c.max_tokens >= 1 && c.max_tokens <= kMaxTokens, SPINFER_STATUS_INVALID_ARGUMENT,
+            "config->max_tokens must be in [1, 2^24]");
     require(c.num_heads >= 1 && c.num_kv_heads >= 0 && c.head_dim >= 0, SPINFER_STATUS_INVALID_ARGUMENT,
             "config->num_heads must be >= 1 and num_kv_heads, head_dim >= 0");
     require(c.rope_theta > 0, SPINFER_STATUS_INVALID_ARGUMENT, "config->rope_theta must be > 0");
@@ -295,7 +303,8 @@ spinfer_status_t spinfer_decoder_layer_create(spinfer_context_t* ctx, spinfer_de
     require(c.hidden_size >= 1 && c.intermediate_size >= 1 && c.num_heads >= 1,
             SPINFER_STATUS_INVALID_ARGUMENT,
             "config->hidden_size, intermediate_size and num_heads must be set (>= 1)");
-    require(c.max_tokens >= 1, SPINFER_STATUS_INVALID_ARGUMENT, "config->max_tokens must be >= 1");
+    require(c.max_tokens >= 1 && c.max_tokens <= kMaxTokens, SPINFER_STATUS_INVALID_ARGUMENT,
+            "config->max_tokens must be in [1, 2^24]");
     require(c.norm_eps > 0 && c.rope_theta > 0, SPINFER_STATUS_INVALID_ARGUMENT,
             "config->norm_eps and rope_theta must be > 0");
     for (const spinfer_matrix_t* m : {weights->q_proj, weights->k_proj, weights->v_proj,

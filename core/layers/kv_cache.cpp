@@ -29,6 +29,13 @@ KvCache::KvCache(Backend& backend, const KvCacheConfig& c) : backend_(backend), 
           std::string("a CUDA KV cache must store the activation dtype ") + dtype_name(backend.act_dtype()));
 
   max_blocks_per_seq_ = int(ceil_div(c.max_sequence_length, c.block_size));
+  // The pool size in 128 bits: large layer / head counts must not wrap it to a small
+  // buffer that the step then writes past.
+  const unsigned __int128 pool_bytes = (unsigned __int128)uint64_t(c.num_blocks) * uint64_t(c.block_size) *
+                                       uint64_t(c.num_kv_heads) * uint64_t(c.head_dim) * dtype_size(c.dtype) *
+                                       2u * uint64_t(c.num_layers);
+  require(pool_bytes <= (unsigned __int128)1 << 62, SPINFER_STATUS_INVALID_ARGUMENT,
+          "KV cache config: the pool would exceed 2^62 bytes");
   const uint64_t per_layer = uint64_t(c.num_blocks) * uint64_t(c.block_size) *
                              uint64_t(c.num_kv_heads) * uint64_t(c.head_dim) * dtype_size(c.dtype);
   pool_ = Buffer(backend, per_layer * 2 * uint64_t(c.num_layers));
@@ -64,6 +71,8 @@ void KvCache::begin_step(const int32_t* seq_ids, const int32_t* new_tokens, int3
             "sequence " + std::to_string(seq_ids[i]) + " would reach " + std::to_string(len) +
                 " tokens, more than max_sequence_length " + std::to_string(config_.max_sequence_length));
     needed_blocks += ceil_div(len, config_.block_size) - int64_t(blocks_[size_t(seq_ids[i])].size());
+    // Room for the block table now, so the commit below cannot fail half-way.
+    blocks_[size_t(seq_ids[i])].reserve(size_t(ceil_div(len, config_.block_size)));
     total += new_tokens[i];
     decode = decode && new_tokens[i] == 1;
   }
@@ -72,6 +81,7 @@ void KvCache::begin_step(const int32_t* seq_ids, const int32_t* new_tokens, int3
               " more blocks but only " + std::to_string(free_.size()) + " are free");
 
   if (total > max_step_tokens_) reserve_steps(total);  // before any change: may throw
+  std::vector<int32_t> packed(metadata_.bytes() / 4, 0);  // likewise
 
   // Commit: take blocks, grow lengths, build the host layout.
   h_pos_.resize(size_t(total));
@@ -100,7 +110,6 @@ void KvCache::begin_step(const int32_t* seq_ids, const int32_t* new_tokens, int3
   // Backend arrays at fixed offsets inside one buffer, so a step of the same shape
   // always uses the same addresses (CUDA graphs replay with captured pointers).
   const size_t cap_t = size_t(max_step_tokens_), cap_s = size_t(config_.max_sequences);
-  std::vector<int32_t> packed(metadata_.bytes() / 4, 0);
   std::copy(h_pos_.begin(), h_pos_.end(), packed.begin());
   std::copy(h_seq_.begin(), h_seq_.end(), packed.begin() + ptrdiff_t(cap_t));
   std::copy(h_qstart_.begin(), h_qstart_.end(), packed.begin() + ptrdiff_t(2 * cap_t));
@@ -129,10 +138,13 @@ void KvCache::begin_step(const int32_t* seq_ids, const int32_t* new_tokens, int3
 
 void KvCache::reserve_steps(int64_t max_tokens) {
   require(max_tokens >= 1, SPINFER_STATUS_INVALID_ARGUMENT, "reserve_steps needs max_tokens >= 1");
-  max_step_tokens_ = std::max(max_step_tokens_, max_tokens);
-  const size_t ints = 2 * size_t(max_step_tokens_) + 2 * size_t(config_.max_sequences) + 1 +
+  // Allocate first, then commit: if the allocation fails, capacity and buffer still agree.
+  const int64_t tokens = std::max(max_step_tokens_, max_tokens);
+  const size_t ints = 2 * size_t(tokens) + 2 * size_t(config_.max_sequences) + 1 +
                       size_t(config_.max_sequences) * size_t(max_blocks_per_seq_);
-  metadata_ = Buffer(backend_, ints * 4);
+  Buffer grown(backend_, ints * 4);
+  metadata_ = std::move(grown);
+  max_step_tokens_ = tokens;
   step_ = StepLayout{};
 }
 

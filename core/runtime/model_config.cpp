@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "io/json_text.hpp"
 #include "layers/attention.hpp"
 
 namespace spinfer::runtime {
@@ -104,6 +105,9 @@ layers::Activation activation_from_name(const std::string& name) {
 
 ModelConfig parse_model_config(const std::string& text, const std::string& what) {
   json j;
+  // Emptied leaves-first before destruction: nlohmann's destructor allocates inside
+  // noexcept otherwise, and an allocation failure there terminates (io/json_text.hpp).
+  io::JsonTeardown teardown{j};
   try {
     j = json::parse(text);
   } catch (const json::exception& e) {

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <dirent.h>
 #include <filesystem>
+#include <memory>
 
 #include "common/error.hpp"
 #include "format/encode.hpp"
@@ -15,10 +17,16 @@ namespace fs = std::filesystem;
 WeightStore::WeightStore(const std::string& dir) {
   std::error_code ec;
   require(fs::is_directory(dir, ec), SPINFER_STATUS_IO_ERROR, "'" + dir + "' is not a directory");
+  // POSIX listing, not fs::directory_iterator: libstdc++ 12's error_code form
+  // terminates the process when its own allocation fails (found by fault injection).
+  std::unique_ptr<DIR, int (*)(DIR*)> listing(::opendir(dir.c_str()), ::closedir);
+  require(listing != nullptr, SPINFER_STATUS_IO_ERROR, "cannot list '" + dir + "'");
   std::vector<std::string> found;
-  for (const auto& e : fs::directory_iterator(dir, ec))
-    if (e.path().extension() == ".safetensors") found.push_back(e.path().string());
-  require(!ec, SPINFER_STATUS_IO_ERROR, "cannot list '" + dir + "': " + ec.message());
+  while (const dirent* e = ::readdir(listing.get())) {
+    const std::string name = e->d_name;
+    const fs::path path = fs::path(dir) / name;
+    if (path.extension() == ".safetensors") found.push_back(path.string());
+  }
   require(!found.empty(), SPINFER_STATUS_NOT_FOUND, "no .safetensors file in '" + dir + "'");
   std::sort(found.begin(), found.end());
   for (const std::string& path : found) {

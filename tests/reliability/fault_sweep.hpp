@@ -64,7 +64,8 @@ inline SweepResult sweep(const FaultScenario& s, unsigned site_mask, const char*
     const int64_t leaked = live_allocations() - live_before;
 
     const std::string what = "failure point " + std::to_string(i) + ", status " +
-                             spinfer_status_string(st) + ", message '" + spinfer_last_error_message() + "'";
+                             spinfer_status_string(st) + ", message '" + spinfer_last_error_message() + "', " +
+                             std::to_string(injected) + " injected";
     INFO(what);
     REQUIRE_MESSAGE(bad == nullptr, std::string(bad ? bad : ""));
     REQUIRE(leaked == 0);
@@ -94,6 +95,27 @@ inline SweepResult sweep(const FaultScenario& s, unsigned site_mask, const char*
               (unsigned long long)r.errors, (unsigned long long)r.absorbed);
   CHECK(r.errors + r.absorbed == r.points);
   return r;
+}
+
+constexpr unsigned kHostAlloc = fault::site_bit(fault::Site::host_alloc);
+constexpr unsigned kFiles = fault::site_bit(fault::Site::file_open) | fault::site_bit(fault::Site::file_read) |
+                            fault::site_bit(fault::Site::file_write) | fault::site_bit(fault::Site::file_rename);
+constexpr unsigned kHostSites = kHostAlloc | kFiles;
+
+// Every (sites, mode) combination a scenario is swept under. Calls that parse JSON
+// (`parses_json`: load, file_matrix_*, model_load) skip only the persistent
+// out-of-memory sweep: when nlohmann::json (3.11.2) unwinds a half-built document it
+// frees it through a heap-allocated stack inside a noexcept destructor, and if *every*
+// allocation fails from then on the process terminates (docs/reliability.md, "Known limits").
+inline void sweep_all(const FaultScenario& s, bool touches_files, bool parses_json = false) {
+  for (bool persistent : {false, true}) {
+    const bool alloc_ok = !(persistent && parses_json);
+    if (alloc_ok) sweep(s, kHostAlloc, "host_alloc", persistent);
+    if (touches_files) {
+      sweep(s, kFiles, "files", persistent);
+      if (alloc_ok) sweep(s, kHostSites, "alloc+files", persistent);
+    }
+  }
 }
 
 }  // namespace spinfer::test

@@ -20,29 +20,12 @@ using spinfer::fault::Site;
 using spinfer::fault::site_bit;
 using spinfer::test::FaultScenario;
 using spinfer::test::sweep;
+using spinfer::test::sweep_all;
+using spinfer::test::kHostAlloc;
+using spinfer::test::kFiles;
+using spinfer::test::kHostSites;
 
 namespace {
-
-constexpr unsigned kHostAlloc = site_bit(Site::host_alloc);
-constexpr unsigned kFiles = site_bit(Site::file_open) | site_bit(Site::file_read) |
-                            site_bit(Site::file_write) | site_bit(Site::file_rename);
-constexpr unsigned kHostSites = kHostAlloc | kFiles;
-
-// Every (sites, mode) combination a scenario is swept under. Calls that parse JSON
-// (`parses_json`: load, file_matrix_*) skip only the persistent out-of-memory sweep:
-// when nlohmann::json (3.11.2) unwinds a half-built document it frees it through a
-// heap-allocated stack inside a noexcept destructor, and if *every* allocation fails
-// from then on the process terminates (docs/reliability.md, "Known limits").
-void sweep_all(const FaultScenario& s, bool touches_files, bool parses_json = false) {
-  for (bool persistent : {false, true}) {
-    const bool alloc_ok = !(persistent && parses_json);
-    if (alloc_ok) sweep(s, kHostAlloc, "host_alloc", persistent);
-    if (touches_files) {
-      sweep(s, kFiles, "files", persistent);
-      if (alloc_ok) sweep(s, kHostSites, "alloc+files", persistent);
-    }
-  }
-}
 
 // A random 70 %-sparse matrix with odd sizes (partial GroupTiles), as float.
 std::vector<float> random_weights(int64_t rows, int64_t cols, uint64_t seed) {
