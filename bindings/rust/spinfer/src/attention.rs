@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::dtype::{DType, Element};
 use crate::error::{check, Error, Result, Status};
 use crate::kv_cache::KvCache;
-use crate::layer_common::{check_rows, dims, to_c_int, DenseArgs, HostArray, LayerContext};
+use crate::layer_common::{check_forward_io, dims, to_c_int, DenseArgs, HostArray, LayerContext};
 use crate::matrix::Matrix;
 use crate::shape::to_i64;
 
@@ -195,11 +195,7 @@ impl<'a> Attention<'a> {
         y: &mut [T],
     ) -> Result<()> {
         self.layer.require_host("Attention::forward")?;
-        check_rows("x", x, n, self.span)?;
-        check_rows("y", y, n, self.span)?;
-        if let Some(r) = residual {
-            check_rows("residual", r, n, self.span)?;
-        }
+        check_forward_io(x, self.span, residual, y, self.span, n)?;
         // SAFETY: host context, slices long enough, `y` exclusive; the cache is live.
         unsafe {
             self.forward_raw(

@@ -300,6 +300,23 @@ pub(crate) fn check_rows<T: Element>(
     Ok(())
 }
 
+/// Checks the slices of a host forward `y[n, out] = f(x[n, in]) + residual[n, out]`.
+pub(crate) fn check_forward_io<T: Element>(
+    x: &[T],
+    in_features: usize,
+    residual: Option<&[T]>,
+    y: &[T],
+    out_features: usize,
+    n: usize,
+) -> Result<()> {
+    check_rows("x", x, n, in_features)?;
+    check_rows("y", y, n, out_features)?;
+    if let Some(r) = residual {
+        check_rows("residual", r, n, out_features)?;
+    }
+    Ok(())
+}
+
 /// A count as the C API's `int`.
 pub(crate) fn to_c_int(value: usize, what: &str) -> Result<i32> {
     i32::try_from(value).map_err(|_| {

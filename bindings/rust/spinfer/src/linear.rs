@@ -8,7 +8,7 @@ use spinfer_sys as sys;
 use crate::context::Context;
 use crate::dtype::{DType, Element};
 use crate::error::{check, Error, Result, Status};
-use crate::layer_common::{check_rows, dims, Activation, DenseArgs, HostArray, LayerContext};
+use crate::layer_common::{check_forward_io, dims, Activation, DenseArgs, HostArray, LayerContext};
 use crate::matrix::Matrix;
 use crate::shape::to_i64;
 
@@ -146,11 +146,7 @@ impl<'a> Linear<'a> {
         y: &mut [T],
     ) -> Result<()> {
         self.layer.require_host("Linear::forward")?;
-        check_rows("x", x, n, self.in_features)?;
-        check_rows("y", y, n, self.out_features)?;
-        if let Some(r) = residual {
-            check_rows("residual", r, n, self.out_features)?;
-        }
+        check_forward_io(x, self.in_features, residual, y, self.out_features, n)?;
         // SAFETY: host context; the slices span what the library reads and writes, and
         // `y` is borrowed mutably, so it overlaps neither input.
         unsafe {

@@ -9,7 +9,7 @@ use crate::context::Context;
 use crate::dtype::{DType, Element};
 use crate::error::{check, Error, Result, Status};
 use crate::layer_common::{
-    check_rows, dims, Activation, DenseArgs, HostArray, LayerContext, MlpKind,
+    check_forward_io, dims, Activation, DenseArgs, HostArray, LayerContext, MlpKind,
 };
 use crate::matrix::Matrix;
 use crate::shape::to_i64;
@@ -169,11 +169,7 @@ impl<'a> Mlp<'a> {
         y: &mut [T],
     ) -> Result<()> {
         self.layer.require_host("Mlp::forward")?;
-        check_rows("x", x, n, self.span)?;
-        check_rows("y", y, n, self.span)?;
-        if let Some(r) = residual {
-            check_rows("residual", r, n, self.span)?;
-        }
+        check_forward_io(x, self.span, residual, y, self.span, n)?;
         // SAFETY: host context, slices long enough, `y` exclusive.
         unsafe {
             self.forward_raw(
