@@ -165,7 +165,7 @@ HostMatrix load_matrix(const SafetensorsFile& file, const std::string& path,
 }
 
 std::vector<std::string> list_matrices(const std::string& path) {
-  return matrix_names(SafetensorsFile::read(path));
+  return matrix_names(SafetensorsFile::read_header(path));
 }
 
 std::vector<std::string> list_matrices(const SafetensorsFile& file) { return matrix_names(file); }

@@ -39,28 +39,64 @@ uint64_t safetensors_dtype_size(const std::string& dtype) {
   return it == sizes.end() ? 0 : it->second;
 }
 
-SafetensorsFile SafetensorsFile::read(const std::string& path) {
+namespace {
+
+// An open file and its size, or IO_ERROR naming the path.
+std::ifstream open_for_reading(const std::string& path, uint64_t& size) {
   std::ifstream in;
   if (!fault::should_fail(fault::Site::file_open)) in.open(path, std::ios::binary | std::ios::ate);
   if (!in.is_open()) throw Error(SPINFER_STATUS_IO_ERROR, "cannot open '" + path + "' for reading");
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw Error(SPINFER_STATUS_IO_ERROR, "cannot read the size of '" + path + "'");
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  const std::streamoff end = in.tellg();
+  if (end < 0) throw Error(SPINFER_STATUS_IO_ERROR, "cannot read the size of '" + path + "'");
+  size = uint64_t(end);
   in.seekg(0);
-  if (size > 0 && (fault::should_fail(fault::Site::file_read) || !in.read(reinterpret_cast<char*>(bytes.data()), size)))
+  return in;
+}
+
+// Appends the next `count` bytes of `in` to `bytes`.
+void read_more(std::ifstream& in, std::vector<uint8_t>& bytes, uint64_t count, const std::string& path) {
+  const size_t at = bytes.size();
+  bytes.resize(at + size_t(count));
+  if (count > 0 && (fault::should_fail(fault::Site::file_read) ||
+                    !in.read(reinterpret_cast<char*>(bytes.data() + at), std::streamsize(count))))
     throw Error(SPINFER_STATUS_IO_ERROR, "cannot read '" + path + "'");
+}
+
+}  // namespace
+
+SafetensorsFile SafetensorsFile::read(const std::string& path) {
+  uint64_t size = 0;
+  std::ifstream in = open_for_reading(path, size);
+  std::vector<uint8_t> bytes;
+  read_more(in, bytes, size, path);
   return parse(std::move(bytes), "'" + path + "'");
 }
 
-SafetensorsFile SafetensorsFile::parse(std::vector<uint8_t> bytes, const std::string& what) {
+SafetensorsFile SafetensorsFile::read_header(const std::string& path) {
+  uint64_t size = 0;
+  std::ifstream in = open_for_reading(path, size);
+  std::vector<uint8_t> bytes;
+  read_more(in, bytes, std::min<uint64_t>(size, 8), path);
+  if (bytes.size() == 8) {
+    // Read no more than the header, and no more than a valid header can be: parse()
+    // reports a header length that is too large or runs past the end.
+    const uint64_t header_len = std::min(read_u64_le(bytes.data()), kMaxHeaderBytes);
+    read_more(in, bytes, std::min(header_len, size - 8), path);
+  }
+  return parse(std::move(bytes), "'" + path + "'", size);
+}
+
+SafetensorsFile SafetensorsFile::parse(std::vector<uint8_t> bytes, const std::string& what,
+                                       uint64_t file_size) {
   SafetensorsFile f;
-  if (bytes.size() < 8) corrupt(what, "shorter than the 8-byte header length");
+  if (file_size == UINT64_MAX) file_size = bytes.size();
+  if (file_size < 8) corrupt(what, "shorter than the 8-byte header length");
   const uint64_t header_len = read_u64_le(bytes.data());
   if (header_len > kMaxHeaderBytes) corrupt(what, "header length " + std::to_string(header_len) + " is too large");
-  if (header_len > bytes.size() - 8)
+  if (header_len > file_size - 8)
     corrupt(what, "header length " + std::to_string(header_len) + " runs past the end of the file (truncated?)");
   f.data_start_ = 8 + header_len;
-  const uint64_t data_size = bytes.size() - f.data_start_;
+  const uint64_t data_size = file_size - f.data_start_;
 
   json header;
   JsonTeardown teardown{header};

@@ -22,7 +22,14 @@ struct TensorEntry {
 class SafetensorsFile {
  public:
   static SafetensorsFile read(const std::string& path);
-  static SafetensorsFile parse(std::vector<uint8_t> bytes, const std::string& what);
+  // Reads and checks only the 8-byte length and the JSON header (byte ranges are still
+  // checked against the file's size): for listing names and metadata without reading
+  // the tensors. data() must not be called on the result.
+  static SafetensorsFile read_header(const std::string& path);
+  // `file_size` is the size of the whole file when `bytes` holds only its beginning
+  // (read_header); by default the bytes are the whole file.
+  static SafetensorsFile parse(std::vector<uint8_t> bytes, const std::string& what,
+                               uint64_t file_size = UINT64_MAX);
 
   const std::map<std::string, TensorEntry>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }

@@ -113,6 +113,14 @@ TEST_CASE("corrupt and truncated files give a status, never a crash") {
   for (size_t len = 0; len < bytes.size(); len += (len < 300 ? 1 : 97)) {
     write_bytes(t, std::vector<uint8_t>(bytes.begin(), bytes.begin() + std::ptrdiff_t(len)));
     CHECK_MESSAGE(load_status(t) == C, "truncated to " << len);
+    // Listing reads only the header, but still checks it against the file's size.
+    spinfer_status_t list_status = SPINFER_STATUS_SUCCESS;
+    try {
+      io::list_matrices(t);
+    } catch (const Error& e) {
+      list_status = e.status();
+    }
+    CHECK_MESSAGE(list_status == C, "listing, truncated to " << len);
   }
   // Random byte flips never crash; flips inside the data are caught by the validator
   // unless they happen to produce another valid matrix.
