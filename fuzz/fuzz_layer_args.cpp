@@ -167,12 +167,15 @@ bool created(spinfer_status_t s, H* h, const char* call) {
 }
 
 std::vector<float> bias_of(int64_t n) { return std::vector<float>(size_t(std::max<int64_t>(n, 0)), 0.25f); }
-// A bias exactly as long as the matrix it goes with has rows (the contract).
-std::vector<float> bias_for(const spinfer_matrix_t* m) {
+// The matrix's rows or cols (0 for NULL).
+int64_t extent_of(const spinfer_matrix_t* m, bool rows) {
   spinfer_matrix_info_t info{};
   info.struct_size = sizeof info;
-  return bias_of(m && spinfer_matrix_get_info(m, &info) == SPINFER_STATUS_SUCCESS ? info.rows : 0);
+  if (!m || spinfer_matrix_get_info(m, &info) != SPINFER_STATUS_SUCCESS) return 0;
+  return rows ? info.rows : info.cols;
 }
+// A bias exactly as long as the matrix it goes with has rows (the contract).
+std::vector<float> bias_for(const spinfer_matrix_t* m) { return bias_of(extent_of(m, true)); }
 
 void op_linear_create(State& st, FuzzedDataProvider& in) {
   const int64_t out = pick_dim(in), infeat = pick_dim(in);
@@ -385,11 +388,15 @@ void op_attention_create(State& st, FuzzedDataProvider& in) {
   const bool certain_bad = !ctx || !q || !k || !v || !o || cfg.struct_size < sizeof cfg || cfg.num_heads < 1 ||
                            cfg.max_tokens < 1 || cfg.max_tokens > (int64_t(1) << 24);
   check(s, certain_bad ? 0 : -1, "spinfer_attention_create");
-  if (created(s, h, "attention"))
-    st.attns.push_back({h, a.hidden, cfg.max_tokens,
+  if (created(s, h, "attention")) {
+    // The block's width is what its matrices say (the pool may have served matrices of
+    // another shape than the one asked for, and they fit each other).
+    const int64_t hidden = extent_of(q, false);
+    st.attns.push_back({h, hidden, cfg.max_tokens,
                         matching_cache(st, in, cfg.num_kv_heads ? cfg.num_kv_heads : cfg.num_heads,
-                                       cfg.head_dim ? cfg.head_dim : int(a.hidden / std::max(cfg.num_heads, 1)),
+                                       cfg.head_dim ? cfg.head_dim : int(hidden / std::max(cfg.num_heads, 1)),
                                        cfg.max_tokens)});
+  }
 }
 
 // Forward of an attention block or decoder layer into exact-size buffers.
