@@ -72,7 +72,7 @@ for tool in $TOOLS; do
       targs=("-tc=$RACECHECK_GPU_TESTS_CASES")
     fi
     echo "args: ${targs[*]}" >"$OUT/$tool-$name.stdout"
-    timeout "$RUN_TIMEOUT" "$CS" --tool "$tool" "${opts[@]}" --error-exitcode 99 --log-file "$log" \
+    SPINFER_UNDER_COMPUTE_SANITIZER=1 timeout "$RUN_TIMEOUT" "$CS" --tool "$tool" "${opts[@]}" --error-exitcode 99 --log-file "$log" \
       "$bin" "${targs[@]}" >>"$OUT/$tool-$name.stdout" 2>&1
     rc=$?
     errors=$(grep -h "ERROR SUMMARY" "$log" 2>/dev/null | tail -1)

@@ -734,7 +734,9 @@ SPINFER_API spinfer_status_t spinfer_model_get_info(const spinfer_model_t* model
 /**
  * Append `count` prompt tokens to sequence `seq` and run them through the model.
  * `logits` (host, float32, [vocab_size], may be NULL) receives the logits of the
- * last token. Synchronises `stream` when logits is not NULL.
+ * last token. Synchronises `stream` when logits is not NULL. If the call fails,
+ * the sequence keeps the length it had before it (what the call appended to the KV
+ * cache is dropped), so it can be retried as it was.
  */
 SPINFER_API spinfer_status_t spinfer_model_prefill(spinfer_context_t* ctx, spinfer_model_t* model,
                                                    int32_t seq, const int32_t* tokens,
@@ -745,7 +747,8 @@ SPINFER_API spinfer_status_t spinfer_model_prefill(spinfer_context_t* ctx, spinf
  * once), and `logits` (host, float32, [count, vocab_size], may be NULL) receives
  * the next-token logits of each. Synchronises `stream` when logits is not NULL.
  * On CUDA, steps of a given `count` are captured once into a CUDA graph and
- * replayed (when use_cuda_graphs is set).
+ * replayed (when use_cuda_graphs is set). If the call fails, every listed sequence
+ * keeps the length it had before it.
  */
 SPINFER_API spinfer_status_t spinfer_model_decode_step(spinfer_context_t* ctx,
                                                        spinfer_model_t* model,
@@ -757,7 +760,8 @@ SPINFER_API spinfer_status_t spinfer_model_decode_step(spinfer_context_t* ctx,
  * Greedy generation for one sequence: prefill `prompt` (appended to `seq`), then up
  * to `max_new_tokens` decode steps, each taking the arg-max token (lowest id on
  * ties), stopping after `eos_token` (-1: never). out_tokens ([max_new_tokens])
- * receives the generated tokens and `generated` their number.
+ * receives the generated tokens and `generated` their number. If the call fails,
+ * `seq` is back to the length it had before the call (the prompt is dropped too).
  */
 SPINFER_API spinfer_status_t spinfer_model_generate_greedy(
     spinfer_context_t* ctx, spinfer_model_t* model, int32_t seq, const int32_t* prompt,

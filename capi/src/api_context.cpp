@@ -36,7 +36,8 @@ spinfer_status_t spinfer_context_create_ex(spinfer_context_t** out,
     }
     require(cfg.backend == SPINFER_BACKEND_AUTO || cfg.backend == SPINFER_BACKEND_HOST ||
                 cfg.backend == SPINFER_BACKEND_CUDA,
-            SPINFER_STATUS_INVALID_ARGUMENT, "unknown backend value " + std::to_string(int(cfg.backend)));
+            SPINFER_STATUS_INVALID_ARGUMENT,
+            [&] { return "unknown backend value " + std::to_string(int(cfg.backend)); });
     require(cfg.device >= 0, SPINFER_STATUS_INVALID_ARGUMENT, "device ordinal is negative");
     require(cfg.host_threads >= 0, SPINFER_STATUS_INVALID_ARGUMENT, "host_threads is negative");
 
@@ -48,9 +49,10 @@ spinfer_status_t spinfer_context_create_ex(spinfer_context_t** out,
     if (use_cuda) {
       require(spinfer::cuda::built_with_cuda(), SPINFER_STATUS_NOT_SUPPORTED,
               "the CUDA backend was requested but this libspinfer was built without CUDA");
-      require(spinfer::cuda::device_available(cfg.device), SPINFER_STATUS_NO_DEVICE,
-              "the CUDA backend was requested but there is no usable GPU with ordinal " +
-                  std::to_string(cfg.device));
+      require(spinfer::cuda::device_available(cfg.device), SPINFER_STATUS_NO_DEVICE, [&] {
+        return "the CUDA backend was requested but there is no usable GPU with ordinal " +
+               std::to_string(cfg.device);
+      });
       ctx->cuda = spinfer::cuda::create_context(cfg.device);
       ctx->backend = SPINFER_BACKEND_CUDA;
       ctx->device = cfg.device;

@@ -25,7 +25,7 @@ spinfer_status_t spinfer_save(const char* path, const spinfer_matrix_t* const* m
     for (size_t i = 0; i < count; ++i) {
       const std::string which = "matrices[" + std::to_string(i) + "]";
       require(names[i] != nullptr, SPINFER_STATUS_INVALID_ARGUMENT,
-              "names[" + std::to_string(i) + "] is NULL");
+              [&] { return "names[" + std::to_string(i) + "] is NULL"; });
       list.emplace_back(names[i], &spinfer::capi::require_host_matrix(matrices[i], which.c_str()));
     }
     spinfer::io::save_matrices(path, list);
@@ -56,16 +56,18 @@ spinfer_status_t spinfer_file_matrix_name(const char* path, size_t index, char* 
   return guard([&] {
     require_not_null(path, "path");
     const auto names = spinfer::io::list_matrices(path);
-    require(index < names.size(), SPINFER_STATUS_INVALID_ARGUMENT,
-            "index " + std::to_string(index) + " is out of range: the file holds " +
-                std::to_string(names.size()) + " matrices");
+    require(index < names.size(), SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+      return "index " + std::to_string(index) + " is out of range: the file holds " +
+             std::to_string(names.size()) + " matrices";
+    });
     const std::string& name = names[index];
     if (required) *required = name.size() + 1;
     require(buffer != nullptr || buffer_size == 0, SPINFER_STATUS_INVALID_ARGUMENT,
             "buffer is NULL but buffer_size is not 0");
-    require(buffer_size >= name.size() + 1, SPINFER_STATUS_INVALID_ARGUMENT,
-            "buffer of " + std::to_string(buffer_size) + " bytes is too small; " +
-                std::to_string(name.size() + 1) + " needed");
+    require(buffer_size >= name.size() + 1, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+      return "buffer of " + std::to_string(buffer_size) + " bytes is too small; " +
+             std::to_string(name.size() + 1) + " needed";
+    });
     std::memcpy(buffer, name.c_str(), name.size() + 1);
   });
 }

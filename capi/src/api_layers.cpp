@@ -17,8 +17,9 @@ Config config_or_default(const Config* given, spinfer_status_t (*init)(Config*),
   Config c;
   init(&c);
   if (given) {
-    require(given->struct_size >= sizeof(Config), SPINFER_STATUS_INVALID_ARGUMENT,
-            std::string(what) + "->struct_size is too small; initialise it with its _init function");
+    require(given->struct_size >= sizeof(Config), SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+      return std::string(what) + "->struct_size is too small; initialise it with its _init function";
+    });
     c = *given;
   }
   return c;
@@ -26,7 +27,7 @@ Config config_or_default(const Config* given, spinfer_status_t (*init)(Config*),
 
 layers::Activation activation(spinfer_activation_t a, const char* what) {
   require(a >= SPINFER_ACTIVATION_NONE && a <= SPINFER_ACTIVATION_SILU, SPINFER_STATUS_INVALID_ARGUMENT,
-          std::string(what) + " has unknown activation value " + std::to_string(int(a)));
+          [&] { return std::string(what) + " has unknown activation value " + std::to_string(int(a)); });
   return layers::Activation(int(a));
 }
 
@@ -48,8 +49,10 @@ void init_base(LayerBase& base, spinfer_context_t* ctx, const spinfer_matrix_t* 
 }
 
 void check_n(const LayerBase& base, int64_t n) {
-  require(n >= 0 && (base.max_tokens == 0 || n <= base.max_tokens), SPINFER_STATUS_INVALID_ARGUMENT,
-          "n = " + std::to_string(n) + " is outside [0, max_tokens = " + std::to_string(base.max_tokens) + "]");
+  require(n >= 0 && (base.max_tokens == 0 || n <= base.max_tokens), SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+    return "n = " + std::to_string(n) + " is outside [0, max_tokens = " + std::to_string(base.max_tokens) +
+           "]";
+  });
 }
 
 }  // namespace
@@ -386,8 +389,10 @@ spinfer_status_t spinfer_decoder_layer_forward(spinfer_context_t* ctx, spinfer_d
     require_not_null(y, "y");
     const DType dt = spinfer::capi::require_dtype(dtype, "x/y");
     layers::Backend& b = *layer->base.backend;
-    require(!b.is_cuda() || dt == b.act_dtype(), SPINFER_STATUS_UNSUPPORTED_DTYPE,
-            std::string("CUDA layer activations must have the weights' dtype ") + spinfer::dtype_name(b.act_dtype()));
+    require(!b.is_cuda() || dt == b.act_dtype(), SPINFER_STATUS_UNSUPPORTED_DTYPE, [&] {
+      return std::string("CUDA layer activations must have the weights' dtype ") +
+             spinfer::dtype_name(b.act_dtype());
+    });
     const int64_t H = layer->layer->hidden();
     float* hidden = layer->hidden.as<float>();
     b.convert(x, dt, hidden, DType::f32, n * H, stream);

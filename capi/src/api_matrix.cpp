@@ -22,7 +22,7 @@ const HostMatrix& require_host_matrix(const spinfer_matrix_t* m, const char* wha
   require_not_null(m, what);
   const HostMatrix* h = m->host();
   require(h != nullptr, SPINFER_STATUS_WRONG_LOCATION,
-          std::string(what) + " lives on a GPU; download it to the host first");
+          [&] { return std::string(what) + " lives on a GPU; download it to the host first"; });
   return *h;
 }
 
@@ -115,20 +115,22 @@ spinfer_status_t spinfer_matrix_from_arrays(spinfer_matrix_t** out, int64_t rows
     h.cols = cols;
     h.dtype = require_storage_dtype(dtype, "matrix dtype");
     h.format_version = format_version;
-    require(format_version == spinfer::kFormatVersion, SPINFER_STATUS_UNSUPPORTED_VERSION,
-            "TCA-BME format version " + std::to_string(format_version) +
-                " is not supported (this library reads version " +
-                std::to_string(spinfer::kFormatVersion) + ")");
+    require(format_version == spinfer::kFormatVersion, SPINFER_STATUS_UNSUPPORTED_VERSION, [&] {
+      return "TCA-BME format version " + std::to_string(format_version) +
+             " is not supported (this library reads version " + std::to_string(spinfer::kFormatVersion) + ")";
+    });
     // Check the lengths against the shape before copying, so absurd counts fail cleanly.
     require(rows >= 1 && cols >= 1 && rows <= (int64_t(1) << 31) && cols <= (int64_t(1) << 31),
             SPINFER_STATUS_CORRUPT_DATA, "corrupt TCA-BME matrix: invalid shape");
     const auto grid = h.grid();
-    require(bitmaps_count == uint64_t(grid.bitmap_count()), SPINFER_STATUS_CORRUPT_DATA,
-            "corrupt TCA-BME matrix: bitmaps_count " + std::to_string(bitmaps_count) +
-                ", expected " + std::to_string(grid.bitmap_count()));
-    require(offsets_count == uint64_t(grid.groups() + 1), SPINFER_STATUS_CORRUPT_DATA,
-            "corrupt TCA-BME matrix: offsets_count " + std::to_string(offsets_count) +
-                ", expected " + std::to_string(grid.groups() + 1));
+    require(bitmaps_count == uint64_t(grid.bitmap_count()), SPINFER_STATUS_CORRUPT_DATA, [&] {
+      return "corrupt TCA-BME matrix: bitmaps_count " + std::to_string(bitmaps_count) + ", expected " +
+             std::to_string(grid.bitmap_count());
+    });
+    require(offsets_count == uint64_t(grid.groups() + 1), SPINFER_STATUS_CORRUPT_DATA, [&] {
+      return "corrupt TCA-BME matrix: offsets_count " + std::to_string(offsets_count) + ", expected " +
+             std::to_string(grid.groups() + 1);
+    });
     require(values_count <= uint64_t(rows) * uint64_t(cols) + uint64_t(grid.groups()) * 8,
             SPINFER_STATUS_CORRUPT_DATA, "corrupt TCA-BME matrix: values_count is too large");
     h.values.assign(values, values + values_count);

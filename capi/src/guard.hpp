@@ -38,18 +38,18 @@ spinfer_status_t guard(Body&& body) noexcept {
 
 // Argument checks shared by the entry points.
 inline void require_not_null(const void* p, const char* what) {
-  require(p != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, std::string(what) + " is NULL");
+  require(p != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, [&] { return std::string(what) + " is NULL"; });
 }
 inline DType require_dtype(spinfer_dtype_t t, const char* what) {
   require(t == SPINFER_DTYPE_F32 || t == SPINFER_DTYPE_F16 || t == SPINFER_DTYPE_BF16,
           SPINFER_STATUS_UNSUPPORTED_DTYPE,
-          std::string(what) + " has unknown dtype value " + std::to_string(int(t)));
+          [&] { return std::string(what) + " has unknown dtype value " + std::to_string(int(t)); });
   return DType(t);
 }
 inline DType require_storage_dtype(spinfer_dtype_t t, const char* what) {
   DType d = require_dtype(t, what);
   require(is_storage_dtype(d), SPINFER_STATUS_UNSUPPORTED_DTYPE,
-          std::string(what) + " must be F16 or BF16");
+          [&] { return std::string(what) + " must be F16 or BF16"; });
   return d;
 }
 

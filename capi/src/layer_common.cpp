@@ -24,14 +24,15 @@ layers::MatrixInput matrix_input(const spinfer_matrix_t* m) {
 void require_same_context(const spinfer_context_t* ctx, const LayerBase& base, const char* what) {
   require_not_null(ctx, "ctx");
   require(ctx == base.ctx, SPINFER_STATUS_INVALID_ARGUMENT,
-          std::string(what) + " was created on a different context");
+          [&] { return std::string(what) + " was created on a different context"; });
 }
 
 ActivationIo::ActivationIo(const LayerBase& base, DType user) : base_(base), user_(user) {
   const DType act = base.backend->act_dtype();
   if (base.backend->is_cuda()) {
-    require(user == act, SPINFER_STATUS_UNSUPPORTED_DTYPE,
-            std::string("CUDA layer activations must have the weights' dtype ") + dtype_name(act));
+    require(user == act, SPINFER_STATUS_UNSUPPORTED_DTYPE, [&] {
+      return std::string("CUDA layer activations must have the weights' dtype ") + dtype_name(act);
+    });
   } else {
     convert_ = user != DType::f32;
   }

@@ -27,10 +27,11 @@ DeviceContextPtr create_context(int device) {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   require(err == cudaSuccess && count > 0, SPINFER_STATUS_NO_DEVICE,
-          std::string("no CUDA device: ") + cudaGetErrorString(err));
-  require(device >= 0 && device < count, SPINFER_STATUS_NO_DEVICE,
-          "CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(count) +
-              " present)");
+          [&] { return std::string("no CUDA device: ") + cudaGetErrorString(err); });
+  require(device >= 0 && device < count, SPINFER_STATUS_NO_DEVICE, [&] {
+    return "CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(count) +
+           " present)";
+  });
   return DeviceContextPtr(new DeviceContext(device));
 }
 

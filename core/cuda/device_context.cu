@@ -17,9 +17,10 @@ DeviceContext::DeviceContext(int device) : device_(device) {
   int major = 0;
   check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
              "cudaDeviceGetAttribute(compute capability)");
-  require(major >= 8, SPINFER_STATUS_NOT_SUPPORTED,
-          "device " + std::to_string(device) + " has compute capability " + std::to_string(major) +
-              ".x; spinfer's CUDA kernels need 8.0 or newer");
+  require(major >= 8, SPINFER_STATUS_NOT_SUPPORTED, [&] {
+    return "device " + std::to_string(device) + " has compute capability " + std::to_string(major) +
+           ".x; spinfer's CUDA kernels need 8.0 or newer";
+  });
   check_cuda(prepare_spmm_smbd(), "setting the SpMM kernels' shared-memory limit");
   const int tiles[4] = {8, 16, 32, 64};
   for (int i = 0; i < 4; ++i) blocks_per_sm_[i] = spmm_smbd_blocks_per_sm(tiles[i]);

@@ -15,7 +15,7 @@ struct DeviceMatrix {
   int device = 0;
   uint64_t values_count = 0, bitmaps_count = 0, offsets_count = 0;
   uint16_t* values = nullptr;         // values_count elements (at least 8 allocated)
-  uint64_t* bitmaps = nullptr;        // bitmaps_count words
+  uint64_t* bitmaps = nullptr;        // bitmaps_count words, in the device layout (bitmap_layout.hpp)
   uint64_t* group_offsets = nullptr;  // offsets_count words
 
   DeviceMatrix() = default;

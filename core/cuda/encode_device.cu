@@ -11,6 +11,7 @@
 #include <string>
 
 #include "common/fault_injection.hpp"
+#include "cuda/bitmap_layout.cuh"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_context.hpp"
 #include "cuda/device_matrix.hpp"
@@ -89,7 +90,7 @@ __device__ __forceinline__ uint16_t tile_element(const EncodeShape& s, int64_t g
 __device__ __forceinline__ bool is_zero(uint16_t v) { return (v & 0x7fffu) == 0; }
 
 // Pass 1: bitmaps and the non-zero count of every GroupTile (256 threads, 8 per warp).
-__global__ void __launch_bounds__(256) encode_bitmaps_kernel(EncodeShape s, uint64_t* bitmaps,
+__global__ void __launch_bounds__(256) encode_bitmaps_kernel(EncodeShape s, uint32_t* bitmaps,
                                                              uint32_t* counts) {
   __shared__ uint32_t warp_count[8];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -98,7 +99,7 @@ __global__ void __launch_bounds__(256) encode_bitmaps_kernel(EncodeShape s, uint
     for (int b = warp; b < 64; b += 8) {
       const uint32_t lo = __ballot_sync(0xffffffffu, !is_zero(tile_element(s, g, b, lane)));
       const uint32_t hi = __ballot_sync(0xffffffffu, !is_zero(tile_element(s, g, b, lane + 32)));
-      if (lane == 0) bitmaps[g * 64 + b] = uint64_t(lo) | (uint64_t(hi) << 32);
+      if (lane == 0) store_split_bitmap(bitmaps, g, b, uint64_t(lo) | (uint64_t(hi) << 32));
       count += __popc(lo) + __popc(hi);
     }
     if (lane == 0) warp_count[warp] = count;
@@ -149,7 +150,7 @@ __global__ void __launch_bounds__(1024) encode_offsets_kernel(const uint32_t* co
 }
 
 // Pass 3: the values of every GroupTile at their rank, then the zero padding.
-__global__ void __launch_bounds__(256) encode_values_kernel(EncodeShape s, const uint64_t* bitmaps,
+__global__ void __launch_bounds__(256) encode_values_kernel(EncodeShape s, const uint32_t* bitmaps,
                                                             const uint64_t* offsets,
                                                             uint16_t* values) {
   __shared__ uint32_t start[65];
@@ -159,14 +160,14 @@ __global__ void __launch_bounds__(256) encode_values_kernel(EncodeShape s, const
       uint32_t run = 0;
       for (int b = 0; b < 64; ++b) {
         start[b] = run;
-        run += __popcll(bitmaps[g * 64 + b]);
+        run += __popcll(split_bitmap(bitmaps, g, b));
       }
       start[64] = run;
     }
     __syncthreads();
     uint16_t* out = values + offsets[g];
     for (int b = warp; b < 64; b += 8) {
-      const uint64_t bits = bitmaps[g * 64 + b];
+      const uint64_t bits = split_bitmap(bitmaps, g, b);
       for (int e = lane; e < 64; e += 32) {
         if ((bits >> e) & 1u) {
           const uint32_t rank = __popcll(bits & ((uint64_t(1) << e) - 1u));
@@ -245,7 +246,8 @@ DeviceMatrixPtr encode_device(DeviceContext& ctx, const void* dense, DType dense
   const EncodeShape shape{dense, int(dense_dtype), int(storage), rows, cols, ld,
                           grid.group_cols(), groups};
   const unsigned blocks = unsigned(std::min<int64_t>(groups, int64_t(ctx.sm_count()) * 16));
-  encode_bitmaps_kernel<<<blocks, 256, 0, s>>>(shape, m->bitmaps, counts);
+  uint32_t* words = reinterpret_cast<uint32_t*>(m->bitmaps);  // written in the device layout
+  encode_bitmaps_kernel<<<blocks, 256, 0, s>>>(shape, words, counts);
   check_cuda(cudaGetLastError(), "launching the GPU encoder (bitmaps)");
   encode_offsets_kernel<<<1, 1024, 0, s>>>(counts, groups, m->group_offsets, totals);
   check_cuda(cudaGetLastError(), "launching the GPU encoder (offsets)");
@@ -258,7 +260,7 @@ DeviceMatrixPtr encode_device(DeviceContext& ctx, const void* dense, DType dense
   m->values = static_cast<uint16_t*>(p);
   m->values_count = host_totals[0];
   m->nnz = int64_t(host_totals[1]);
-  encode_values_kernel<<<blocks, 256, 0, s>>>(shape, m->bitmaps, m->group_offsets, m->values);
+  encode_values_kernel<<<blocks, 256, 0, s>>>(shape, words, m->group_offsets, m->values);
   check_cuda(cudaGetLastError(), "launching the GPU encoder (values)");
   // The scratch is freed on return (cudaFree waits for the device), so the matrix is
   // complete before the caller sees it.

@@ -1,6 +1,7 @@
 // Host <-> device copies of encoded matrices (upload, download) and their summary.
 #include <string>
 
+#include "cuda/bitmap_layout.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_context.hpp"
 #include "cuda/device_matrix.hpp"
@@ -49,6 +50,8 @@ DeviceMatrixPtr upload(DeviceContext& ctx, const HostMatrix& host, void* stream)
   m->allocate(host.values.size(), host.bitmaps.size(), host.group_offsets.size());
   copy_to_device(ctx, m->values, host.values.data(), host.values.size() * 2, s);
   copy_to_device(ctx, m->bitmaps, host.bitmaps.data(), host.bitmaps.size() * 8, s);
+  check_cuda(launch_split_bitmap_words(m->bitmaps, grid.groups(), ctx.sm_count(), s),
+             "launching the bitmap layout conversion");
   copy_to_device(ctx, m->group_offsets, host.group_offsets.data(), host.group_offsets.size() * 8, s);
   return m;
 }
@@ -78,6 +81,7 @@ HostMatrix download(DeviceContext& ctx, const DeviceMatrix& m, void* stream) {
                              cudaMemcpyDeviceToHost, s),
              "cudaMemcpyAsync(download group offsets)");
   check_cuda(cudaStreamSynchronize(s), "cudaStreamSynchronize(download)");
+  join_bitmap_words(h.bitmaps);  // back to the file layout
   return h;
 }
 

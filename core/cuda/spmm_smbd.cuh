@@ -11,7 +11,10 @@
 //     16-byte cp.async from all threads.
 //   - Warp w owns TCTile row w of the GroupTile (16 rows x 64 k). W is operand A of
 //     mma.m16n8k16 (Y^T = W * X^T): for BitmapTile j of a TCTile, lane L owns bits 2L and
-//     2L+1, so it finds its values at start_j + popcount(bitmap & ((1 << 2L) - 1)).
+//     2L+1, so it finds its values at start_j + popcount(bitmap & ((1 << 2L) - 1)). The
+//     bitmaps arrive as 32-bit halves (cuda/bitmap_layout.hpp), so a lane loads its half
+//     of a TCTile's four bitmaps, and their starts (scanned once per stage), with one
+//     16-byte load each.
 //   - Epilogue: accumulators go through shared memory; with split-K every block writes
 //     fp32 partials to the context workspace and the last block of a tile (atomic
 //     counter, reset by that block so graph replays work) sums them in slice order:
@@ -74,6 +77,9 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   constexpr int kAcc = kNS == 1 ? 2 : 1;   // one token tile: two accumulators break the mma chain
   extern __shared__ __align__(16) unsigned char smem[];
   __shared__ int block_is_last;
+  // Per warp, for the stage being decoded: byte offset (from smem) of the first value of
+  // each (half, bitmap) of the warp's 16 bitmaps.
+  __shared__ __align__(16) uint32_t value_at[4][2][16];
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int64_t gm = blockIdx.x;
@@ -190,7 +196,6 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   const uint32_t upper = lane >= 16 ? 1u : 0u;       // bits 2L, 2L+1 are in the high word
   const uint32_t below_mask = (1u << ((2 * lane) & 31)) - 1u;
   const uint32_t pair_shift = (2 * lane) & 31;
-  const uint32_t base_sel = upper ? 0x4432u : 0x4410u;  // picks the 16-bit start of this half
   // prmt selectors, indexed by the lane's two bits (b1 b0): which of v0 = value[idx],
   // v1 = value[idx + 1] go to the low / high half of the A register, zeros elsewhere
   // (bytes 2, 3 of the zero-extended v0 are zero).
@@ -223,28 +228,31 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
     __syncwarp();
 
     const unsigned char* st = smem + stage * L::kStageBytes;
-    const uint16_t* s_val = reinterpret_cast<const uint16_t*>(st);
-    const uint64_t* s_bm = reinterpret_cast<const uint64_t*>(st + L::kValueBytes);
-    const uint32_t* s_word = reinterpret_cast<const uint32_t*>(s_bm) + upper;  // this lane's half
+    const uint32_t* s_words = reinterpret_cast<const uint32_t*>(st + L::kValueBytes);  // [half][64]
     const uint32_t s_x = smem_base + stage * L::kStageBytes + L::kValueBytes + L::kBitmapBytes;
 
-    // Start of every BitmapTile inside the GroupTile's run: lane L scans bitmaps 2L, 2L+1.
-    // info = start | (start + popcount(low word)) << 16: the base of lanes 0-15 and 16-31.
-    uint32_t info0, info1;
+    // Where the values of every bitmap half start in the GroupTile's run: lane L counts
+    // bitmaps 2L and 2L+1, a warp scan turns the counts into starts, and the 8 lanes that
+    // hold this warp's 16 bitmaps publish them (as byte offsets into `smem`).
     {
-      const ulonglong2 bp = reinterpret_cast<const ulonglong2*>(s_bm)[lane];
-      const uint32_t pl0 = __popc(uint32_t(bp.x)), ph0 = __popc(uint32_t(bp.x >> 32));
-      const uint32_t pl1 = __popc(uint32_t(bp.y)), ph1 = __popc(uint32_t(bp.y >> 32));
-      const uint32_t cnt = pl0 + ph0 + pl1 + ph1;
+      const uint2 lo = reinterpret_cast<const uint2*>(s_words)[lane];
+      const uint2 hi = reinterpret_cast<const uint2*>(s_words + 64)[lane];
+      const uint32_t pl0 = __popc(lo.x), pl1 = __popc(lo.y);
+      const uint32_t cnt0 = pl0 + __popc(hi.x);
+      const uint32_t cnt = cnt0 + pl1 + __popc(hi.y);
       uint32_t incl = cnt;
 #pragma unroll
       for (int d = 1; d < 32; d <<= 1) {
         const uint32_t t = __shfl_up_sync(0xffffffffu, incl, d);
         if (lane >= d) incl += t;
       }
-      const uint32_t s0 = incl - cnt, s1 = s0 + pl0 + ph0;
-      info0 = s0 | ((s0 + pl0) << 16);
-      info1 = s1 | ((s1 + pl1) << 16);
+      if ((lane >> 3) == warp) {
+        const uint32_t b0 = uint32_t(stage * L::kStageBytes) + 2 * (incl - cnt), b1 = b0 + 2 * cnt0;
+        uint32_t* t = &value_at[warp][0][2 * (lane & 7)];
+        *reinterpret_cast<uint2*>(t) = make_uint2(b0, b1);
+        *reinterpret_cast<uint2*>(t + 16) = make_uint2(b0 + 2 * pl0, b1 + 2 * pl1);
+      }
+      __syncwarp();
     }
 
     uint32_t b_pair[4];  // TILE_N == 8: B fragments of two k-steps
@@ -269,18 +277,21 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
         }
       }
 
-      // Decode the A fragment of TCTile (warp, tk) straight into registers.
-      uint32_t a[4];
-#pragma unroll
-      for (int jb = 0; jb < 4; ++jb) {
-        const uint32_t word = s_word[(warp * 16 + tk * 4 + jb) * 2];
-        const uint32_t info =
-            __shfl_sync(0xffffffffu, (jb & 1) ? info1 : info0, warp * 8 + tk * 2 + (jb >> 1));
-        const uint32_t idx = ptx::prmt(info, 0, base_sel) + __popc(word & below_mask);
-        const uint32_t v0 = s_val[idx], v1 = s_val[idx + 1];
+      // Decode the A fragment of TCTile (warp, tk) straight into registers: this lane's
+      // half-words of the four BitmapTiles and where their values start, one 16-byte
+      // load each.
+      const uint4 words =
+          *reinterpret_cast<const uint4*>(s_words + upper * 64 + warp * 16 + tk * 4);
+      const uint4 at = *reinterpret_cast<const uint4*>(&value_at[warp][upper][tk * 4]);
+      const auto decode = [&](uint32_t word, uint32_t start) {
+        const uint16_t* v =
+            reinterpret_cast<const uint16_t*>(smem + start + 2 * __popc(word & below_mask));
+        const uint32_t v0 = v[0], v1 = v[1];
         const uint32_t two = (word >> pair_shift) & 3u;
-        a[jb] = ptx::prmt(v0, v1, ptx::prmt(sel_lo, sel_hi, two * 0x22u + 0x10u));
-      }
+        return ptx::prmt(v0, v1, ptx::prmt(sel_lo, sel_hi, two * 0x22u + 0x10u));
+      };
+      const uint32_t a[4] = {decode(words.x, at.x), decode(words.y, at.y),
+                             decode(words.z, at.z), decode(words.w, at.w)};
 
       if constexpr (kNS == 1) {
         ptx::mma_16816<T>(acc[tk & 1][0], a, b_pair[(tk & 1) * 2], b_pair[(tk & 1) * 2 + 1]);

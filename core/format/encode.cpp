@@ -13,18 +13,20 @@ void check_dense_args(const void* dense, DType dense_dtype, int64_t rows, int64_
   require(dense != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "dense matrix pointer is NULL");
   require(is_valid(dense_dtype), SPINFER_STATUS_UNSUPPORTED_DTYPE,
           "dense dtype must be F32, F16 or BF16");
-  require(rows >= 1 && cols >= 1, SPINFER_STATUS_INVALID_ARGUMENT,
-          "matrix shape must be at least 1 x 1, got " + std::to_string(rows) + " x " +
-              std::to_string(cols));
+  require(rows >= 1 && cols >= 1, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+    return "matrix shape must be at least 1 x 1, got " + std::to_string(rows) + " x " + std::to_string(cols);
+  });
   require(rows <= (int64_t(1) << 31) && cols <= (int64_t(1) << 31) &&
               double(rows) * double(cols) < 9.0e15,
           SPINFER_STATUS_INVALID_ARGUMENT, "matrix shape is too large");
-  require(ld >= cols, SPINFER_STATUS_SHAPE_MISMATCH,
-          "leading dimension " + std::to_string(ld) + " is smaller than cols " + std::to_string(cols));
+  require(ld >= cols, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+    return "leading dimension " + std::to_string(ld) + " is smaller than cols " + std::to_string(cols);
+  });
   // rows x ld elements must be addressable: an absurd ld would overflow the indices.
-  require(rows == 1 || ld <= (int64_t(1) << 60) / (rows - 1), SPINFER_STATUS_INVALID_ARGUMENT,
-          "leading dimension " + std::to_string(ld) + " is too large for " + std::to_string(rows) +
-              " rows (the extent overflows)");
+  require(rows == 1 || ld <= (int64_t(1) << 60) / (rows - 1), SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+    return "leading dimension " + std::to_string(ld) + " is too large for " + std::to_string(rows) +
+           " rows (the extent overflows)";
+  });
 }
 
 // Element (r, c) of the dense input rounded to the storage dtype.

@@ -17,18 +17,21 @@ void check_args(const HostMatrix& w, const void* x, int64_t n, int64_t ldx, cons
                 const void* y, int64_t ldy, DType dtype) {
   require(is_valid(dtype), SPINFER_STATUS_UNSUPPORTED_DTYPE,
           "activation dtype must be F32, F16 or BF16");
-  require(n >= 0, SPINFER_STATUS_INVALID_ARGUMENT, "n (tokens) is negative: " + std::to_string(n));
-  require(ldx >= w.cols, SPINFER_STATUS_SHAPE_MISMATCH,
-          "ldx " + std::to_string(ldx) + " is smaller than the matrix's cols (K = " +
-              std::to_string(w.cols) + ")");
-  require(ldy >= w.rows, SPINFER_STATUS_SHAPE_MISMATCH,
-          "ldy " + std::to_string(ldy) + " is smaller than the matrix's rows (M = " +
-              std::to_string(w.rows) + ")");
+  require(n >= 0, SPINFER_STATUS_INVALID_ARGUMENT,
+          [&] { return "n (tokens) is negative: " + std::to_string(n); });
+  require(ldx >= w.cols, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+    return "ldx " + std::to_string(ldx) +
+           " is smaller than the matrix's cols (K = " + std::to_string(w.cols) + ")";
+  });
+  require(ldy >= w.rows, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+    return "ldy " + std::to_string(ldy) +
+           " is smaller than the matrix's rows (M = " + std::to_string(w.rows) + ")";
+  });
   if (n == 0) return;
   // n x ld elements must be addressable: absurd sizes would overflow the extents below.
   require(n == 1 || (ldx <= (int64_t(1) << 60) / (n - 1) && ldy <= (int64_t(1) << 60) / (n - 1)),
           SPINFER_STATUS_INVALID_ARGUMENT,
-          "n (" + std::to_string(n) + ") times ldx or ldy overflows");
+          [&] { return "n (" + std::to_string(n) + ") times ldx or ldy overflows"; });
   require(x != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "x is NULL");
   require(y != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "y is NULL");
   const size_t es = dtype_size(dtype);

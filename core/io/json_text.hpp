@@ -4,13 +4,18 @@
 // children onto a heap-allocated stack (json_value::destroy); that allocation happens
 // inside a noexcept destructor, so if it fails the process terminates. spinfer
 // therefore never builds JSON documents to write them (headers are composed as text
-// with quoted()), and empties every parsed document from the leaves up before it is
-// destroyed (JsonTeardown), so its destructor has no children left to move.
+// with quoted()), parses into a document the caller owns (parse_json: json::parse
+// would destroy its half-built result itself when an allocation fails mid-parse), and
+// empties every parsed document from the leaves up before it is destroyed
+// (JsonTeardown), so its destructor has no children left to move.
 #pragma once
 
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/error.hpp"
 
@@ -54,9 +59,14 @@ std::string int_array(std::initializer_list<Int> values) {
   return text;
 }
 
+// Deepest nesting of objects and arrays parse_json accepts, and so the depth the
+// teardown below recurses to. spinfer's documents use 3 levels, Hugging Face configs
+// a handful.
+constexpr int kMaxJsonDepth = 64;
+
 // Empties `j` bottom-up without allocating; returns false (leaving the rest to the
-// library) below `depth` levels, which spinfer's documents never reach.
-inline bool empty_bottom_up(nlohmann::json& j, int depth = 16) noexcept {
+// library) below `depth` levels, which parse_json never builds.
+inline bool empty_bottom_up(nlohmann::json& j, int depth = kMaxJsonDepth) noexcept {
   if (!j.is_structured()) return true;
   if (depth == 0) return false;
   bool all = true;
@@ -71,5 +81,83 @@ struct JsonTeardown {
   nlohmann::json& doc;
   ~JsonTeardown() { empty_bottom_up(doc); }
 };
+
+// SAX handler of parse_json: builds the document straight into the caller's root, so
+// whatever is built when an allocation fails stays the caller's to tear down.
+class JsonBuilder {
+ public:
+  using json = nlohmann::json;
+  explicit JsonBuilder(json& root) : root_(root) {}
+
+  bool null() { return add(json(nullptr)); }
+  bool boolean(bool v) { return add(json(v)); }
+  bool number_integer(json::number_integer_t v) { return add(json(v)); }
+  bool number_unsigned(json::number_unsigned_t v) { return add(json(v)); }
+  bool number_float(json::number_float_t v, const json::string_t&) { return add(json(v)); }
+  bool string(json::string_t& v) { return add(json(std::move(v))); }
+  bool binary(json::binary_t& v) { return add(json::binary(std::move(v))); }  // not in JSON text
+  bool start_object(std::size_t) { return open(json::value_t::object); }
+  bool start_array(std::size_t) { return open(json::value_t::array); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(json::string_t& k) {
+    json& slot = (*open_.back())[k];
+    // A repeated key: the last value wins, as with json::parse. Empty the earlier one
+    // first so that overwriting it frees nothing that would allocate.
+    empty_bottom_up(slot);
+    slot = nullptr;
+    slot_ = &slot;
+    return true;
+  }
+  template <typename Exception>
+  bool parse_error(std::size_t, const std::string&, const Exception& e) {
+    throw e;
+  }
+
+ private:
+  // Stores `v` where the parser stands: the root, the current key's slot, or the end
+  // of the open array. If that fails, `v` is a scalar or an empty container: freeing
+  // it cannot allocate.
+  json& place(json&& v) {
+    if (!open_.empty() && open_.back()->is_array()) {
+      open_.back()->push_back(std::move(v));
+      return open_.back()->back();
+    }
+    json& at = open_.empty() ? root_ : *slot_;
+    at = std::move(v);  // replaces a null: nothing to free
+    return at;
+  }
+  bool add(json&& v) {
+    place(std::move(v));
+    return true;
+  }
+  bool open(json::value_t type) {
+    if (int(open_.size()) >= kMaxJsonDepth) return false;  // stops the parse
+    json& container = place(json(type));
+    open_.push_back(&container);
+    return true;
+  }
+  bool close() {
+    open_.pop_back();
+    return true;
+  }
+
+  json& root_;
+  std::vector<json*> open_;  // the objects and arrays not yet closed, outermost first
+  json* slot_ = nullptr;     // value of the last key read
+};
+
+// Parses JSON text into `doc` (null before; guard it with a JsonTeardown first).
+// Returns "" or what is wrong with the text (a syntax error, or nesting deeper than
+// kMaxJsonDepth). Out of memory throws std::bad_alloc, leaving `doc` half-built.
+inline std::string parse_json(std::string_view text, nlohmann::json& doc) {
+  JsonBuilder builder(doc);
+  try {
+    if (nlohmann::json::sax_parse(text.begin(), text.end(), &builder)) return {};
+  } catch (const nlohmann::json::exception& e) {
+    return e.what();
+  }
+  return "objects and arrays nest deeper than " + std::to_string(kMaxJsonDepth) + " levels";
+}
 
 }  // namespace spinfer::io

@@ -24,7 +24,7 @@ void check_name(const std::string& name) {
   require(!name.empty(), SPINFER_STATUS_INVALID_ARGUMENT, "matrix name is empty");
   for (unsigned char ch : name)
     require(ch >= 0x20 && ch != 0x7f, SPINFER_STATUS_INVALID_ARGUMENT,
-            "matrix name '" + name + "' contains a control character");
+            [&] { return "matrix name '" + name + "' contains a control character"; });
 }
 
 std::vector<std::string> matrix_names(const SafetensorsFile& file) {
@@ -81,9 +81,9 @@ void save_matrices(const std::string& path,
   std::map<std::string, std::string> metadata{{"spinfer.format", "tca-bme"}};
   for (const auto& [name, m] : matrices) {
     check_name(name);
-    require(m != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "matrix '" + name + "' is NULL");
+    require(m != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, [&] { return "matrix '" + name + "' is NULL"; });
     require(seen.insert(name).second, SPINFER_STATUS_INVALID_ARGUMENT,
-            "matrix name '" + name + "' is used twice");
+            [&] { return "matrix name '" + name + "' is used twice"; });
     // Composed as text (io/json_text.hpp), keys sorted as a JSON object dumps them.
     ObjectText info;
     info.add("bitmap_tile", int_array({kBitmapTile, kBitmapTile}));
@@ -126,11 +126,8 @@ HostMatrix load_matrix(const SafetensorsFile& file, const std::string& path,
 
   json info;
   JsonTeardown teardown{info};
-  try {
-    info = json::parse(meta->second);
-  } catch (const json::exception&) {
+  if (!parse_json(meta->second, info).empty())
     corrupt(path, "metadata of matrix '" + name + "' is not valid JSON");
-  }
   if (!info.is_object()) corrupt(path, "metadata of matrix '" + name + "' is not a JSON object");
 
   HostMatrix m;

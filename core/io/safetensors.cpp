@@ -100,11 +100,9 @@ SafetensorsFile SafetensorsFile::parse(std::vector<uint8_t> bytes, const std::st
 
   json header;
   JsonTeardown teardown{header};
-  try {
-    header = json::parse(bytes.begin() + 8, bytes.begin() + static_cast<std::ptrdiff_t>(f.data_start_));
-  } catch (const json::exception& e) {
-    corrupt(what, std::string("header is not valid JSON (") + e.what() + ")");
-  }
+  const std::string syntax =
+      parse_json(std::string_view(reinterpret_cast<const char*>(bytes.data()) + 8, size_t(header_len)), header);
+  if (!syntax.empty()) corrupt(what, "header is not valid JSON (" + syntax + ")");
   if (!header.is_object()) corrupt(what, "header is not a JSON object");
 
   std::vector<std::pair<uint64_t, uint64_t>> ranges;

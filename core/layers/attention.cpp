@@ -38,10 +38,11 @@ Attention::Attention(Backend& backend, const AttentionConfig& c, const MatrixInp
           "head_dim must be even and in [2, 256]");
   const int64_t qd = int64_t(heads_) * head_dim_, kvd = int64_t(kv_heads_) * head_dim_;
   auto shape = [&](const MatrixInput& m, int64_t rows, int64_t cols, const char* name) {
-    require(m.rows() == rows && m.cols() == cols, SPINFER_STATUS_SHAPE_MISMATCH,
-            std::string("attention ") + name + " matrix is [" + std::to_string(m.rows()) + ", " +
-                std::to_string(m.cols()) + "], expected [" + std::to_string(rows) + ", " +
-                std::to_string(cols) + "]");
+    require(m.rows() == rows && m.cols() == cols, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+      return std::string("attention ") + name + " matrix is [" + std::to_string(m.rows()) + ", " +
+             std::to_string(m.cols()) + "], expected [" + std::to_string(rows) + ", " + std::to_string(cols) +
+             "]";
+    });
   };
   shape(q, qd, hidden_, "q");
   shape(k, kvd, hidden_, "k");
@@ -49,7 +50,7 @@ Attention::Attention(Backend& backend, const AttentionConfig& c, const MatrixInp
   shape(o, hidden_, qd, "o");
   auto bias_len = [&](const std::vector<float>& b, int64_t len, const char* name) {
     require(b.empty() || int64_t(b.size()) == len, SPINFER_STATUS_SHAPE_MISMATCH,
-            std::string("attention ") + name + " bias has the wrong length");
+            [&] { return std::string("attention ") + name + " bias has the wrong length"; });
   };
   bias_len(q_bias, qd, "q");
   bias_len(k_bias, kvd, "k");
@@ -99,9 +100,10 @@ size_t Attention::scratch_bytes(int64_t n) const {
 void Attention::forward(KvCache& cache, int layer, const void* x, int64_t n, void* out,
                         Scratch& scratch, void* stream) {
   const StepLayout& step = cache.step();
-  require(n == step.num_tokens, SPINFER_STATUS_SHAPE_MISMATCH,
-          "attention got " + std::to_string(n) + " tokens but the KV cache step has " +
-              std::to_string(step.num_tokens));
+  require(n == step.num_tokens, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+    return "attention got " + std::to_string(n) + " tokens but the KV cache step has " +
+           std::to_string(step.num_tokens);
+  });
   const KvLayer kv = cache.layer(layer);
   require(kv.kv_heads == kv_heads_ && kv.head_dim == head_dim_, SPINFER_STATUS_SHAPE_MISMATCH,
           "the KV cache's kv_heads/head_dim do not match the attention block");

@@ -16,11 +16,12 @@ DecoderLayer::DecoderLayer(Backend& backend, const DecoderConfig& config,
           "the MLP's hidden size differs from the attention block's");
   auto norm_param = [&](const std::vector<float>& v, const char* name, bool needed) {
     if (v.empty()) {
-      require(!needed, SPINFER_STATUS_INVALID_ARGUMENT, std::string("decoder layer needs ") + name);
+      require(!needed, SPINFER_STATUS_INVALID_ARGUMENT,
+              [&] { return std::string("decoder layer needs ") + name; });
       return Buffer{};
     }
     require(int64_t(v.size()) == h, SPINFER_STATUS_SHAPE_MISMATCH,
-            std::string("decoder layer ") + name + " must have hidden_size elements");
+            [&] { return std::string("decoder layer ") + name + " must have hidden_size elements"; });
     return to_backend(backend, v, DType::f32, stream);
   };
   const bool ln = config.norm == NormKind::layer_norm;

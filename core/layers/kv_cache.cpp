@@ -8,8 +8,8 @@
 namespace spinfer::layers {
 namespace {
 
-void field(bool ok, const std::string& what) {
-  require(ok, SPINFER_STATUS_INVALID_ARGUMENT, "KV cache config: " + what);
+void field(bool ok, const char* what) {
+  require(ok, SPINFER_STATUS_INVALID_ARGUMENT, [&] { return std::string("KV cache config: ") + what; });
 }
 
 }  // namespace
@@ -25,8 +25,9 @@ KvCache::KvCache(Backend& backend, const KvCacheConfig& c) : backend_(backend), 
   field(c.max_sequence_length >= 1 && c.max_sequence_length < (int64_t(1) << 31),
         "max_sequence_length must be in [1, 2^31)");
   require(is_valid(c.dtype), SPINFER_STATUS_UNSUPPORTED_DTYPE, "KV cache dtype is unknown");
-  require(!backend.is_cuda() || c.dtype == backend.act_dtype(), SPINFER_STATUS_UNSUPPORTED_DTYPE,
-          std::string("a CUDA KV cache must store the activation dtype ") + dtype_name(backend.act_dtype()));
+  require(!backend.is_cuda() || c.dtype == backend.act_dtype(), SPINFER_STATUS_UNSUPPORTED_DTYPE, [&] {
+    return std::string("a CUDA KV cache must store the activation dtype ") + dtype_name(backend.act_dtype());
+  });
 
   max_blocks_per_seq_ = int(ceil_div(c.max_sequence_length, c.block_size));
   // The pool size in 128 bits: large layer / head counts must not wrap it to a small
@@ -46,39 +47,42 @@ KvCache::KvCache(Backend& backend, const KvCacheConfig& c) : backend_(backend), 
 }
 
 void KvCache::check_seq(int32_t seq) const {
-  require(seq >= 0 && seq < config_.max_sequences, SPINFER_STATUS_INVALID_ARGUMENT,
-          "sequence " + std::to_string(seq) + " is outside the cache's slots [0, " +
-              std::to_string(config_.max_sequences) + ")");
+  require(seq >= 0 && seq < config_.max_sequences, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+    return "sequence " + std::to_string(seq) + " is outside the cache's slots [0, " +
+           std::to_string(config_.max_sequences) + ")";
+  });
 }
 
 void KvCache::begin_step(const int32_t* seq_ids, const int32_t* new_tokens, int32_t count,
                          void* stream) {
   require(seq_ids && new_tokens, SPINFER_STATUS_INVALID_ARGUMENT, "seq_ids or new_tokens is NULL");
   require(count >= 1 && count <= config_.max_sequences, SPINFER_STATUS_INVALID_ARGUMENT,
-          "step sequence count " + std::to_string(count) + " must be in [1, max_sequences]");
+          [&] { return "step sequence count " + std::to_string(count) + " must be in [1, max_sequences]"; });
   std::vector<char> seen(size_t(config_.max_sequences), 0);
   int64_t total = 0, needed_blocks = 0;
   bool decode = true;
   for (int32_t i = 0; i < count; ++i) {
     check_seq(seq_ids[i]);
     require(!seen[size_t(seq_ids[i])], SPINFER_STATUS_INVALID_ARGUMENT,
-            "sequence " + std::to_string(seq_ids[i]) + " appears twice in one step");
+            [&] { return "sequence " + std::to_string(seq_ids[i]) + " appears twice in one step"; });
     seen[size_t(seq_ids[i])] = 1;
     require(new_tokens[i] >= 1, SPINFER_STATUS_INVALID_ARGUMENT,
-            "new_tokens[" + std::to_string(i) + "] must be >= 1");
+            [&] { return "new_tokens[" + std::to_string(i) + "] must be >= 1"; });
     const int64_t len = lengths_[size_t(seq_ids[i])] + new_tokens[i];
-    require(len <= config_.max_sequence_length, SPINFER_STATUS_INVALID_ARGUMENT,
-            "sequence " + std::to_string(seq_ids[i]) + " would reach " + std::to_string(len) +
-                " tokens, more than max_sequence_length " + std::to_string(config_.max_sequence_length));
+    require(len <= config_.max_sequence_length, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+      return "sequence " + std::to_string(seq_ids[i]) + " would reach " + std::to_string(len) +
+             " tokens, more than max_sequence_length " + std::to_string(config_.max_sequence_length);
+    });
     needed_blocks += ceil_div(len, config_.block_size) - int64_t(blocks_[size_t(seq_ids[i])].size());
     // Room for the block table now, so the commit below cannot fail half-way.
     blocks_[size_t(seq_ids[i])].reserve(size_t(ceil_div(len, config_.block_size)));
     total += new_tokens[i];
     decode = decode && new_tokens[i] == 1;
   }
-  require(needed_blocks <= int64_t(free_.size()), SPINFER_STATUS_OUT_OF_MEMORY,
-          "KV cache is full: the step needs " + std::to_string(needed_blocks) +
-              " more blocks but only " + std::to_string(free_.size()) + " are free");
+  require(needed_blocks <= int64_t(free_.size()), SPINFER_STATUS_OUT_OF_MEMORY, [&] {
+    return "KV cache is full: the step needs " + std::to_string(needed_blocks) + " more blocks but only " +
+           std::to_string(free_.size()) + " are free";
+  });
 
   if (total > max_step_tokens_) reserve_steps(total);  // before any change: may throw
   std::vector<int32_t> packed(metadata_.bytes() / 4, 0);  // likewise
@@ -155,9 +159,10 @@ const StepLayout& KvCache::step() const {
 }
 
 KvLayer KvCache::layer(int index) const {
-  require(index >= 0 && index < config_.num_layers, SPINFER_STATUS_INVALID_ARGUMENT,
-          "layer index " + std::to_string(index) + " is outside the cache's " +
-              std::to_string(config_.num_layers) + " layers");
+  require(index >= 0 && index < config_.num_layers, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+    return "layer index " + std::to_string(index) + " is outside the cache's " +
+           std::to_string(config_.num_layers) + " layers";
+  });
   const uint64_t per_pool = uint64_t(config_.num_blocks) * uint64_t(config_.block_size) *
                             uint64_t(config_.num_kv_heads) * uint64_t(config_.head_dim) *
                             dtype_size(config_.dtype);
@@ -182,6 +187,22 @@ void KvCache::release(int32_t seq) {
   blocks_[size_t(seq)].clear();
   lengths_[size_t(seq)] = 0;
   step_ = StepLayout{};  // the step's layout may name this sequence's blocks
+}
+
+void KvCache::truncate(int32_t seq, int64_t length) {
+  check_seq(seq);
+  require(length >= 0 && length <= lengths_[size_t(seq)], SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+    return "cannot truncate sequence " + std::to_string(seq) + " of " +
+           std::to_string(lengths_[size_t(seq)]) + " tokens to " + std::to_string(length);
+  });
+  // free_ was reserved for every block, so these push_backs never allocate.
+  std::vector<int32_t>& blocks = blocks_[size_t(seq)];
+  while (int64_t(blocks.size()) > ceil_div(length, config_.block_size)) {
+    free_.push_back(blocks.back());
+    blocks.pop_back();
+  }
+  lengths_[size_t(seq)] = length;
+  step_ = StepLayout{};  // the step's layout may name the returned blocks
 }
 
 }  // namespace spinfer::layers

@@ -35,6 +35,10 @@ class KvCache {
   KvLayer layer(int index) const;
   int64_t length(int32_t seq) const;
   void release(int32_t seq);
+  // Shortens `seq` to its first `length` tokens (at most its length now) and returns the
+  // blocks it no longer needs to the pool: undoes the steps of a call that failed.
+  // Truncating in the reverse order of the steps restores the pool's block order too.
+  void truncate(int32_t seq, int64_t length);
   int64_t free_blocks() const { return int64_t(free_.size()); }
   const KvCacheConfig& config() const { return config_; }
   uint64_t pool_bytes() const { return uint64_t(pool_.bytes()); }

@@ -12,9 +12,10 @@ Mlp::Mlp(Backend& backend, const MlpConfig& config, const MatrixInput& gate, con
           "MLP needs the up (fc1) and down (fc2) matrices");
   inter_ = up.rows();
   hidden_ = up.cols();
-  require(down.rows() == hidden_ && down.cols() == inter_, SPINFER_STATUS_SHAPE_MISMATCH,
-          "MLP down matrix must be [hidden, inter] = [" + std::to_string(hidden_) + ", " +
-              std::to_string(inter_) + "]");
+  require(down.rows() == hidden_ && down.cols() == inter_, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+    return "MLP down matrix must be [hidden, inter] = [" + std::to_string(hidden_) + ", " +
+           std::to_string(inter_) + "]";
+  });
   require(int64_t(up_bias.size()) == 0 || int64_t(up_bias.size()) == inter_,
           SPINFER_STATUS_SHAPE_MISMATCH, "MLP up bias must have inter elements");
   require(int64_t(down_bias.size()) == 0 || int64_t(down_bias.size()) == hidden_,

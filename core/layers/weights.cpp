@@ -39,10 +39,11 @@ Weight weight_of_device(const cuda::DeviceMatrix& m) {
 
 void bind_matrix(Backend& backend, const MatrixInput& input, LayerMatrix& out, void* stream,
                  const std::string& what) {
-  require(input.present(), SPINFER_STATUS_INVALID_ARGUMENT, what + " matrix is NULL");
+  require(input.present(), SPINFER_STATUS_INVALID_ARGUMENT, [&] { return what + " matrix is NULL"; });
   if (!backend.is_cuda()) {
-    require(input.host != nullptr, SPINFER_STATUS_WRONG_LOCATION,
-            what + " is a device matrix (or dense device weight) but the context is a host context");
+    require(input.host != nullptr, SPINFER_STATUS_WRONG_LOCATION, [&] {
+      return what + " is a device matrix (or dense device weight) but the context is a host context";
+    });
     out.weight = weight_of_host(*input.host);
     return;
   }
@@ -58,9 +59,10 @@ void bind_matrix(Backend& backend, const MatrixInput& input, LayerMatrix& out, v
     out.device_copy = backend.upload_matrix(*input.host, stream);
     out.weight = weight_of_device(*out.device_copy);
   }
-  require(out.weight.dtype == backend.act_dtype(), SPINFER_STATUS_UNSUPPORTED_DTYPE,
-          what + " stores " + dtype_name(out.weight.dtype) + " but the layer runs in " +
-              dtype_name(backend.act_dtype()));
+  require(out.weight.dtype == backend.act_dtype(), SPINFER_STATUS_UNSUPPORTED_DTYPE, [&] {
+    return what + " stores " + dtype_name(out.weight.dtype) + " but the layer runs in " +
+           dtype_name(backend.act_dtype());
+  });
 }
 
 // Dense parts that already lie one after the other in memory (the benchmark's dense
@@ -157,9 +159,10 @@ Buffer to_backend(Backend& backend, const std::vector<float>& values, DType dtyp
 
 void* Scratch::take(size_t bytes) {
   const size_t need = round(bytes);
-  require(used_ + need <= buffer_.bytes(), SPINFER_STATUS_INTERNAL_ERROR,
-          "layer scratch too small: " + std::to_string(used_ + need) + " > " +
-              std::to_string(buffer_.bytes()) + " bytes");
+  require(used_ + need <= buffer_.bytes(), SPINFER_STATUS_INTERNAL_ERROR, [&] {
+    return "layer scratch too small: " + std::to_string(used_ + need) + " > " +
+           std::to_string(buffer_.bytes()) + " bytes";
+  });
   void* p = static_cast<unsigned char*>(buffer_.get()) + used_;
   used_ += need;
   return p;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <fstream>
-#include <sstream>
 
 #include "common/error.hpp"
 #include "runtime/weight_store.hpp"
@@ -60,9 +59,10 @@ Model::~Model() = default;
 void Model::check_tokens(const int32_t* tokens, int64_t count) const {
   require(tokens != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "tokens is NULL");
   for (int64_t i = 0; i < count; ++i)
-    require(tokens[i] >= 0 && tokens[i] < parts_.config.vocab_size, SPINFER_STATUS_INVALID_ARGUMENT,
-            "token " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
-                " is outside the vocabulary [0, " + std::to_string(parts_.config.vocab_size) + ")");
+    require(tokens[i] >= 0 && tokens[i] < parts_.config.vocab_size, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+      return "token " + std::to_string(tokens[i]) + " at index " + std::to_string(i) +
+             " is outside the vocabulary [0, " + std::to_string(parts_.config.vocab_size) + ")";
+    });
 }
 
 void Model::run_layers(int64_t n, int64_t first_row, int64_t rows, bool want_logits, void* stream) {
@@ -111,19 +111,26 @@ void Model::copy_logits(float* logits, int64_t rows, void* stream) {
 void Model::prefill(int32_t seq, const int32_t* tokens, int64_t count, float* logits, void* stream) {
   require(count >= 1, SPINFER_STATUS_INVALID_ARGUMENT, "prefill needs at least one token");
   check_tokens(tokens, count);
-  require(cache_->length(seq) + count <= runtime_.max_sequence_length, SPINFER_STATUS_INVALID_ARGUMENT,
-          "sequence " + std::to_string(seq) + " would exceed max_sequence_length " +
-              std::to_string(runtime_.max_sequence_length));
-  for (int64_t done = 0; done < count;) {
-    const int64_t n = std::min(runtime_.max_batch_tokens, count - done);
-    const int32_t n32 = int32_t(n);
-    cache_->begin_step(&seq, &n32, 1, stream);
-    parts_.backend->copy_from_host(ids_.get(), tokens + done, size_t(n) * 4, stream);
-    done += n;
-    const bool last = done == count;
-    run_layers(n, n - 1, 1, last && logits != nullptr, stream);
+  require(cache_->length(seq) + count <= runtime_.max_sequence_length, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+    return "sequence " + std::to_string(seq) + " would exceed max_sequence_length " +
+           std::to_string(runtime_.max_sequence_length);
+  });
+  const int64_t before = cache_->length(seq);
+  try {
+    for (int64_t done = 0; done < count;) {
+      const int64_t n = std::min(runtime_.max_batch_tokens, count - done);
+      const int32_t n32 = int32_t(n);
+      cache_->begin_step(&seq, &n32, 1, stream);
+      parts_.backend->copy_from_host(ids_.get(), tokens + done, size_t(n) * 4, stream);
+      done += n;
+      const bool last = done == count;
+      run_layers(n, n - 1, 1, last && logits != nullptr, stream);
+    }
+    if (logits) copy_logits(logits, 1, stream);
+  } catch (...) {
+    cache_->truncate(seq, before);  // a failed call leaves the sequence as it found it
+    throw;
   }
-  if (logits) copy_logits(logits, 1, stream);
 }
 
 void Model::decode_step(const int32_t* seq_ids, const int32_t* tokens, int32_t count, float* logits,
@@ -132,14 +139,20 @@ void Model::decode_step(const int32_t* seq_ids, const int32_t* tokens, int32_t c
           "decode step count must be in [1, max_sequences]");
   check_tokens(tokens, count);
   std::vector<int32_t> ones(size_t(count), 1);
-  cache_->begin_step(seq_ids, ones.data(), count, stream);
-  parts_.backend->copy_from_host(ids_.get(), tokens, size_t(count) * 4, stream);
-  auto body = [&] { run_layers(count, 0, count, true, stream); };
-  if (runtime_.use_cuda_graphs)
-    parts_.backend->run_graph(count, stream, body);
-  else
-    body();
-  if (logits) copy_logits(logits, count, stream);
+  cache_->begin_step(seq_ids, ones.data(), count, stream);  // all or nothing
+  try {
+    parts_.backend->copy_from_host(ids_.get(), tokens, size_t(count) * 4, stream);
+    auto body = [&] { run_layers(count, 0, count, true, stream); };
+    if (runtime_.use_cuda_graphs)
+      parts_.backend->run_graph(count, stream, body);
+    else
+      body();
+    if (logits) copy_logits(logits, count, stream);
+  } catch (...) {
+    // A failed call leaves the sequences as it found it: each loses the step's token.
+    for (int32_t i = count; i-- > 0;) cache_->truncate(seq_ids[i], cache_->length(seq_ids[i]) - 1);
+    throw;
+  }
 }
 
 int64_t Model::generate_greedy(int32_t seq, const int32_t* prompt, int64_t prompt_length,
@@ -150,15 +163,21 @@ int64_t Model::generate_greedy(int32_t seq, const int32_t* prompt, int64_t promp
   auto argmax = [&] {
     return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
   };
-  prefill(seq, prompt, prompt_length, logits.data(), stream);
-  int64_t produced = 0;
-  while (produced < max_new) {
-    int32_t next = argmax();
-    out[produced++] = next;
-    if (next == eos || produced == max_new) break;
-    decode_step(&seq, &next, 1, logits.data(), stream);
+  prefill(seq, prompt, prompt_length, logits.data(), stream);  // undoes itself if it fails
+  const int64_t before = cache_->length(seq) - prompt_length;
+  try {
+    int64_t produced = 0;
+    while (produced < max_new) {
+      int32_t next = argmax();
+      out[produced++] = next;
+      if (next == eos || produced == max_new) break;
+      decode_step(&seq, &next, 1, logits.data(), stream);
+    }
+    return produced;
+  } catch (...) {
+    cache_->truncate(seq, before);  // the prompt and the tokens generated so far leave too
+    throw;
   }
-  return produced;
 }
 
 // ---------------------------------------------------------------------------------
@@ -167,11 +186,17 @@ int64_t Model::generate_greedy(int32_t seq, const int32_t* prompt, int64_t promp
 namespace {
 
 std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  require(bool(f), SPINFER_STATUS_IO_ERROR, "cannot open '" + path + "'");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  require(bool(f), SPINFER_STATUS_IO_ERROR, [&] { return "cannot open '" + path + "'"; });
+  const std::streamoff size = f.tellg();
+  require(size >= 0, SPINFER_STATUS_IO_ERROR, [&] { return "cannot read the size of '" + path + "'"; });
+  // Sized first, then read in one go: `stream << f.rdbuf()` swallows an allocation
+  // failure and returns the text cut short (then reported as invalid JSON).
+  std::string text(size_t(size), '\0');
+  f.seekg(0);
+  require(bool(f.read(text.data(), std::streamsize(size))), SPINFER_STATUS_IO_ERROR,
+          [&] { return "cannot read '" + path + "'"; });
+  return text;
 }
 
 // Names of the tensors of one family (Hugging Face conventions).
@@ -221,9 +246,10 @@ std::unique_ptr<Model> load_model(const std::string& dir, cuda::DeviceContext* c
   std::vector<std::unique_ptr<HostMatrix>> pending;
   auto matrix = [&](const std::string& name, int64_t rows, int64_t cols) {
     auto m = std::make_unique<HostMatrix>(store.matrix(name, rows, cols, c.dtype));
-    require(m->dtype == c.dtype, SPINFER_STATUS_UNSUPPORTED_DTYPE,
-            "matrix '" + name + "' stores " + dtype_name(m->dtype) + " but the model's dtype is " +
-                dtype_name(c.dtype));
+    require(m->dtype == c.dtype, SPINFER_STATUS_UNSUPPORTED_DTYPE, [&] {
+      return "matrix '" + name + "' stores " + dtype_name(m->dtype) + " but the model's dtype is " +
+             dtype_name(c.dtype);
+    });
     p.weight_bytes += m->bytes();
     p.dense_weight_bytes += uint64_t(rows * cols) * 2;
     layers::MatrixInput in;

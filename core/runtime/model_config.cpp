@@ -108,11 +108,8 @@ ModelConfig parse_model_config(const std::string& text, const std::string& what)
   // Emptied leaves-first before destruction: nlohmann's destructor allocates inside
   // noexcept otherwise, and an allocation failure there terminates (io/json_text.hpp).
   io::JsonTeardown teardown{j};
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    throw Error(SPINFER_STATUS_CORRUPT_DATA, what + " is not valid JSON: " + e.what());
-  }
+  const std::string syntax = io::parse_json(text, j);
+  if (!syntax.empty()) throw Error(SPINFER_STATUS_CORRUPT_DATA, what + " is not valid JSON: " + syntax);
   if (!j.is_object()) throw Error(SPINFER_STATUS_CORRUPT_DATA, what + " is not a JSON object");
   Reader r{j, what};
   const std::string type = r.string("model_type", "");

@@ -16,18 +16,19 @@ namespace fs = std::filesystem;
 
 WeightStore::WeightStore(const std::string& dir) {
   std::error_code ec;
-  require(fs::is_directory(dir, ec), SPINFER_STATUS_IO_ERROR, "'" + dir + "' is not a directory");
+  require(fs::is_directory(dir, ec), SPINFER_STATUS_IO_ERROR,
+          [&] { return "'" + dir + "' is not a directory"; });
   // POSIX listing, not fs::directory_iterator: libstdc++ 12's error_code form
   // terminates the process when its own allocation fails (found by fault injection).
   std::unique_ptr<DIR, int (*)(DIR*)> listing(::opendir(dir.c_str()), ::closedir);
-  require(listing != nullptr, SPINFER_STATUS_IO_ERROR, "cannot list '" + dir + "'");
+  require(listing != nullptr, SPINFER_STATUS_IO_ERROR, [&] { return "cannot list '" + dir + "'"; });
   std::vector<std::string> found;
   while (const dirent* e = ::readdir(listing.get())) {
     const std::string name = e->d_name;
     const fs::path path = fs::path(dir) / name;
     if (path.extension() == ".safetensors") found.push_back(path.string());
   }
-  require(!found.empty(), SPINFER_STATUS_NOT_FOUND, "no .safetensors file in '" + dir + "'");
+  require(!found.empty(), SPINFER_STATUS_NOT_FOUND, [&] { return "no .safetensors file in '" + dir + "'"; });
   std::sort(found.begin(), found.end());
   for (const std::string& path : found) {
     files_.push_back(std::make_unique<io::SafetensorsFile>(io::SafetensorsFile::read(path)));
@@ -45,15 +46,17 @@ bool WeightStore::has(const std::string& name) const {
 const io::TensorEntry& WeightStore::tensor(const std::string& name, int64_t elements,
                                            const Located** where) const {
   auto it = tensors_.find(name);
-  require(it != tensors_.end(), SPINFER_STATUS_NOT_FOUND, "model weights have no tensor '" + name + "'");
+  require(it != tensors_.end(), SPINFER_STATUS_NOT_FOUND,
+          [&] { return "model weights have no tensor '" + name + "'"; });
   const io::TensorEntry& t = it->second.file->tensors().at(name);
   uint64_t count = 1;
   for (uint64_t d : t.shape) count *= d;
-  require(int64_t(count) == elements, SPINFER_STATUS_SHAPE_MISMATCH,
-          "tensor '" + name + "' has " + std::to_string(count) + " elements, expected " +
-              std::to_string(elements));
+  require(int64_t(count) == elements, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+    return "tensor '" + name + "' has " + std::to_string(count) + " elements, expected " +
+           std::to_string(elements);
+  });
   require(t.dtype == "F32" || t.dtype == "F16" || t.dtype == "BF16", SPINFER_STATUS_UNSUPPORTED_DTYPE,
-          "tensor '" + name + "' has dtype " + t.dtype + "; F32, F16 or BF16 expected");
+          [&] { return "tensor '" + name + "' has dtype " + t.dtype + "; F32, F16 or BF16 expected"; });
   *where = &it->second;
   return t;
 }
@@ -100,17 +103,19 @@ HostMatrix WeightStore::matrix(const std::string& name, int64_t rows, int64_t co
   auto it = matrices_.find(name);
   if (it != matrices_.end()) {
     HostMatrix m = io::load_matrix(*it->second.file, it->second.path, name);
-    require(m.rows == rows && m.cols == cols, SPINFER_STATUS_SHAPE_MISMATCH,
-            "matrix '" + name + "' is [" + std::to_string(m.rows) + ", " + std::to_string(m.cols) +
-                "], expected [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+    require(m.rows == rows && m.cols == cols, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+      return "matrix '" + name + "' is [" + std::to_string(m.rows) + ", " + std::to_string(m.cols) +
+             "], expected [" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
+    });
     return m;
   }
   require(tensors_.count(name) > 0, SPINFER_STATUS_NOT_FOUND,
-          "model weights have no matrix or tensor '" + name + "'");
+          [&] { return "model weights have no matrix or tensor '" + name + "'"; });
   const Located* where = nullptr;
   const io::TensorEntry& t = tensor(name, rows * cols, &where);
-  require(t.shape.size() == 2 && int64_t(t.shape[0]) == rows, SPINFER_STATUS_SHAPE_MISMATCH,
-          "tensor '" + name + "' is not [" + std::to_string(rows) + ", " + std::to_string(cols) + "]");
+  require(t.shape.size() == 2 && int64_t(t.shape[0]) == rows, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+    return "tensor '" + name + "' is not [" + std::to_string(rows) + ", " + std::to_string(cols) + "]";
+  });
   const DType dt = dtype_of(t.dtype);
   // Copy to an aligned buffer: safetensors data offsets need not be aligned.
   std::vector<uint8_t> aligned(size_t(rows * cols) * dtype_size(dt));

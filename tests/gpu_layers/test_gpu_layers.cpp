@@ -1,6 +1,7 @@
 // CUDA layers through the C API against the float64 reference (layers_reference.hpp):
-// linear, MLP, attention (prefill, decode with sequence splits, GQA) and decoder layers,
-// in fp16 and bf16, with device matrices.
+// linear, MLP, attention (prefill, decode with sequence splits, GQA), decode attention
+// alone over odd shapes, and decoder layers, in fp16 and bf16, with device matrices.
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -122,7 +123,7 @@ void run_steps(spinfer_context_t* ctx, spinfer_dtype_t dt, int64_t H, int kv_hea
   kc.block_size = 16;
   kc.num_blocks = 256;
   kc.max_sequences = 4;
-  kc.max_sequence_length = 1024;  // decode splits: ceil(1024 / 128) = 8 ranges
+  kc.max_sequence_length = 1024;  // decode splits: up to ceil(1024 / 64) = 16 ranges
   kc.dtype = dt;
   spinfer_kv_cache_t* cache = nullptr;
   SP_OK(spinfer_kv_cache_create(ctx, &cache, &kc));
@@ -195,6 +196,151 @@ TEST_CASE("gpu attention: MHA/GQA, RoPE, prefill, split decode over a paged cach
         return ref::attention_seq(hist, len, first, w, k.heads, k.kv_heads, k.hd, k.rope, 10000.0);
       };
       run_steps(ctx, dt, H, k.kv_heads, k.hd, k.prefill, forward, reference, rng, tol_layer(dt));
+      spinfer_attention_destroy(attn);
+    }
+  spinfer_context_destroy(ctx);
+}
+
+namespace {
+
+// Column picked by each row of a [rows, cols] projection: (r * mul + add) % cols.
+std::vector<int64_t> picks(int64_t rows, int64_t cols, int64_t mul, int64_t add) {
+  std::vector<int64_t> col(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) col[size_t(r)] = (r * mul + add) % cols;
+  return col;
+}
+
+// A matrix with one 1 per row: its projection copies elements, exactly in any dtype.
+Mat pick_matrix(const std::vector<int64_t>& col, int64_t cols) {
+  Mat m{int64_t(col.size()), cols, Vec(col.size() * size_t(cols), 0.0)};
+  for (size_t r = 0; r < col.size(); ++r) m.a[r * size_t(cols) + size_t(col[r])] = 1.0;
+  return m;
+}
+
+// Attention output of the last row of one sequence's history x[len, H], with q = x,
+// k[i] = x[kcol[i]] and v[i] = x[vcol[i]], straight from the definition.
+Vec decode_reference(const Vec& x, int64_t len, int64_t H, int heads, int kv_heads, int hd, double scale,
+                     const std::vector<int64_t>& kcol, const std::vector<int64_t>& vcol) {
+  const int group = heads / kv_heads;
+  const double* q = &x[size_t((len - 1) * H)];
+  Vec out(static_cast<size_t>(H), 0.0), s(static_cast<size_t>(len));
+  for (int h = 0; h < heads; ++h) {
+    const size_t kv0 = size_t(h / group) * size_t(hd);
+    double top = -1e300;
+    for (int64_t p = 0; p < len; ++p) {
+      double d = 0;
+      for (int i = 0; i < hd; ++i) d += q[h * hd + i] * x[size_t(p * H + kcol[kv0 + size_t(i)])];
+      s[size_t(p)] = d * scale;
+      top = std::max(top, s[size_t(p)]);
+    }
+    double tot = 0;
+    for (auto& e : s) tot += (e = std::exp(e - top));
+    for (int64_t p = 0; p < len; ++p)
+      for (int i = 0; i < hd; ++i)
+        out[size_t(h * hd + i)] += s[size_t(p)] / tot * x[size_t(p * H + vcol[kv0 + size_t(i)])];
+  }
+  return out;
+}
+
+}  // namespace
+
+// Decode attention alone: q/k/v/o projections that only pick elements, so the layer's
+// output is the attention output rounded once. The shapes cover 16-byte and 2-byte
+// loads (hd % 8), idle lanes (hd 80, 36, 100), groups 1..12 (12: two blocks of heads),
+// block sizes that cut the kernel's key steps, one range (capacity 64) and many, and
+// sequences shorter than one range next to long ones.
+TEST_CASE("gpu decode attention: head dims, groups, paged blocks, short and long sequences") {
+  spinfer_context_t* ctx = cuda_context();
+  std::mt19937_64 rng(36);
+  struct Case { int heads, kv_heads, hd, block_size; int64_t max_len; std::vector<int> prompts; };
+  const std::vector<Case> cases = {
+      {4, 4, 80, 5, 2048, {700, 3}},         {8, 2, 128, 7, 1024, {300, 1, 130}},
+      {8, 1, 256, 16, 512, {200, 9}},        {24, 2, 32, 3, 512, {150, 2}},
+      {6, 2, 36, 16, 256, {100, 40}},        {4, 4, 8, 1, 128, {90, 1}},
+      {2, 2, 64, 16, 64, {50, 20}},          {2, 1, 100, 16, 512, {333, 5}},
+      {4, 4, 128, 16, 4096, {1500, 700, 2, 64}}};
+  const int decode_steps = 3;
+  const int64_t max_tokens = 1024;
+  for (spinfer_dtype_t dt : {SPINFER_DTYPE_F16, SPINFER_DTYPE_BF16})
+    for (const Case& k : cases) {
+      CAPTURE(name(dt)); CAPTURE(k.heads); CAPTURE(k.kv_heads); CAPTURE(k.hd); CAPTURE(k.block_size);
+      CAPTURE(k.max_len);
+      const int64_t H = int64_t(k.heads) * k.hd, kvd = int64_t(k.kv_heads) * k.hd;
+      const int seqs = int(k.prompts.size());
+      const double scale = 2.5 / std::sqrt(double(k.hd));  // peaked enough that the running max matters
+      const std::vector<int64_t> qcol = picks(H, H, 1, 0), kcol = picks(kvd, H, 5, 1), vcol = picks(kvd, H, 3, 2);
+      DevMatrix q(ctx, pick_matrix(qcol, H), dt), kk(ctx, pick_matrix(kcol, H), dt),
+          v(ctx, pick_matrix(vcol, H), dt), o(ctx, pick_matrix(qcol, H), dt);
+      spinfer_attention_config_t cfg;
+      spinfer_attention_config_init(&cfg);
+      cfg.num_heads = k.heads;
+      cfg.num_kv_heads = k.kv_heads;
+      cfg.use_rope = 0;
+      cfg.scale = scale;
+      cfg.max_tokens = max_tokens;
+      spinfer_attention_t* attn = nullptr;
+      SP_OK(spinfer_attention_create(ctx, &attn, q.m, kk.m, v.m, o.m, nullptr, nullptr, nullptr, nullptr,
+                                     SPINFER_DTYPE_F32, &cfg, nullptr));
+      spinfer_kv_cache_config_t kc;
+      spinfer_kv_cache_config_init(&kc);
+      kc.num_layers = 1;
+      kc.num_kv_heads = k.kv_heads;
+      kc.head_dim = k.hd;
+      kc.block_size = k.block_size;
+      kc.num_blocks = 0;
+      for (int len : k.prompts) kc.num_blocks += (len + decode_steps + k.block_size - 1) / k.block_size;
+      kc.max_sequences = seqs;
+      kc.max_sequence_length = k.max_len;
+      kc.dtype = dt;
+      spinfer_kv_cache_t* cache = nullptr;
+      SP_OK(spinfer_kv_cache_create(ctx, &cache, &kc));
+      std::vector<Vec> hist(static_cast<size_t>(seqs));
+      // One step: new[s] tokens for each sequence s (0: not in the step); returns the output.
+      auto run = [&](const std::vector<int>& fresh) {
+        std::vector<int32_t> ids, counts;
+        int64_t n = 0;
+        for (int s = 0; s < seqs; ++s)
+          if (fresh[size_t(s)] > 0) ids.push_back(s), counts.push_back(fresh[size_t(s)]), n += fresh[size_t(s)];
+        SP_OK(spinfer_kv_cache_begin_step(cache, ids.data(), counts.data(), int32_t(ids.size()), nullptr));
+        Vec x = rounded(ref::random_vec(n * H, -2, 2, rng), dt);
+        DevArray dx(x, dt), dy(size_t(n * H), dt);
+        SP_OK(spinfer_attention_forward(ctx, attn, cache, 0, dx.p, n, nullptr, dy.p, dt, nullptr));
+        int64_t t0 = 0;
+        for (size_t i = 0; i < ids.size(); ++i) {
+          Vec& h = hist[size_t(ids[i])];
+          h.insert(h.end(), x.begin() + t0 * H, x.begin() + (t0 + counts[i]) * H);
+          t0 += counts[i];
+        }
+        return dy.get();
+      };
+      // Prefill in chunks that alternate between the sequences, so their blocks interleave.
+      std::vector<int> left = k.prompts;
+      while (*std::max_element(left.begin(), left.end()) > 0) {
+        std::vector<int> fresh(size_t(seqs), 0);
+        for (int s = 0; s < seqs; ++s) {
+          fresh[size_t(s)] = std::min<int>(left[size_t(s)], int(max_tokens / seqs));
+          left[size_t(s)] -= fresh[size_t(s)];
+        }
+        run(fresh);
+      }
+      for (int d = 0; d < decode_steps; ++d) {
+        CAPTURE(d);
+        std::vector<double> got = run(std::vector<int>(size_t(seqs), 1));
+        for (int s = 0; s < seqs; ++s) {
+          CAPTURE(s);
+          const int64_t len = int64_t(hist[size_t(s)].size()) / H;
+          Vec want = decode_reference(hist[size_t(s)], len, H, k.heads, k.kv_heads, k.hd, double(float(scale)),
+                                      kcol, vcol);
+          for (int h = 0; h < k.heads; ++h) {  // per head: one wrong lane's dims must show
+            CAPTURE(h);
+            const size_t a = size_t(h * k.hd), e = a + size_t(k.hd);
+            CHECK(ref::rel_err(std::vector<double>(got.begin() + int64_t(s) * H + int64_t(a),
+                                                   got.begin() + int64_t(s) * H + int64_t(e)),
+                               Vec(want.begin() + int64_t(a), want.begin() + int64_t(e))) < tol_op(dt));
+          }
+        }
+      }
+      spinfer_kv_cache_destroy(cache);
       spinfer_attention_destroy(attn);
     }
   spinfer_context_destroy(ctx);

@@ -199,7 +199,7 @@ TEST_CASE("fault injection: save and load") {
                return f.holds_weights(m) ? nullptr : "loaded matrix decodes wrong";
              },
              [&] { spinfer_matrix_destroy(m); m = nullptr; }},
-            true, true);
+            true);
 
   size_t count = 0;
   char name[64];
@@ -220,7 +220,7 @@ TEST_CASE("fault injection: save and load") {
                           : "wrong count or name";
              },
              [] {}},
-            true, true);
+            true);
 }
 
 TEST_CASE("fault injection: host SpMM") {

@@ -25,8 +25,12 @@ namespace {
 
 // compute-sanitizer keeps its own device allocations (initcheck shadow memory) alive
 // across our frees, so free-memory accounting is only meaningful without it; leaks
-// under the sanitizer are memcheck --leak-check's job.
-bool under_compute_sanitizer() { return std::getenv("CUDA_INJECTION64_PATH") != nullptr; }
+// under the sanitizer are memcheck --leak-check's job. tools/sanitize_gpu.sh says so
+// explicitly (the injection variable the tool sets differs between its versions).
+bool under_compute_sanitizer() {
+  return std::getenv("SPINFER_UNDER_COMPUTE_SANITIZER") != nullptr ||
+         std::getenv("CUDA_INJECTION64_PATH") != nullptr;
+}
 
 constexpr unsigned kDevice = site_bit(Site::device_alloc) | site_bit(Site::pinned_alloc);
 constexpr unsigned kAll = kDevice | site_bit(Site::host_alloc);

@@ -21,8 +21,13 @@ using cuda::check_cuda;
 using cuda::DeviceGuard;
 namespace k = cuda::layers;
 
+// Decode attention splits each sequence into at most kMaxDecodeSplits key ranges, no
+// more than the cache capacity fills with kMinDecodeChunk keys each (the kernel's
+// shortest range), and only as many as it takes for about kDecodeBlocksPerSm blocks
+// per SM: more ranges add partials and per-block overhead, not bandwidth.
 constexpr int kMaxDecodeSplits = 32;
-constexpr int64_t kMinDecodeChunk = 128;
+constexpr int64_t kMinDecodeChunk = 64;
+constexpr int64_t kDecodeBlocksPerSm = 16;
 
 k::PagedKv paged(const StepLayout& s) {
   return {s.token_pos, s.token_seq, s.query_start, s.block_table, s.max_blocks_per_seq, s.block_size};
@@ -205,12 +210,15 @@ class CudaBackend final : public Backend {
     require(c.dtype == act_, SPINFER_STATUS_UNSUPPORTED_DTYPE, "the KV cache dtype differs from the activations'");
     const int64_t n = step.num_tokens;
     // Decode splits the sequence (as far as the workspace allows); anything else runs
-    // the tiled causal kernel.
+    // the tiled causal kernel. Every input of the split choice (n, shapes, capacity,
+    // SM count) is fixed for a captured graph.
     int splits = 0;
-    if (step.decode && ws) {
+    if (step.decode && ws && n > 0) {
       const size_t per_split = size_t(n) * size_t(heads) * size_t(c.head_dim + 2) * sizeof(float);
-      const int64_t wanted = (step.max_seq_len + kMinDecodeChunk - 1) / kMinDecodeChunk;
-      splits = int(std::min<int64_t>({wanted, int64_t(kMaxDecodeSplits), int64_t(ws_bytes / per_split)}));
+      const int64_t longest = (step.max_seq_len + kMinDecodeChunk - 1) / kMinDecodeChunk;
+      const int64_t blocks = n * int64_t(c.kv_heads), target = kDecodeBlocksPerSm * ctx_.sm_count();
+      const int64_t fill = std::max<int64_t>(1, (target + blocks - 1) / blocks);
+      splits = int(std::min<int64_t>({fill, longest, int64_t(kMaxDecodeSplits), int64_t(ws_bytes / per_split)}));
     }
     dispatch(act_, [&](auto* tag) {
       using T = std::remove_pointer_t<decltype(tag)>;

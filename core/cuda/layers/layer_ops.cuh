@@ -98,8 +98,12 @@ cudaError_t launch_rope(T* q, int64_t ldq, int heads, T* k, int64_t ldk, int kv_
 template <typename T>
 cudaError_t launch_kv_append(T* kc, T* vc, int kv_heads, int hd, const PagedKv& p, int64_t n,
                              const T* k, int64_t ldk, const T* v, int64_t ldv, cudaStream_t s);
-// Decode attention, split over the sequence length: `splits` partial results per
-// (token, head) in `partials` ([n][heads][splits][hd + 2] floats), then a combine pass.
+// Decode attention, split over the sequence length: `splits` (capped by max_len, the
+// cache capacity) key ranges per token, whose lengths follow the token's position;
+// partial results per (token, head) in `partials` ([n][heads][splits][hd + 2] floats:
+// acc, max in log2 units, sum), then a combine pass. With one range the output is
+// written directly and `partials` is not used. Graph-safe: the launch depends only on
+// the arguments, never on the positions.
 template <typename T>
 cudaError_t launch_attention_decode(const T* q, int64_t ldq, const T* kc, const T* vc, int heads,
                                     int kv_heads, int hd, const PagedKv& p, int64_t n,

@@ -2635,7 +2635,9 @@ extern "C" {
 extern "C" {
     #[doc = " Append `count` prompt tokens to sequence `seq` and run them through the model."]
     #[doc = " `logits` (host, float32, [vocab_size], may be NULL) receives the logits of the"]
-    #[doc = " last token. Synchronises `stream` when logits is not NULL."]
+    #[doc = " last token. Synchronises `stream` when logits is not NULL. If the call fails,"]
+    #[doc = " the sequence keeps the length it had before it (what the call appended to the KV"]
+    #[doc = " cache is dropped), so it can be retried as it was."]
     pub fn spinfer_model_prefill(
         ctx: *mut spinfer_context_t,
         model: *mut spinfer_model_t,
@@ -2651,7 +2653,8 @@ extern "C" {
     #[doc = " once), and `logits` (host, float32, [count, vocab_size], may be NULL) receives"]
     #[doc = " the next-token logits of each. Synchronises `stream` when logits is not NULL."]
     #[doc = " On CUDA, steps of a given `count` are captured once into a CUDA graph and"]
-    #[doc = " replayed (when use_cuda_graphs is set)."]
+    #[doc = " replayed (when use_cuda_graphs is set). If the call fails, every listed sequence"]
+    #[doc = " keeps the length it had before it."]
     pub fn spinfer_model_decode_step(
         ctx: *mut spinfer_context_t,
         model: *mut spinfer_model_t,
@@ -2666,7 +2669,8 @@ extern "C" {
     #[doc = " Greedy generation for one sequence: prefill `prompt` (appended to `seq`), then up"]
     #[doc = " to `max_new_tokens` decode steps, each taking the arg-max token (lowest id on"]
     #[doc = " ties), stopping after `eos_token` (-1: never). out_tokens ([max_new_tokens])"]
-    #[doc = " receives the generated tokens and `generated` their number."]
+    #[doc = " receives the generated tokens and `generated` their number. If the call fails,"]
+    #[doc = " `seq` is back to the length it had before the call (the prompt is dropped too)."]
     pub fn spinfer_model_generate_greedy(
         ctx: *mut spinfer_context_t,
         model: *mut spinfer_model_t,
