@@ -79,7 +79,9 @@ void save_matrices(const std::string& path,
   std::set<std::string> seen;
   std::vector<TensorToWrite> tensors;
   std::map<std::string, std::string> metadata{{"spinfer.format", "tca-bme"}};
-  for (const auto& [name, m] : matrices) {
+  for (const auto& entry : matrices) {
+    const std::string& name = entry.first;  // a plain reference: lambdas below capture it
+    const auto& m = entry.second;
     check_name(name);
     require(m != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, [&] { return "matrix '" + name + "' is NULL"; });
     require(seen.insert(name).second, SPINFER_STATUS_INVALID_ARGUMENT,
