@@ -249,7 +249,8 @@ void op_mlp_create(State& st, FuzzedDataProvider& in) {
   const bool certain_bad = !ctx || !up || !down || cfg.struct_size < sizeof cfg || unsigned(cfg.kind) > 1u ||
                            unsigned(cfg.activation) > 4u || cfg.max_tokens < 1 || cfg.max_tokens > (int64_t(1) << 24) || (gated && !gate);
   check(s, certain_bad ? 0 : -1, "spinfer_mlp_create");
-  if (created(s, h, "mlp")) st.mlps.push_back({h, hidden, cfg.max_tokens});
+  // The width is what the matrices say (the pool may serve another shape than asked for).
+  if (created(s, h, "mlp")) st.mlps.push_back({h, extent_of(up, false), cfg.max_tokens});
 }
 
 void op_mlp_forward(State& st, FuzzedDataProvider& in) {
