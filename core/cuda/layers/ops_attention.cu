@@ -130,13 +130,10 @@ decode_partial_kernel(const T* __restrict__ q, int64_t ldq, const T* __restrict_
 
   // Lane i of a warp looks up the cache row of key i of the warp's step (one block-table
   // read per key); the rows are shuffled to the lanes that read them.
-  const int32_t* table = p.block_table + int64_t(b) * p.max_blocks_per_seq;
   const int64_t width = int64_t(kv_heads) * hd, head_off = int64_t(g) * hd;
-  const unsigned bs = unsigned(p.block_size);
   auto row_of = [&](int key) -> int64_t {
     if (lane >= wstep || key >= end) return 0;
-    const unsigned blk = unsigned(key) / bs;
-    return (int64_t(table[blk]) * bs + (unsigned(key) - blk * bs)) * width + head_off;
+    return kv_slot(p, b, key) * width + head_off;
   };
   int64_t next = row_of(begin + warp * wstep + lane);
 
