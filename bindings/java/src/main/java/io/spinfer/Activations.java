@@ -1,6 +1,5 @@
 package io.spinfer;
 
-import io.spinfer.jni.spinfer_dtype_t;
 import io.spinfer.jni.spinfer_status_t;
 import java.lang.ref.Reference;
 import java.nio.Buffer;
@@ -14,10 +13,13 @@ import java.nio.ByteBuffer;
 final class Activations {
   private Activations() {}
 
-  /** The forward, given host addresses (x, residual or 0, y) and the dtype. */
+  /**
+   * A layer's forward, given addresses (x, residual or 0, y: host here, device for the
+   * layers' forwardDevice), the token count, the dtype and the stream (0 on the host).
+   */
   @FunctionalInterface
   interface Call {
-    spinfer_status_t run(long x, long residual, long y, spinfer_dtype_t dtype);
+    spinfer_status_t run(long x, long n, long residual, long y, DType dtype, long stream);
   }
 
   /** F32 arrays: x [n, in], residual [n, out] or null; returns the new y [n, out]. */
@@ -29,8 +31,8 @@ final class Activations {
     ByteBuffer rb = HostData.copyOf(residual);
     ByteBuffer yb = HostData.allocate((long) y.length * 4);
     try {
-      Native.check(call.run(HostData.addressOf(xb), HostData.addressOf(rb), HostData.addressOf(yb),
-          DType.F32.raw()));
+      Native.check(call.run(HostData.addressOf(xb), n, HostData.addressOf(rb), HostData.addressOf(yb),
+          DType.F32, 0));
     } finally {
       Reference.reachabilityFence(xb);
       Reference.reachabilityFence(rb);
@@ -48,12 +50,25 @@ final class Activations {
     long ra = HostData.address(residual, "residual", dtype, HostData.bytesOf(n, out, out, dtype), false);
     long ya = HostData.address(y, "y", dtype, HostData.bytesOf(n, out, out, dtype), true);
     try {
-      Native.check(call.run(xa, ra, ya, dtype.raw()));
+      Native.check(call.run(xa, n, ra, ya, dtype, 0));
     } finally {
       Reference.reachabilityFence(x);
       Reference.reachabilityFence(residual);
       Reference.reachabilityFence(y);
     }
+  }
+
+  /**
+   * The number of sequences of a step given as parallel arrays ({@code seqIds} and
+   * {@code other}, either may be null for the library to report); SHAPE_MISMATCH when
+   * both are given with different lengths.
+   */
+  static int stepCount(int[] seqIds, int[] other, String otherName) {
+    if (seqIds != null && other != null && seqIds.length != other.length) {
+      throw Native.error(Status.SHAPE_MISMATCH, "seqIds has " + seqIds.length
+          + " entries but " + otherName + " has " + other.length);
+    }
+    return seqIds != null ? seqIds.length : other != null ? other.length : 0;
   }
 
   /** A direct copy of an int array (token or sequence ids); null stays null. */

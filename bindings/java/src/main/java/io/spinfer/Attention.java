@@ -11,7 +11,7 @@ import java.nio.ByteBuffer;
  * attention over a {@link KvCache}. y = attention(x) + residual for the cache's
  * current step. Refers to its matrices and context until closed.
  */
-public final class Attention extends NativeObject {
+public final class Attention extends NativeLayer {
   /**
    * Attention options: the fields of spinfer_attention_config_t (spinfer.h documents
    * each) as fluent setters in camelCase. Defaults are the library's; numHeads must be set.
@@ -69,13 +69,9 @@ public final class Attention extends NativeObject {
     }
   }
 
-  private final Context context;
-  private final long hidden;
-
   private Attention(long pointer, Dependencies dependencies, Context context, long hidden) {
-    super(pointer, p -> SpinferNative.attention_destroy(p), "Attention", dependencies);
-    this.context = context;
-    this.hidden = hidden;
+    super(pointer, p -> SpinferNative.attention_destroy(p), "Attention", dependencies, context,
+        hidden, hidden);
   }
 
   /**
@@ -94,18 +90,17 @@ public final class Attention extends NativeObject {
     ByteBuffer ob = HostData.copyOf(oBias);
     spinfer_attention_config_t raw = config.toRaw();
     try {
-      if (qBias != null && q != null) HostData.checkLength(qBias.length, 1, q.rows(), "q bias");
-      if (kBias != null && k != null) HostData.checkLength(kBias.length, 1, k.rows(), "k bias");
-      if (vBias != null && v != null) HostData.checkLength(vBias.length, 1, v.rows(), "v bias");
-      if (oBias != null) HostData.checkLength(oBias.length, 1, o.rows(), "o bias");
-      long pointer = create(out -> SpinferNative.attention_create(ctx.pointer(), out,
-          Matrix.pointerOf(q), Matrix.pointerOf(k), Matrix.pointerOf(v), o.pointer(),
-          HostData.addressOf(qb), HostData.addressOf(kb), HostData.addressOf(vb),
-          HostData.addressOf(ob), DType.F32.raw(), raw, 0));
-      return new Attention(pointer, dependencies, ctx, o.rows());
-    } catch (RuntimeException e) {
-      dependencies.release();
-      throw e;
+      return Native.onFailure(() -> {
+        if (qBias != null && q != null) HostData.checkLength(qBias.length, 1, q.rows(), "q bias");
+        if (kBias != null && k != null) HostData.checkLength(kBias.length, 1, k.rows(), "k bias");
+        if (vBias != null && v != null) HostData.checkLength(vBias.length, 1, v.rows(), "v bias");
+        if (oBias != null) HostData.checkLength(oBias.length, 1, o.rows(), "o bias");
+        long pointer = Native.out(out -> SpinferNative.attention_create(ctx.pointer(), out,
+            Matrix.pointerOf(q), Matrix.pointerOf(k), Matrix.pointerOf(v), o.pointer(),
+            HostData.addressOf(qb), HostData.addressOf(kb), HostData.addressOf(vb),
+            HostData.addressOf(ob), DType.F32.raw(), raw, 0));
+        return new Attention(pointer, dependencies, ctx, o.rows());
+      }, dependencies::release);
     } finally {
       raw.delete();
       Reference.reachabilityFence(qb);
@@ -122,44 +117,31 @@ public final class Attention extends NativeObject {
 
   /** Hidden size: features of x and y. */
   public long hiddenSize() {
-    return hidden;
+    return outFeatures;
   }
 
   /** F32 on the host for the cache's current step, layer {@code layerIndex}: x, residual (or null), y [n, hidden]. */
   public float[] forward(KvCache cache, int layerIndex, float[] x, int n, float[] residual) {
-    try {
-      return Activations.forward(x, n, residual, hidden, hidden,
-          (xa, ra, ya, dt) -> SpinferNative.attention_forward(context.pointer(), pointer(),
-              cachePointer(cache), layerIndex, xa, n, ra, ya, dt, 0));
-    } finally {
-      Reference.reachabilityFence(cache);
-      Reference.reachabilityFence(this);
-    }
+    return forwardArrays(x, n, residual, cache, on(cache, layerIndex));
   }
 
   /** On the host, in place on direct buffers of {@code dtype}. */
   public void forward(KvCache cache, int layerIndex, Buffer x, long n, Buffer residual, Buffer y,
       DType dtype) {
-    try {
-      Activations.forward(x, n, residual, y, dtype, hidden, hidden,
-          (xa, ra, ya, dt) -> SpinferNative.attention_forward(context.pointer(), pointer(),
-              cachePointer(cache), layerIndex, xa, n, ra, ya, dt, 0));
-    } finally {
-      Reference.reachabilityFence(cache);
-      Reference.reachabilityFence(this);
-    }
+    forwardBuffers(x, n, residual, y, dtype, cache, on(cache, layerIndex));
   }
 
   /** On the GPU: device addresses, asynchronous on {@code stream}. */
   public void forwardDevice(KvCache cache, int layerIndex, long x, long n, long residual, long y,
       DType dtype, long stream) {
-    try {
-      Native.check(SpinferNative.attention_forward(context.pointer(), pointer(), cachePointer(cache),
-          layerIndex, x, n, residual, y, Native.nonNull(dtype, "dtype").raw(), stream));
-    } finally {
-      Reference.reachabilityFence(cache);
-      Reference.reachabilityFence(this);
-    }
+    forwardAddresses(x, n, residual, y, dtype, stream, cache, on(cache, layerIndex));
+  }
+
+  /** The forward of this block on {@code cache}, layer {@code layerIndex}. */
+  private Activations.Call on(KvCache cache, int layerIndex) {
+    return (x, n, residual, y, dtype, stream) -> SpinferNative.attention_forward(context.pointer(),
+        pointer(), cachePointer(cache), layerIndex, x, n, residual, y,
+        Native.nonNull(dtype, "dtype").raw(), stream);
   }
 
   /** The cache's C handle, 0 for null (the library reports it). */

@@ -4,8 +4,8 @@ import io.spinfer.jni.SpinferNative;
 import io.spinfer.jni.spinfer_backend_t;
 import io.spinfer.jni.spinfer_context_config_t;
 import io.spinfer.jni.spinfer_spmm_options_t;
-import java.lang.ref.Cleaner;
 import java.lang.ref.Reference;
+import java.lang.reflect.Array;
 import java.nio.Buffer;
 import java.nio.ByteBuffer;
 
@@ -21,22 +21,12 @@ import java.nio.ByteBuffer;
  * order (used in place, from their position). Device data: addresses as longs
  * (cudaStream_t likewise; 0 is the default stream).
  */
-public final class Context implements AutoCloseable {
-  private final NativeHandle handle;
-  private final Cleaner.Cleanable cleanable;
+public final class Context extends NativeObject implements AutoCloseable {
   private final Backend backend;
 
   private Context(long pointer) {
-    this.handle = new NativeHandle(pointer, p -> SpinferNative.context_destroy(p), "Context");
-    this.cleanable = handle.attachTo(this);
-    int[] resolved = new int[1];
-    try {
-      Native.check(SpinferNative.context_get_backend(pointer, resolved));
-    } catch (RuntimeException e) {
-      cleanable.clean();
-      throw e;
-    }
-    this.backend = Backend.of(spinfer_backend_t.swigToEnum(resolved[0]));
+    super(pointer, p -> SpinferNative.context_destroy(p), "Context");
+    this.backend = Native.onFailure(() -> readBackend(pointer), this::close);
   }
 
   /**
@@ -45,9 +35,8 @@ public final class Context implements AutoCloseable {
    * NO_DEVICE without a GPU.
    */
   public static Context create(Backend backend) {
-    long[] out = new long[1];
-    Native.check(SpinferNative.context_create(out, Native.nonNull(backend, "backend").raw()));
-    return new Context(out[0]);
+    return new Context(Native.out(out -> SpinferNative.context_create(out,
+        Native.nonNull(backend, "backend").raw())));
   }
 
   /**
@@ -56,16 +45,16 @@ public final class Context implements AutoCloseable {
    */
   public static Context create(Backend backend, int device, int hostThreads) {
     spinfer_context_config_t config = new spinfer_context_config_t();
-    long[] out = new long[1];
+    long pointer;
     try {
       config.setBackend(Native.nonNull(backend, "backend").raw());
       config.setDevice(device);
       config.setHost_threads(hostThreads);
-      Native.check(SpinferNative.context_create_ex(out, config));
+      pointer = Native.out(out -> SpinferNative.context_create_ex(out, config));
     } finally {
       config.delete();
     }
-    return new Context(out[0]);
+    return new Context(pointer);
   }
 
   /** A host (CPU) context, available in every build. */
@@ -92,13 +81,9 @@ public final class Context implements AutoCloseable {
 
   /** Y = X * W^T (+ bias) in F32 on the host into {@code y} ([n, M], n * M floats). */
   public void spmm(Matrix w, float[] x, int n, float[] bias, float[] y) {
-    requireHostMatrix(w);
-    checkArrays(w, x == null ? -1 : x.length, n, bias == null ? -1 : bias.length,
-        y == null ? -1 : y.length);
-    ByteBuffer xb = HostData.copyOf(x);
-    ByteBuffer bb = HostData.copyOf(bias);
-    ByteBuffer yb = y == null ? null : HostData.allocate((long) y.length * 4);
-    runHost(w, xb, n, bb, yb, DType.F32);
+    checkArrays(w, x, n, bias, y);
+    ByteBuffer yb = runHost(w, HostData.copyOf(x), n, HostData.copyOf(bias),
+        y == null ? -1 : (long) y.length * 4, DType.F32);
     if (y != null) yb.asFloatBuffer().get(y);
   }
 
@@ -109,13 +94,9 @@ public final class Context implements AutoCloseable {
    */
   public void spmm(Matrix w, short[] x, int n, short[] bias, short[] y, DType dtype) {
     Matrix.requireSixteenBit(dtype, "x, bias and y");
-    requireHostMatrix(w);
-    checkArrays(w, x == null ? -1 : x.length, n, bias == null ? -1 : bias.length,
-        y == null ? -1 : y.length);
-    ByteBuffer xb = HostData.copyOf(x);
-    ByteBuffer bb = HostData.copyOf(bias);
-    ByteBuffer yb = y == null ? null : HostData.allocate((long) y.length * 2);
-    runHost(w, xb, n, bb, yb, dtype);
+    checkArrays(w, x, n, bias, y);
+    ByteBuffer yb = runHost(w, HostData.copyOf(x), n, HostData.copyOf(bias),
+        y == null ? -1 : (long) y.length * 2, dtype);
     if (y != null) yb.asShortBuffer().get(y);
   }
 
@@ -183,26 +164,14 @@ public final class Context implements AutoCloseable {
 
   /** Copies host matrix {@code host} to this context's GPU on {@code stream}. CUDA contexts only. */
   public Matrix upload(Matrix host, long stream) {
-    long[] out = new long[1];
-    try {
-      Native.check(SpinferNative.matrix_upload(pointer(), Matrix.pointerOf(host), out, stream));
-    } finally {
-      Reference.reachabilityFence(host);
-      Reference.reachabilityFence(this);
-    }
-    return new Matrix(out[0]);
+    return Matrix.created(out -> SpinferNative.matrix_upload(pointer(), Matrix.pointerOf(host), out,
+        stream), host, this);
   }
 
   /** Copies device matrix {@code device} back to a new host matrix (synchronises {@code stream}). */
   public Matrix download(Matrix device, long stream) {
-    long[] out = new long[1];
-    try {
-      Native.check(SpinferNative.matrix_download(pointer(), Matrix.pointerOf(device), out, stream));
-    } finally {
-      Reference.reachabilityFence(device);
-      Reference.reachabilityFence(this);
-    }
-    return new Matrix(out[0]);
+    return Matrix.created(out -> SpinferNative.matrix_download(pointer(), Matrix.pointerOf(device),
+        out, stream), device, this);
   }
 
   /**
@@ -211,28 +180,17 @@ public final class Context implements AutoCloseable {
    */
   public Matrix encodeDevice(long dense, DType denseDType, long rows, long cols, long ld,
       DType storage, long stream) {
-    long[] out = new long[1];
-    try {
-      Native.check(SpinferNative.matrix_encode_device(pointer(), out, dense,
-          Native.nonNull(denseDType, "dense dtype").raw(), rows, cols, ld,
-          Native.nonNull(storage, "storage dtype").raw(), stream));
-    } finally {
-      Reference.reachabilityFence(this);
-    }
-    return new Matrix(out[0]);
+    return Matrix.created(out -> SpinferNative.matrix_encode_device(pointer(), out, dense,
+        Native.nonNull(denseDType, "dense dtype").raw(), rows, cols, ld,
+        Native.nonNull(storage, "storage dtype").raw(), stream), this);
   }
 
   // ---- life cycle -------------------------------------------------------------------
 
-  /** Whether close() has run. */
-  public boolean isClosed() {
-    return handle.isClosed();
-  }
-
   /** Frees the context and its workspaces. Idempotent. No other call may be using it. */
   @Override
   public void close() {
-    cleanable.clean();
+    super.close();
   }
 
   @Override
@@ -242,36 +200,35 @@ public final class Context implements AutoCloseable {
 
   // ---- helpers ----------------------------------------------------------------------
 
-  long pointer() {
-    return handle.get();
+  private static Backend readBackend(long pointer) {
+    int[] resolved = new int[1];
+    Native.check(SpinferNative.context_get_backend(pointer, resolved));
+    return Backend.of(spinfer_backend_t.swigToEnum(resolved[0]));
   }
 
-  NativeHandle handle() {
-    return handle;
-  }
-
-  private void runHost(Matrix w, ByteBuffer x, long n, ByteBuffer bias, ByteBuffer y,
+  /**
+   * The array overloads' SpMM on direct copies {@code x} and {@code bias} (their lengths
+   * already checked, so the buffer overload's checks pass); returns the new y buffer of
+   * {@code yBytes} (null when yBytes < 0: y is null).
+   */
+  private ByteBuffer runHost(Matrix w, ByteBuffer x, long n, ByteBuffer bias, long yBytes,
       DType dtype) {
-    long k = w == null ? 0 : w.cols();
-    long m = w == null ? 0 : w.rows();
-    try {
-      Native.check(SpinferNative.spmm(pointer(), Matrix.pointerOf(w), HostData.addressOf(x), n, k,
-          HostData.addressOf(bias), HostData.addressOf(y), m, dtype.raw(), 0));
-    } finally {
-      Reference.reachabilityFence(x);
-      Reference.reachabilityFence(bias);
-      Reference.reachabilityFence(y);
-      Reference.reachabilityFence(w);
-      Reference.reachabilityFence(this);
-    }
+    ByteBuffer y = yBytes < 0 ? null : HostData.allocate(yBytes);
+    spmm(w, x, n, w == null ? 0 : w.cols(), bias, y, w == null ? 0 : w.rows(), dtype);
+    return y;
   }
 
-  /** Array lengths against the shapes (arrays have ld = row length); -1 = null array. */
-  private static void checkArrays(Matrix w, int xLength, int n, int biasLength, int yLength) {
+  /**
+   * For the array overloads: {@code w} is a host matrix and the arrays (float[] or
+   * short[]; null ones are left to the library) have the lengths of their shapes
+   * (arrays have ld = row length).
+   */
+  private static void checkArrays(Matrix w, Object x, int n, Object bias, Object y) {
+    requireHostMatrix(w);
     if (w == null) return; // the library reports the NULL matrix
-    if (xLength >= 0) HostData.checkLength(xLength, n, w.cols(), "x");
-    if (biasLength >= 0) HostData.checkLength(biasLength, 1, w.rows(), "bias");
-    if (yLength >= 0) HostData.checkLength(yLength, n, w.rows(), "y");
+    if (x != null) HostData.checkLength(Array.getLength(x), n, w.cols(), "x");
+    if (bias != null) HostData.checkLength(Array.getLength(bias), 1, w.rows(), "bias");
+    if (y != null) HostData.checkLength(Array.getLength(y), n, w.rows(), "y");
   }
 
   private static void requireHostMatrix(Matrix w) {

@@ -14,7 +14,7 @@ import java.util.List;
  * -> MLP -> residual, OPT or LLaMA style, over a {@link KvCache}. Refers to its
  * matrices and context until closed.
  */
-public final class DecoderLayer extends NativeObject {
+public final class DecoderLayer extends NativeLayer {
   /**
    * Sizes and options: the fields of spinfer_decoder_config_t (spinfer.h documents each)
    * as fluent setters in camelCase. Defaults are the library's; hiddenSize,
@@ -99,13 +99,9 @@ public final class DecoderLayer extends NativeObject {
     public float[] attnNormWeight, attnNormBias, mlpNormWeight, mlpNormBias;
   }
 
-  private final Context context;
-  private final long hidden;
-
   private DecoderLayer(long pointer, Dependencies dependencies, Context context, long hidden) {
-    super(pointer, p -> SpinferNative.decoder_layer_destroy(p), "DecoderLayer", dependencies);
-    this.context = context;
-    this.hidden = hidden;
+    super(pointer, p -> SpinferNative.decoder_layer_destroy(p), "DecoderLayer", dependencies,
+        context, hidden, hidden);
   }
 
   /** A decoder layer ({@code config} gives the sizes). */
@@ -120,31 +116,30 @@ public final class DecoderLayer extends NativeObject {
     spinfer_decoder_weights_t raw = new spinfer_decoder_weights_t();
     spinfer_decoder_config_t rawConfig = config.toRaw();
     try {
-      raw.setQ_proj(Matrix.pointerOf(w.qProj));
-      raw.setK_proj(Matrix.pointerOf(w.kProj));
-      raw.setV_proj(Matrix.pointerOf(w.vProj));
-      raw.setO_proj(Matrix.pointerOf(w.oProj));
-      raw.setGate_proj(Matrix.pointerOf(w.gateProj));
-      raw.setUp_proj(Matrix.pointerOf(w.upProj));
-      raw.setDown_proj(Matrix.pointerOf(w.downProj));
-      long h = config.hiddenSize;
-      long inter = config.intermediateSize;
-      raw.setQ_bias(dense(dense, w.qBias, w.qProj == null ? -1 : w.qProj.rows(), "q bias"));
-      raw.setK_bias(dense(dense, w.kBias, w.kProj == null ? -1 : w.kProj.rows(), "k bias"));
-      raw.setV_bias(dense(dense, w.vBias, w.vProj == null ? -1 : w.vProj.rows(), "v bias"));
-      raw.setO_bias(dense(dense, w.oBias, h, "o bias"));
-      raw.setUp_bias(dense(dense, w.upBias, inter, "up bias"));
-      raw.setDown_bias(dense(dense, w.downBias, h, "down bias"));
-      raw.setAttn_norm_weight(dense(dense, w.attnNormWeight, h, "attention norm weight"));
-      raw.setAttn_norm_bias(dense(dense, w.attnNormBias, h, "attention norm bias"));
-      raw.setMlp_norm_weight(dense(dense, w.mlpNormWeight, h, "MLP norm weight"));
-      raw.setMlp_norm_bias(dense(dense, w.mlpNormBias, h, "MLP norm bias"));
-      raw.setDense_dtype(DType.F32.raw());
-      long pointer = create(out -> SpinferNative.decoder_layer_create(ctx.pointer(), out, raw, rawConfig, 0));
-      return new DecoderLayer(pointer, dependencies, ctx, h);
-    } catch (RuntimeException e) {
-      dependencies.release();
-      throw e;
+      return Native.onFailure(() -> {
+        raw.setQ_proj(Matrix.pointerOf(w.qProj));
+        raw.setK_proj(Matrix.pointerOf(w.kProj));
+        raw.setV_proj(Matrix.pointerOf(w.vProj));
+        raw.setO_proj(Matrix.pointerOf(w.oProj));
+        raw.setGate_proj(Matrix.pointerOf(w.gateProj));
+        raw.setUp_proj(Matrix.pointerOf(w.upProj));
+        raw.setDown_proj(Matrix.pointerOf(w.downProj));
+        long h = config.hiddenSize;
+        long inter = config.intermediateSize;
+        raw.setQ_bias(dense(dense, w.qBias, w.qProj == null ? -1 : w.qProj.rows(), "q bias"));
+        raw.setK_bias(dense(dense, w.kBias, w.kProj == null ? -1 : w.kProj.rows(), "k bias"));
+        raw.setV_bias(dense(dense, w.vBias, w.vProj == null ? -1 : w.vProj.rows(), "v bias"));
+        raw.setO_bias(dense(dense, w.oBias, h, "o bias"));
+        raw.setUp_bias(dense(dense, w.upBias, inter, "up bias"));
+        raw.setDown_bias(dense(dense, w.downBias, h, "down bias"));
+        raw.setAttn_norm_weight(dense(dense, w.attnNormWeight, h, "attention norm weight"));
+        raw.setAttn_norm_bias(dense(dense, w.attnNormBias, h, "attention norm bias"));
+        raw.setMlp_norm_weight(dense(dense, w.mlpNormWeight, h, "MLP norm weight"));
+        raw.setMlp_norm_bias(dense(dense, w.mlpNormBias, h, "MLP norm bias"));
+        raw.setDense_dtype(DType.F32.raw());
+        long pointer = Native.out(out -> SpinferNative.decoder_layer_create(ctx.pointer(), out, raw, rawConfig, 0));
+        return new DecoderLayer(pointer, dependencies, ctx, h);
+      }, dependencies::release);
     } finally {
       raw.delete();
       rawConfig.delete();
@@ -156,43 +151,30 @@ public final class DecoderLayer extends NativeObject {
 
   /** Hidden size: features of x and y. */
   public long hiddenSize() {
-    return hidden;
+    return outFeatures;
   }
 
   /** F32 on the host for the cache's current step, cache layer {@code layerIndex}: x, y [n, hidden]. */
   public float[] forward(KvCache cache, int layerIndex, float[] x, int n) {
-    try {
-      return Activations.forward(x, n, null, hidden, hidden,
-          (xa, ra, ya, dt) -> SpinferNative.decoder_layer_forward(context.pointer(), pointer(),
-              Attention.cachePointer(cache), layerIndex, xa, n, ya, dt, 0));
-    } finally {
-      Reference.reachabilityFence(cache);
-      Reference.reachabilityFence(this);
-    }
+    return forwardArrays(x, n, null, cache, on(cache, layerIndex));
   }
 
   /** On the host, in place on direct buffers of {@code dtype}; y may be x. */
   public void forward(KvCache cache, int layerIndex, Buffer x, long n, Buffer y, DType dtype) {
-    try {
-      Activations.forward(x, n, null, y, dtype, hidden, hidden,
-          (xa, ra, ya, dt) -> SpinferNative.decoder_layer_forward(context.pointer(), pointer(),
-              Attention.cachePointer(cache), layerIndex, xa, n, ya, dt, 0));
-    } finally {
-      Reference.reachabilityFence(cache);
-      Reference.reachabilityFence(this);
-    }
+    forwardBuffers(x, n, null, y, dtype, cache, on(cache, layerIndex));
   }
 
   /** On the GPU: device addresses, asynchronous on {@code stream}. */
   public void forwardDevice(KvCache cache, int layerIndex, long x, long n, long y, DType dtype,
       long stream) {
-    try {
-      Native.check(SpinferNative.decoder_layer_forward(context.pointer(), pointer(),
-          Attention.cachePointer(cache), layerIndex, x, n, y, Native.nonNull(dtype, "dtype").raw(), stream));
-    } finally {
-      Reference.reachabilityFence(cache);
-      Reference.reachabilityFence(this);
-    }
+    forwardAddresses(x, n, 0, y, dtype, stream, cache, on(cache, layerIndex));
+  }
+
+  /** The forward of this layer on {@code cache}, layer {@code layerIndex} (no residual: it adds its own). */
+  private Activations.Call on(KvCache cache, int layerIndex) {
+    return (x, n, residual, y, dtype, stream) -> SpinferNative.decoder_layer_forward(context.pointer(),
+        pointer(), Attention.cachePointer(cache), layerIndex, x, n, y,
+        Native.nonNull(dtype, "dtype").raw(), stream);
   }
 
   /** Copies a dense F32 array (null stays 0) after checking its length when it is known (>= 0). */

@@ -12,12 +12,7 @@ final class Dependencies {
 
   /** Retains {@code handle} (a closed one throws, after releasing what was taken). */
   Dependencies add(NativeHandle handle) {
-    try {
-      handle.retain();
-    } catch (RuntimeException e) {
-      release();
-      throw e;
-    }
+    Native.onFailure(handle::retain, this::release);
     handles.add(handle);
     return this;
   }

@@ -78,10 +78,9 @@ public final class KvCache extends NativeObject {
     Dependencies dependencies = new Dependencies().add(ctx.handle());
     spinfer_kv_cache_config_t raw = Native.nonNull(config, "config").toRaw();
     try {
-      return new KvCache(create(out -> SpinferNative.kv_cache_create(ctx.pointer(), out, raw)), dependencies);
-    } catch (RuntimeException e) {
-      dependencies.release();
-      throw e;
+      return Native.onFailure(() -> new KvCache(Native.out(
+          out -> SpinferNative.kv_cache_create(ctx.pointer(), out, raw)), dependencies),
+          dependencies::release);
     } finally {
       raw.delete();
       Reference.reachabilityFence(ctx);
@@ -95,13 +94,9 @@ public final class KvCache extends NativeObject {
    * (nothing changes then).
    */
   public void beginStep(int[] seqIds, int[] newTokens, long stream) {
-    if (seqIds != null && newTokens != null && seqIds.length != newTokens.length) {
-      throw Native.error(Status.SHAPE_MISMATCH, "seqIds has " + seqIds.length
-          + " entries but newTokens has " + newTokens.length);
-    }
+    int count = Activations.stepCount(seqIds, newTokens, "newTokens");
     ByteBuffer ids = Activations.copyOf(seqIds);
     ByteBuffer counts = Activations.copyOf(newTokens);
-    int count = seqIds != null ? seqIds.length : newTokens != null ? newTokens.length : 0;
     try {
       Native.check(SpinferNative.kv_cache_begin_step(pointer(), HostData.addressOf(ids),
           HostData.addressOf(counts), count, stream));
@@ -119,32 +114,16 @@ public final class KvCache extends NativeObject {
 
   /** Tokens stored for sequence {@code seq}. */
   public long sequenceLength(int seq) {
-    long[] length = new long[1];
-    try {
-      Native.check(SpinferNative.kv_cache_sequence_length(pointer(), seq, length));
-    } finally {
-      Reference.reachabilityFence(this);
-    }
-    return length[0];
+    return query((p, length) -> SpinferNative.kv_cache_sequence_length(p, seq, length));
   }
 
   /** Returns the blocks of sequence {@code seq} to the pool; its length becomes 0. */
   public void releaseSequence(int seq) {
-    try {
-      Native.check(SpinferNative.kv_cache_release_sequence(pointer(), seq));
-    } finally {
-      Reference.reachabilityFence(this);
-    }
+    call(p -> SpinferNative.kv_cache_release_sequence(p, seq));
   }
 
   /** Unused blocks in the pool. */
   public long freeBlocks() {
-    long[] count = new long[1];
-    try {
-      Native.check(SpinferNative.kv_cache_free_blocks(pointer(), count));
-    } finally {
-      Reference.reachabilityFence(this);
-    }
-    return count[0];
+    return query((p, count) -> SpinferNative.kv_cache_free_blocks(p, count));
   }
 }

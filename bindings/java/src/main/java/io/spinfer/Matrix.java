@@ -2,11 +2,12 @@ package io.spinfer;
 
 import io.spinfer.jni.SpinferNative;
 import io.spinfer.jni.spinfer_matrix_info_t;
-import java.lang.ref.Cleaner;
+import io.spinfer.jni.spinfer_status_t;
 import java.lang.ref.Reference;
 import java.nio.Buffer;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.function.Function;
 
 /**
  * An encoded (TCA-BME) sparse matrix W of shape [rows = M, cols = K], on the host or
@@ -18,9 +19,7 @@ import java.nio.file.Path;
  * byte order (used in place, from their position). F16 and BF16 data are the raw
  * 16-bit patterns in shorts.
  */
-public final class Matrix implements AutoCloseable {
-  private final NativeHandle handle;
-  private final Cleaner.Cleanable cleanable;
+public final class Matrix extends NativeObject implements AutoCloseable {
   private final long rows;
   private final long cols;
   private final DType dtype;
@@ -28,15 +27,8 @@ public final class Matrix implements AutoCloseable {
 
   /** Takes ownership of a fresh C matrix handle. */
   Matrix(long pointer) {
-    this.handle = new NativeHandle(pointer, p -> SpinferNative.matrix_destroy(p), "Matrix");
-    this.cleanable = handle.attachTo(this);
-    MatrixInfo info;
-    try {
-      info = readInfo(pointer);
-    } catch (RuntimeException e) {
-      cleanable.clean();
-      throw e;
-    }
+    super(pointer, p -> SpinferNative.matrix_destroy(p), "Matrix");
+    MatrixInfo info = Native.onFailure(() -> readInfo(pointer), this::close);
     this.rows = info.rows();
     this.cols = info.cols();
     this.dtype = info.dtype();
@@ -81,15 +73,9 @@ public final class Matrix implements AutoCloseable {
 
   private static Matrix encodeAt(long address, Object keepAlive, DType denseDType, long rows,
       long cols, long ld, DType storage) {
-    long[] out = new long[1];
-    try {
-      Native.check(SpinferNative.matrix_encode(out, address,
-          Native.nonNull(denseDType, "dense dtype").raw(), rows, cols, ld,
-          Native.nonNull(storage, "storage dtype").raw()));
-    } finally {
-      Reference.reachabilityFence(keepAlive);
-    }
-    return new Matrix(out[0]);
+    return created(out -> SpinferNative.matrix_encode(out, address,
+        Native.nonNull(denseDType, "dense dtype").raw(), rows, cols, ld,
+        Native.nonNull(storage, "storage dtype").raw()), keepAlive);
   }
 
   /**
@@ -103,19 +89,11 @@ public final class Matrix implements AutoCloseable {
     ByteBuffer v = HostData.copyOf(values);
     ByteBuffer b = HostData.copyOf(bitmaps);
     ByteBuffer g = HostData.copyOf(groupOffsets);
-    long[] out = new long[1];
-    try {
-      Native.check(SpinferNative.matrix_from_arrays(out, rows, cols,
-          Native.nonNull(dtype, "dtype").raw(), formatVersion,
-          HostData.addressOf(v), values == null ? 0 : values.length,
-          HostData.addressOf(b), bitmaps == null ? 0 : bitmaps.length,
-          HostData.addressOf(g), groupOffsets == null ? 0 : groupOffsets.length));
-    } finally {
-      Reference.reachabilityFence(v);
-      Reference.reachabilityFence(b);
-      Reference.reachabilityFence(g);
-    }
-    return new Matrix(out[0]);
+    return created(out -> SpinferNative.matrix_from_arrays(out, rows, cols,
+        Native.nonNull(dtype, "dtype").raw(), formatVersion,
+        HostData.addressOf(v), values == null ? 0 : values.length,
+        HostData.addressOf(b), bitmaps == null ? 0 : bitmaps.length,
+        HostData.addressOf(g), groupOffsets == null ? 0 : groupOffsets.length), v, b, g);
   }
 
   // ---- files ----------------------------------------------------------------------
@@ -206,22 +184,13 @@ public final class Matrix implements AutoCloseable {
 
   /** Checks every format invariant; throws CORRUPT_DATA / UNSUPPORTED_VERSION naming the first broken one. */
   public void validate() {
-    try {
-      Native.check(SpinferNative.matrix_validate(pointer()));
-    } finally {
-      Reference.reachabilityFence(this);
-    }
-  }
-
-  /** Whether close() has run. */
-  public boolean isClosed() {
-    return handle.isClosed();
+    call(p -> SpinferNative.matrix_validate(p));
   }
 
   /** Frees the matrix. Idempotent. No other call may be using it. */
   @Override
   public void close() {
-    cleanable.clean();
+    super.close();
   }
 
   @Override
@@ -232,13 +201,18 @@ public final class Matrix implements AutoCloseable {
 
   // ---- package-private ------------------------------------------------------------
 
-  /** The C handle; SpinferException(INVALID_ARGUMENT) once closed. Fence `this` after use. */
-  long pointer() {
-    return handle.get();
-  }
-
-  NativeHandle handle() {
-    return handle;
+  /**
+   * A new matrix from {@code create}, which fills its one-element array with the C
+   * handle; {@code keepAlive} (buffers, matrices, the context) stays reachable until then.
+   */
+  static Matrix created(Function<long[], spinfer_status_t> create, Object... keepAlive) {
+    long pointer;
+    try {
+      pointer = Native.out(create);
+    } finally {
+      Reference.reachabilityFence(keepAlive);
+    }
+    return new Matrix(pointer);
   }
 
   /** The C handle of {@code m}, or 0 for null so that the library reports the NULL. */

@@ -2,6 +2,7 @@ package io.spinfer;
 
 import io.spinfer.jni.SpinferNative;
 import io.spinfer.jni.spinfer_mlp_config_t;
+import io.spinfer.jni.spinfer_status_t;
 import java.lang.ref.Reference;
 import java.nio.Buffer;
 import java.nio.ByteBuffer;
@@ -11,7 +12,7 @@ import java.nio.ByteBuffer;
  * GATED down(act(gate(x)) * up(x)) (LLaMA), y = mlp(x) + residual. Refers to its
  * matrices and context until closed. One forward at a time per block.
  */
-public final class Mlp extends NativeObject {
+public final class Mlp extends NativeLayer {
   /** MLP options; the defaults are the library's (spinfer_mlp_config_init). */
   public static final class Options {
     MlpKind kind;
@@ -64,13 +65,8 @@ public final class Mlp extends NativeObject {
     }
   }
 
-  private final Context context;
-  private final long hidden;
-
   private Mlp(long pointer, Dependencies dependencies, Context context, long hidden) {
-    super(pointer, p -> SpinferNative.mlp_destroy(p), "Mlp", dependencies);
-    this.context = context;
-    this.hidden = hidden;
+    super(pointer, p -> SpinferNative.mlp_destroy(p), "Mlp", dependencies, context, hidden, hidden);
   }
 
   /**
@@ -90,13 +86,12 @@ public final class Mlp extends NativeObject {
     ByteBuffer db = HostData.copyOf(downBias);
     spinfer_mlp_config_t config = (options == null ? new Options() : options).toRaw();
     try {
-      long pointer = create(out -> SpinferNative.mlp_create(ctx.pointer(), out,
-          Matrix.pointerOf(gate), up.pointer(), down.pointer(), HostData.addressOf(ub),
-          HostData.addressOf(db), DType.F32.raw(), config, 0));
-      return new Mlp(pointer, dependencies, ctx, down.rows());
-    } catch (RuntimeException e) {
-      dependencies.release();
-      throw e;
+      return Native.onFailure(() -> {
+        long pointer = Native.out(out -> SpinferNative.mlp_create(ctx.pointer(), out,
+            Matrix.pointerOf(gate), up.pointer(), down.pointer(), HostData.addressOf(ub),
+            HostData.addressOf(db), DType.F32.raw(), config, 0));
+        return new Mlp(pointer, dependencies, ctx, down.rows());
+      }, dependencies::release);
     } finally {
       config.delete();
       Reference.reachabilityFence(ub);
@@ -110,36 +105,26 @@ public final class Mlp extends NativeObject {
 
   /** Hidden size: features of x and y. */
   public long hiddenSize() {
-    return hidden;
+    return outFeatures;
   }
 
   /** F32 on the host: x [n, hidden], residual [n, hidden] or null; returns y [n, hidden]. */
   public float[] forward(float[] x, int n, float[] residual) {
-    try {
-      return Activations.forward(x, n, residual, hidden, hidden,
-          (xa, ra, ya, dt) -> SpinferNative.mlp_forward(context.pointer(), pointer(), xa, n, ra, ya, dt, 0));
-    } finally {
-      Reference.reachabilityFence(this);
-    }
+    return forwardArrays(x, n, residual, null, this::run);
   }
 
   /** On the host, in place on direct buffers of {@code dtype}. */
   public void forward(Buffer x, long n, Buffer residual, Buffer y, DType dtype) {
-    try {
-      Activations.forward(x, n, residual, y, dtype, hidden, hidden,
-          (xa, ra, ya, dt) -> SpinferNative.mlp_forward(context.pointer(), pointer(), xa, n, ra, ya, dt, 0));
-    } finally {
-      Reference.reachabilityFence(this);
-    }
+    forwardBuffers(x, n, residual, y, dtype, null, this::run);
   }
 
   /** On the GPU: device addresses, asynchronous on {@code stream}. */
   public void forwardDevice(long x, long n, long residual, long y, DType dtype, long stream) {
-    try {
-      Native.check(SpinferNative.mlp_forward(context.pointer(), pointer(), x, n, residual, y,
-          Native.nonNull(dtype, "dtype").raw(), stream));
-    } finally {
-      Reference.reachabilityFence(this);
-    }
+    forwardAddresses(x, n, residual, y, dtype, stream, null, this::run);
+  }
+
+  private spinfer_status_t run(long x, long n, long residual, long y, DType dtype, long stream) {
+    return SpinferNative.mlp_forward(context.pointer(), pointer(), x, n, residual, y,
+        Native.nonNull(dtype, "dtype").raw(), stream);
   }
 }

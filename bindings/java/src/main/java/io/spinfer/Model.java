@@ -85,19 +85,13 @@ public final class Model extends NativeObject {
     Dependencies dependencies = new Dependencies().add(ctx.handle());
     spinfer_model_config_t raw = (config == null ? new Config() : config).toRaw();
     try {
-      long pointer = create(out -> SpinferNative.model_load(ctx.pointer(), out,
-          dir == null ? null : dir.toString(), raw, 0));
-      ModelInfo info;
-      try {
-        info = readInfo(pointer);
-      } catch (RuntimeException e) {
-        SpinferNative.model_destroy(pointer);
-        throw e;
-      }
-      return new Model(pointer, dependencies, ctx, info);
-    } catch (RuntimeException e) {
-      dependencies.release();
-      throw e;
+      return Native.onFailure(() -> {
+        long pointer = Native.out(out -> SpinferNative.model_load(ctx.pointer(), out,
+            dir == null ? null : dir.toString(), raw, 0));
+        ModelInfo info = Native.onFailure(() -> readInfo(pointer),
+            () -> SpinferNative.model_destroy(pointer));
+        return new Model(pointer, dependencies, ctx, info);
+      }, dependencies::release);
     } finally {
       raw.delete();
       Reference.reachabilityFence(ctx);
@@ -134,11 +128,7 @@ public final class Model extends NativeObject {
    * listed once); returns the next-token logits [seqIds.length, vocabSize].
    */
   public float[] decodeStep(int[] seqIds, int[] tokens) {
-    if (seqIds != null && tokens != null && seqIds.length != tokens.length) {
-      throw Native.error(Status.SHAPE_MISMATCH, "seqIds has " + seqIds.length
-          + " entries but tokens has " + tokens.length);
-    }
-    int count = seqIds != null ? seqIds.length : tokens != null ? tokens.length : 0;
+    int count = Activations.stepCount(seqIds, tokens, "tokens");
     ByteBuffer ids = Activations.copyOf(seqIds);
     ByteBuffer t = Activations.copyOf(tokens);
     ByteBuffer logits = HostData.allocate((long) count * info.vocabSize() * 4);
@@ -181,22 +171,12 @@ public final class Model extends NativeObject {
 
   /** Forgets sequence {@code seq}: its KV blocks return to the pool. */
   public void releaseSequence(int seq) {
-    try {
-      Native.check(SpinferNative.model_release_sequence(pointer(), seq));
-    } finally {
-      Reference.reachabilityFence(this);
-    }
+    call(p -> SpinferNative.model_release_sequence(p, seq));
   }
 
   /** Current length of sequence {@code seq} in tokens. */
   public long sequenceLength(int seq) {
-    long[] length = new long[1];
-    try {
-      Native.check(SpinferNative.model_sequence_length(pointer(), seq, length));
-    } finally {
-      Reference.reachabilityFence(this);
-    }
-    return length[0];
+    return query((p, length) -> SpinferNative.model_sequence_length(p, seq, length));
   }
 
   private static ModelInfo readInfo(long pointer) {

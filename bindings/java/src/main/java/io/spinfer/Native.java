@@ -2,6 +2,8 @@ package io.spinfer;
 
 import io.spinfer.jni.SpinferNative;
 import io.spinfer.jni.spinfer_status_t;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /** Turns C statuses into exceptions. Package-private plumbing. */
 final class Native {
@@ -19,10 +21,30 @@ final class Native {
     throw new SpinferException(Status.of(status), message);
   }
 
+  /**
+   * Runs {@code call}, a native call that writes one value (a new handle, a length) into
+   * {@code out[0]}; checks its status and returns the value.
+   */
+  static long out(Function<long[], spinfer_status_t> call) {
+    long[] out = new long[1];
+    check(call.apply(out));
+    return out[0];
+  }
+
   /** {@code value}, or SpinferException(INVALID_ARGUMENT) naming {@code name} when it is null. */
   static <T> T nonNull(T value, String name) {
     if (value == null) throw error(Status.INVALID_ARGUMENT, name + " is null");
     return value;
+  }
+
+  /** {@code body}'s result; when it throws, {@code cleanup} runs before the exception propagates. */
+  static <T> T onFailure(Supplier<T> body, Runnable cleanup) {
+    try {
+      return body.get();
+    } catch (RuntimeException e) {
+      cleanup.run();
+      throw e;
+    }
   }
 
   /** A failure found by the Java layer itself (closed handle, short buffer). */

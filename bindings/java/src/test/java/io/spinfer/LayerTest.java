@@ -22,45 +22,59 @@ class LayerTest {
     assertTrue(err <= TOLERANCE, what + ", seed " + seed + ": rel err " + err);
   }
 
+  /**
+   * A linear layer's test data from a fresh seed: a sparse weight [m, k] and F32 input
+   * x [n, k]; {@code random} draws anything else the test needs.
+   */
+  private record LinearCase(long seed, Random random, int m, int k, int n, float[] dense, float[] x) {
+    static LinearCase draw(int m, int k, int n, double sparsity) {
+      long seed = Numerics.freshSeed();
+      Random random = new Random(seed);
+      float[] dense = Numerics.sparse(random, m, k, sparsity);
+      return new LinearCase(seed, random, m, k, n, dense, Numerics.dense(random, n * k));
+    }
+
+    Matrix encode(DType storage) {
+      return Matrix.encode(dense, m, k, storage);
+    }
+
+    /** float64 x * W^T (+ bias) [n, m] with W as stored in {@code storage}; bias may be null. */
+    double[] expected(DType storage, float[] bias) {
+      return Reference.linear(Reference.widen(x), n, Numerics.rounded(dense, storage), m, k, bias);
+    }
+  }
+
   @ParameterizedTest
   @EnumSource(Activation.class)
   void linearWithBiasActivationAndResidual(Activation act) {
-    long seed = Numerics.freshSeed();
-    Random random = new Random(seed);
-    int m = 70, k = 45, n = 3;
-    float[] dense = Numerics.sparse(random, m, k, 0.5);
-    float[] bias = Numerics.dense(random, m);
-    float[] x = Numerics.dense(random, n * k);
-    float[] residual = Numerics.dense(random, n * m);
-    float[] stored = Numerics.rounded(dense, DType.F16);
-    try (Context ctx = Context.host(); Matrix w = Matrix.encode(dense, m, k, DType.F16);
+    LinearCase c = LinearCase.draw(70, 45, 3, 0.5);
+    float[] bias = Numerics.dense(c.random, c.m);
+    float[] residual = Numerics.dense(c.random, c.n * c.m);
+    try (Context ctx = Context.host(); Matrix w = c.encode(DType.F16);
         Linear layer = Linear.create(ctx, w, bias, act)) {
-      assertEquals(k, layer.inFeatures());
-      assertEquals(m, layer.outFeatures());
-      double[] pre = Reference.linear(Reference.widen(x), n, stored, m, k, bias);
-      close(layer.forward(x, n, residual), Reference.add(Reference.apply(pre, act), residual), seed, act + " + residual");
-      close(layer.forward(x, n, null), Reference.apply(pre, act), seed, act.toString());
+      assertEquals(c.k, layer.inFeatures());
+      assertEquals(c.m, layer.outFeatures());
+      double[] pre = c.expected(DType.F16, bias);
+      close(layer.forward(c.x, c.n, residual), Reference.add(Reference.apply(pre, act), residual), c.seed,
+          act + " + residual");
+      close(layer.forward(c.x, c.n, null), Reference.apply(pre, act), c.seed, act.toString());
     }
   }
 
   @Test
   void linearOnDirectBuffers() {
-    long seed = Numerics.freshSeed();
-    Random random = new Random(seed);
-    int m = 33, k = 64, n = 4;
-    float[] dense = Numerics.sparse(random, m, k, 0.7);
-    float[] x = Numerics.dense(random, n * k);
-    FloatBuffer xb = direct(n * k).put(x);
+    LinearCase c = LinearCase.draw(33, 64, 4, 0.7);
+    FloatBuffer xb = direct(c.n * c.k).put(c.x);
     xb.flip();
-    FloatBuffer yb = direct(n * m);
-    for (int i = 0; i < n * m; ++i) yb.put(i, Float.NaN);
-    try (Context ctx = Context.host(); Matrix w = Matrix.encode(dense, m, k, DType.BF16);
+    FloatBuffer yb = direct(c.n * c.m);
+    for (int i = 0; i < c.n * c.m; ++i) yb.put(i, Float.NaN);
+    try (Context ctx = Context.host(); Matrix w = c.encode(DType.BF16);
         Linear layer = Linear.create(ctx, w, null, Activation.NONE)) {
-      layer.forward(xb, n, null, yb, DType.F32);
+      layer.forward(xb, c.n, null, yb, DType.F32);
     }
-    float[] y = new float[n * m];
+    float[] y = new float[c.n * c.m];
     yb.get(0, y);
-    close(y, Reference.linear(Reference.widen(x), n, Numerics.rounded(dense, DType.BF16), m, k, null), seed, "buffers");
+    close(y, c.expected(DType.BF16, null), c.seed, "buffers");
   }
 
   @Test
@@ -108,19 +122,14 @@ class LayerTest {
 
   @Test
   void aLayerKeepsItsMatrixAliveAfterTheMatrixIsClosed() {
-    long seed = Numerics.freshSeed();
-    Random random = new Random(seed);
-    int m = 20, k = 30, n = 2;
-    float[] dense = Numerics.sparse(random, m, k, 0.5);
-    float[] x = Numerics.dense(random, n * k);
+    LinearCase c = LinearCase.draw(20, 30, 2, 0.5);
     try (Context ctx = Context.host()) {
-      Matrix w = Matrix.encode(dense, m, k, DType.F16);
+      Matrix w = c.encode(DType.F16);
       try (Linear layer = Linear.create(ctx, w, null, Activation.NONE)) {
         w.close(); // the Java Matrix is gone; the C matrix lives on for the layer
         assertThrows(SpinferException.class, w::info);
         System.gc();
-        close(layer.forward(x, n, null),
-            Reference.linear(Reference.widen(x), n, Numerics.rounded(dense, DType.F16), m, k, null), seed,
+        close(layer.forward(c.x, c.n, null), c.expected(DType.F16, null), c.seed,
             "after the matrix was closed");
       }
       SpinferException e = assertThrows(SpinferException.class, () -> Linear.create(ctx, w, null, Activation.NONE));
