@@ -33,10 +33,5 @@ template <typename Message, typename = std::enable_if_t<std::is_invocable_r_v<st
 inline void require(bool condition, spinfer_status_t status, Message&& message) {
   if (!condition) throw Error(status, message());
 }
-// Eager form: the message is built before the call even when the condition holds.
-// Kept for the CUDA entry files not yet converted to the forms above.
-inline void require(bool condition, spinfer_status_t status, const std::string& message) {
-  if (!condition) throw Error(status, message);
-}
 
 }  // namespace spinfer

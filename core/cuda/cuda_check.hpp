@@ -39,4 +39,12 @@ class DeviceGuard {
 
 inline cudaStream_t as_stream(void* stream) { return static_cast<cudaStream_t>(stream); }
 
+// Throws WRONG_LOCATION unless a matrix that lives on `device` belongs to the context's.
+inline void require_context_device(int device, int context_device) {
+  require(device == context_device, SPINFER_STATUS_WRONG_LOCATION, [&] {
+    return "matrix lives on device " + std::to_string(device) + " but the context uses device " +
+           std::to_string(context_device);
+  });
+}
+
 }  // namespace spinfer::cuda

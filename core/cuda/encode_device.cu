@@ -191,14 +191,16 @@ DeviceMatrixPtr encode_device(DeviceContext& ctx, const void* dense, DType dense
           "dense dtype must be F32, F16 or BF16");
   require(is_storage_dtype(storage), SPINFER_STATUS_UNSUPPORTED_DTYPE,
           "storage dtype must be F16 or BF16");
-  require(rows >= 1 && cols >= 1, SPINFER_STATUS_INVALID_ARGUMENT,
-          "matrix shape must be at least 1 x 1, got " + std::to_string(rows) + " x " +
-              std::to_string(cols));
+  require(rows >= 1 && cols >= 1, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+    return "matrix shape must be at least 1 x 1, got " + std::to_string(rows) + " x " +
+           std::to_string(cols);
+  });
   require(rows <= (int64_t(1) << 31) && cols <= (int64_t(1) << 31) &&
               double(rows) * double(cols) < 9.0e15,
           SPINFER_STATUS_INVALID_ARGUMENT, "matrix shape is too large");
-  require(ld >= cols, SPINFER_STATUS_SHAPE_MISMATCH,
-          "leading dimension " + std::to_string(ld) + " is smaller than cols " + std::to_string(cols));
+  require(ld >= cols, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+    return "leading dimension " + std::to_string(ld) + " is smaller than cols " + std::to_string(cols);
+  });
   require(reinterpret_cast<uintptr_t>(dense) % dtype_size(dense_dtype) == 0,
           SPINFER_STATUS_MISALIGNED, "dense pointer is not aligned to its element size");
   {

@@ -57,9 +57,7 @@ DeviceMatrixPtr upload(DeviceContext& ctx, const HostMatrix& host, void* stream)
 }
 
 HostMatrix download(DeviceContext& ctx, const DeviceMatrix& m, void* stream) {
-  require(m.device == ctx.device(), SPINFER_STATUS_WRONG_LOCATION,
-          "matrix lives on device " + std::to_string(m.device) + " but the context uses device " +
-              std::to_string(ctx.device()));
+  require_context_device(m.device, ctx.device());
   DeviceGuard guard(ctx.device());
   const cudaStream_t s = as_stream(stream);
   HostMatrix h;

@@ -20,12 +20,14 @@ void require_device_pointer(const void* p, int device, const char* what) {
   if (err != cudaSuccess) cudaGetLastError();
   const bool on_device = err == cudaSuccess && (attr.type == cudaMemoryTypeDevice ||
                                                 attr.type == cudaMemoryTypeManaged);
-  require(on_device, SPINFER_STATUS_WRONG_LOCATION,
-          std::string(what) + " is not a device pointer (CUDA SpMM needs device memory)");
+  require(on_device, SPINFER_STATUS_WRONG_LOCATION, [&] {
+    return std::string(what) + " is not a device pointer (CUDA SpMM needs device memory)";
+  });
   require(attr.type == cudaMemoryTypeManaged || attr.device == device,
-          SPINFER_STATUS_WRONG_LOCATION,
-          std::string(what) + " lives on device " + std::to_string(attr.device) +
-              " but the context uses device " + std::to_string(device));
+          SPINFER_STATUS_WRONG_LOCATION, [&] {
+            return std::string(what) + " lives on device " + std::to_string(attr.device) +
+                   " but the context uses device " + std::to_string(device);
+          });
 }
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
@@ -35,28 +37,33 @@ bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) ==
 void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, int64_t ldx,
           const void* bias, void* y, int64_t ldy, DType dtype, const SpmmOptions& options,
           void* stream) {
-  require(n >= 0, SPINFER_STATUS_INVALID_ARGUMENT, "n is negative (" + std::to_string(n) + ")");
-  require(dtype == w.dtype, SPINFER_STATUS_UNSUPPORTED_DTYPE,
-          std::string("x/y dtype ") + dtype_name(dtype) + " differs from the matrix storage dtype " +
-              dtype_name(w.dtype) + " (the CUDA backend computes in the storage dtype)");
-  require(w.device == ctx.device(), SPINFER_STATUS_WRONG_LOCATION,
-          "matrix lives on device " + std::to_string(w.device) + " but the context uses device " +
-              std::to_string(ctx.device()));
-  require(ldx >= w.cols, SPINFER_STATUS_SHAPE_MISMATCH,
-          "ldx " + std::to_string(ldx) + " is smaller than cols(W) " + std::to_string(w.cols));
-  require(ldy >= w.rows, SPINFER_STATUS_SHAPE_MISMATCH,
-          "ldy " + std::to_string(ldy) + " is smaller than rows(W) " + std::to_string(w.rows));
+  require(n >= 0, SPINFER_STATUS_INVALID_ARGUMENT,
+          [&] { return "n is negative (" + std::to_string(n) + ")"; });
+  require(dtype == w.dtype, SPINFER_STATUS_UNSUPPORTED_DTYPE, [&] {
+    return std::string("x/y dtype ") + dtype_name(dtype) + " differs from the matrix storage dtype " +
+           dtype_name(w.dtype) + " (the CUDA backend computes in the storage dtype)";
+  });
+  require_context_device(w.device, ctx.device());
+  require(ldx >= w.cols, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+    return "ldx " + std::to_string(ldx) + " is smaller than cols(W) " + std::to_string(w.cols);
+  });
+  require(ldy >= w.rows, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+    return "ldy " + std::to_string(ldy) + " is smaller than rows(W) " + std::to_string(w.rows);
+  });
   require(options.split_k >= 0 && options.tile_n >= 0, SPINFER_STATUS_INVALID_ARGUMENT,
           "negative split_k or tile_n in the options");
   require(options.tile_n == 0 || options.tile_n == 8 || options.tile_n == 16 ||
               options.tile_n == 32 || options.tile_n == 64,
-          SPINFER_STATUS_INVALID_ARGUMENT,
-          "tile_n must be 0 (automatic), 8, 16, 32 or 64, got " + std::to_string(options.tile_n));
+          SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+            return "tile_n must be 0 (automatic), 8, 16, 32 or 64, got " +
+                   std::to_string(options.tile_n);
+          });
   if (n == 0) return;
   require(x != nullptr && y != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "x or y is NULL");
-  require(ldx % 8 == 0 && ldy % 8 == 0, SPINFER_STATUS_MISALIGNED,
-          "ldx and ldy must be multiples of 8 on the CUDA backend (got " + std::to_string(ldx) +
-              ", " + std::to_string(ldy) + ")");
+  require(ldx % 8 == 0 && ldy % 8 == 0, SPINFER_STATUS_MISALIGNED, [&] {
+    return "ldx and ldy must be multiples of 8 on the CUDA backend (got " + std::to_string(ldx) +
+           ", " + std::to_string(ldy) + ")";
+  });
   require(aligned16(x) && aligned16(y), SPINFER_STATUS_MISALIGNED,
           "x and y must be 16-byte aligned on the CUDA backend");
   require((reinterpret_cast<uintptr_t>(bias) & 1u) == 0, SPINFER_STATUS_MISALIGNED,
