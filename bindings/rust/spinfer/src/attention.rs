@@ -1,17 +1,18 @@
 //! `Attention`: sparse Q/K/V/O projections and causal attention over a [`KvCache`]
 //! (`spinfer_attention_t`, spinfer.h §7.4).
 use std::os::raw::c_void;
-use std::ptr::{self, NonNull};
+use std::ptr;
 
 use spinfer_sys as sys;
 
 use crate::context::Context;
 use crate::dtype::{DType, Element};
-use crate::error::{check, Error, Result, Status};
+use crate::error::{check, Result};
+use crate::ffi::{library_defaults, Handle};
 use crate::kv_cache::KvCache;
-use crate::layer_common::{check_forward_io, dims, to_c_int, DenseArgs, HostArray, LayerContext};
+use crate::layer_common::{dims, DenseArgs, ForwardIo, HostArray, LayerContext};
 use crate::matrix::Matrix;
-use crate::shape::to_i64;
+use crate::shape::{to_c_int, to_i64};
 
 /// Options of [`Attention::new`]. `Default` gives the library's defaults; `num_heads`
 /// is 0 there and must be set.
@@ -53,8 +54,7 @@ impl Default for AttentionConfig {
 impl AttentionConfig {
     fn to_raw(self) -> Result<sys::spinfer_attention_config_t> {
         // SAFETY: plain data; the library sets struct_size and the defaults.
-        let mut raw: sys::spinfer_attention_config_t = unsafe { std::mem::zeroed() };
-        check(unsafe { sys::spinfer_attention_config_init(&mut raw) })?;
+        let mut raw = unsafe { library_defaults(sys::spinfer_attention_config_init) }?;
         raw.num_heads = to_c_int(self.num_heads, "num_heads")?;
         raw.num_kv_heads = to_c_int(self.num_kv_heads, "num_kv_heads")?;
         raw.head_dim = to_c_int(self.head_dim, "head_dim")?;
@@ -110,7 +110,7 @@ impl<'a, 'd> AttentionWeights<'a, 'd> {
 /// matrices for `'a` (see [`crate::Linear`]). One forward at a time; `Send`, not `Sync`.
 #[derive(Debug)]
 pub struct Attention<'a> {
-    raw: NonNull<sys::spinfer_attention_t>,
+    raw: Handle<'a, sys::spinfer_attention_t>,
     layer: LayerContext<'a>,
     hidden: usize,
     span: usize,
@@ -156,14 +156,9 @@ impl<'a> Attention<'a> {
                 ptr::null_mut(),
             )
         })?;
-        let raw = NonNull::new(out).ok_or_else(|| {
-            Error::rust(
-                Status::InternalError,
-                "library returned success and a NULL attention",
-            )
-        })?;
         Ok(Attention {
-            raw,
+            // SAFETY: success gives a new handle we now own.
+            raw: unsafe { Handle::new(out, "attention") }?,
             layer,
             hidden: q_cols,
             // The library reads and writes [n, cols of q]; o's rows must agree.
@@ -195,20 +190,9 @@ impl<'a> Attention<'a> {
         y: &mut [T],
     ) -> Result<()> {
         self.layer.require_host("Attention::forward")?;
-        check_forward_io(x, self.span, residual, y, self.span, n)?;
+        let io = ForwardIo::host(x, self.span, residual, y, self.span, n)?;
         // SAFETY: host context, slices long enough, `y` exclusive; the cache is live.
-        unsafe {
-            self.forward_raw(
-                cache,
-                layer_index,
-                x.as_ptr().cast(),
-                n,
-                residual.map_or(ptr::null(), |r| r.as_ptr().cast()),
-                y.as_mut_ptr().cast(),
-                T::DTYPE,
-                ptr::null_mut(),
-            )
-        }
+        unsafe { self.forward_raw(cache, layer_index, io) }
     }
 
     /// The forward on a CUDA context with device pointers, asynchronous on `stream`.
@@ -228,49 +212,32 @@ impl<'a> Attention<'a> {
         stream: *mut c_void,
     ) -> Result<()> {
         self.layer.require_device("Attention::forward_device")?;
-        self.forward_raw(cache, layer_index, x, n, residual, y, dtype, stream)
+        let io = ForwardIo::new(x, n, residual, y, dtype, stream);
+        self.forward_raw(cache, layer_index, io)
     }
 
-    #[allow(clippy::too_many_arguments)]
     unsafe fn forward_raw(
         &mut self,
         cache: &mut KvCache<'_>,
         layer_index: usize,
-        x: *const c_void,
-        n: usize,
-        residual: *const c_void,
-        y: *mut c_void,
-        dtype: DType,
-        stream: *mut c_void,
+        io: ForwardIo,
     ) -> Result<()> {
         check(sys::spinfer_attention_forward(
             self.layer.ctx.as_ptr(),
             self.as_ptr(),
             cache.as_ptr(),
             to_c_int(layer_index, "layer_index")?,
-            x,
-            to_i64(n, "n")?,
-            residual,
-            y,
-            dtype.to_raw(),
-            stream,
+            io.x,
+            to_i64(io.n, "n")?,
+            io.residual,
+            io.y,
+            io.dtype.to_raw(),
+            io.stream,
         ))
     }
 
     /// Destroys the block now and reports the library's status.
     pub fn close(self) -> Result<()> {
-        let raw = self.raw.as_ptr();
-        std::mem::forget(self);
-        // SAFETY: we owned the handle.
-        check(unsafe { sys::spinfer_attention_destroy(raw) })
-    }
-}
-
-impl Drop for Attention<'_> {
-    fn drop(&mut self) {
-        // SAFETY: we own the handle.
-        unsafe {
-            sys::spinfer_attention_destroy(self.raw.as_ptr());
-        }
+        self.raw.close()
     }
 }

@@ -1,12 +1,13 @@
 //! `Context`: the backend choice and its state (`spinfer_context_t`), and the
 //! products Y = X * W^T (+ bias) it runs.
 use std::os::raw::c_void;
-use std::ptr::{self, NonNull};
+use std::ptr;
 
 use spinfer_sys as sys;
 
 use crate::dtype::{DType, Element};
 use crate::error::{check, Error, Result, Status};
+use crate::ffi::{library_defaults, Handle};
 use crate::matrix::{Location, Matrix};
 use crate::shape::{required_len, to_i64};
 
@@ -76,8 +77,7 @@ pub struct SpmmOptions {
 impl SpmmOptions {
     fn to_raw(self) -> Result<sys::spinfer_spmm_options_t> {
         // SAFETY: plain data; the library sets struct_size and the defaults.
-        let mut raw: sys::spinfer_spmm_options_t = unsafe { std::mem::zeroed() };
-        check(unsafe { sys::spinfer_spmm_options_init(&mut raw) })?;
+        let mut raw = unsafe { library_defaults(sys::spinfer_spmm_options_init) }?;
         raw.split_k = self.split_k;
         raw.tile_n = self.tile_n;
         Ok(raw)
@@ -99,7 +99,7 @@ impl SpmmOptions {
 /// ```
 #[derive(Debug)]
 pub struct Context {
-    raw: NonNull<sys::spinfer_context_t>,
+    raw: Handle<'static, sys::spinfer_context_t>,
 }
 
 // SAFETY: see the type's documentation (spinfer.h, "Thread safety").
@@ -124,8 +124,7 @@ impl Context {
     /// Creates a context from a config.
     pub fn with_config(config: &ContextConfig) -> Result<Context> {
         // SAFETY: plain data; the library sets struct_size and the defaults.
-        let mut raw: sys::spinfer_context_config_t = unsafe { std::mem::zeroed() };
-        check(unsafe { sys::spinfer_context_config_init(&mut raw) })?;
+        let mut raw = unsafe { library_defaults(sys::spinfer_context_config_init) }?;
         raw.backend = config.backend.to_raw();
         raw.device = config.device;
         raw.host_threads = config.host_threads;
@@ -135,13 +134,10 @@ impl Context {
         Context::own(out)
     }
 
+    /// Owns the handle a successful create call returned.
     fn own(raw: *mut sys::spinfer_context_t) -> Result<Context> {
-        NonNull::new(raw).map(|raw| Context { raw }).ok_or_else(|| {
-            Error::rust(
-                Status::InternalError,
-                "library returned success and a NULL context",
-            )
-        })
+        // SAFETY: a new handle nothing else owns.
+        unsafe { Handle::new(raw, "context") }.map(|raw| Context { raw })
     }
 
     /// The C handle, for calls through `spinfer_sys`. It stays owned by `self`.
@@ -207,7 +203,6 @@ impl Context {
                 ));
             }
         }
-        let raw_options = options.map(|o| o.to_raw()).transpose()?;
         // SAFETY: every slice spans what the library reads or writes for these sizes;
         // `y` is borrowed mutably, so it cannot overlap `x` or `bias`.
         unsafe {
@@ -220,7 +215,7 @@ impl Context {
                 y.as_mut_ptr().cast(),
                 ldy,
                 T::DTYPE,
-                raw_options.as_ref(),
+                options,
                 ptr::null_mut(),
             )
         }
@@ -257,21 +252,11 @@ impl Context {
                 "spmm_device needs a device matrix (Context::upload); use spmm for a host matrix",
             ));
         }
-        let raw_options = options.map(|o| o.to_raw()).transpose()?;
-        self.spmm_raw(
-            w,
-            x,
-            n,
-            ldx,
-            bias,
-            y,
-            ldy,
-            dtype,
-            raw_options.as_ref(),
-            stream,
-        )
+        self.spmm_raw(w, x, n, ldx, bias, y, ldy, dtype, options, stream)
     }
 
+    /// The product behind [`Context::spmm_strided`] and [`Context::spmm_device`], after
+    /// their checks.
     #[allow(clippy::too_many_arguments)]
     unsafe fn spmm_raw(
         &self,
@@ -283,9 +268,10 @@ impl Context {
         y: *mut c_void,
         ldy: usize,
         dtype: DType,
-        options: Option<&sys::spinfer_spmm_options_t>,
+        options: Option<&SpmmOptions>,
         stream: *mut c_void,
     ) -> Result<()> {
+        let options = options.map(|o| o.to_raw()).transpose()?;
         check(sys::spinfer_spmm_ex(
             self.as_ptr(),
             w.as_ptr(),
@@ -296,7 +282,7 @@ impl Context {
             y,
             to_i64(ldy, "ldy")?,
             dtype.to_raw(),
-            options.map_or(ptr::null(), |o| o as *const _),
+            options.as_ref().map_or(ptr::null(), |o| o as *const _),
             stream,
         ))
     }
@@ -359,19 +345,7 @@ impl Context {
     /// Destroys the context now and reports the library's status (dropping it does
     /// the same but cannot report a failure). Further use is a compile error.
     pub fn close(self) -> Result<()> {
-        let raw = self.raw.as_ptr();
-        std::mem::forget(self);
-        // SAFETY: we owned the handle and nothing else refers to it.
-        check(unsafe { sys::spinfer_context_destroy(raw) })
-    }
-}
-
-impl Drop for Context {
-    fn drop(&mut self) {
-        // SAFETY: we own the handle.
-        unsafe {
-            sys::spinfer_context_destroy(self.raw.as_ptr());
-        }
+        self.raw.close()
     }
 }
 

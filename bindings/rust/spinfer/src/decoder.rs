@@ -1,19 +1,20 @@
 //! `DecoderLayer`: norm -> attention -> residual -> norm -> MLP -> residual, OPT or
 //! LLaMA style, over a [`KvCache`] (`spinfer_decoder_layer_t`, spinfer.h §7.5).
 use std::os::raw::c_void;
-use std::ptr::{self, NonNull};
+use std::ptr;
 
 use spinfer_sys as sys;
 
 use crate::context::Context;
 use crate::dtype::{DType, Element};
 use crate::error::{check, Error, Result, Status};
+use crate::ffi::{library_defaults, Handle};
 use crate::kv_cache::KvCache;
 use crate::layer_common::{
-    check_rows, to_c_int, Activation, Arch, DenseArgs, HostArray, LayerContext,
+    check_rows, Activation, Arch, DenseArgs, ForwardIo, HostArray, LayerContext,
 };
 use crate::matrix::Matrix;
-use crate::shape::to_i64;
+use crate::shape::{to_c_int, to_i64};
 
 /// Sizes and options of a [`DecoderLayer`]. `Default` gives the library's defaults;
 /// `hidden_size`, `intermediate_size` and `num_heads` are 0 there and must be set.
@@ -64,8 +65,7 @@ impl Default for DecoderConfig {
 impl DecoderConfig {
     fn to_raw(self) -> Result<sys::spinfer_decoder_config_t> {
         // SAFETY: plain data; the library sets struct_size and the defaults.
-        let mut raw: sys::spinfer_decoder_config_t = unsafe { std::mem::zeroed() };
-        check(unsafe { sys::spinfer_decoder_config_init(&mut raw) })?;
+        let mut raw = unsafe { library_defaults(sys::spinfer_decoder_config_init) }?;
         raw.arch = self.arch.to_raw();
         raw.hidden_size = to_i64(self.hidden_size, "hidden_size")?;
         raw.intermediate_size = to_i64(self.intermediate_size, "intermediate_size")?;
@@ -158,7 +158,7 @@ pub struct DecoderWeights<'a, 'd> {
 /// `Send`, not `Sync`.
 #[derive(Debug)]
 pub struct DecoderLayer<'a> {
-    raw: NonNull<sys::spinfer_decoder_layer_t>,
+    raw: Handle<'a, sys::spinfer_decoder_layer_t>,
     layer: LayerContext<'a>,
     hidden: usize,
 }
@@ -197,7 +197,8 @@ impl<'a> DecoderLayer<'a> {
                     "num_heads, head_dim and hidden_size do not fix the length of the q/k/v biases",
                 )),
             };
-        let mut raw = weights_raw()?;
+        // SAFETY: plain data (NULL pointers); the library sets struct_size.
+        let mut raw = unsafe { library_defaults(sys::spinfer_decoder_weights_init) }?;
         raw.q_proj = matrix_ptr(w.q_proj);
         raw.k_proj = matrix_ptr(w.k_proj);
         raw.v_proj = matrix_ptr(w.v_proj);
@@ -229,14 +230,9 @@ impl<'a> DecoderLayer<'a> {
                 ptr::null_mut(),
             )
         })?;
-        let handle = NonNull::new(out).ok_or_else(|| {
-            Error::rust(
-                Status::InternalError,
-                "library returned success and a NULL layer",
-            )
-        })?;
         Ok(DecoderLayer {
-            raw: handle,
+            // SAFETY: success gives a new handle we now own.
+            raw: unsafe { Handle::new(out, "layer") }?,
             layer,
             hidden: h,
         })
@@ -264,20 +260,9 @@ impl<'a> DecoderLayer<'a> {
         y: &mut [T],
     ) -> Result<()> {
         self.layer.require_host("DecoderLayer::forward")?;
-        check_rows("x", x, n, self.hidden)?;
-        check_rows("y", y, n, self.hidden)?;
+        let io = ForwardIo::host(x, self.hidden, None, y, self.hidden, n)?;
         // SAFETY: host context, slices long enough.
-        unsafe {
-            self.forward_raw(
-                cache,
-                layer_index,
-                x.as_ptr().cast(),
-                n,
-                y.as_mut_ptr().cast(),
-                T::DTYPE,
-                ptr::null_mut(),
-            )
-        }
+        unsafe { self.forward_raw(cache, layer_index, io) }
     }
 
     /// [`DecoderLayer::forward`] in place: `hidden[n, hidden]` is replaced by the
@@ -291,19 +276,11 @@ impl<'a> DecoderLayer<'a> {
     ) -> Result<()> {
         self.layer.require_host("DecoderLayer::forward_in_place")?;
         check_rows("hidden", hidden, n, self.hidden)?;
-        let p = hidden.as_mut_ptr();
-        // SAFETY: as forward; the C API documents that y may equal x.
-        unsafe {
-            self.forward_raw(
-                cache,
-                layer_index,
-                p as *const c_void,
-                n,
-                p.cast(),
-                T::DTYPE,
-                ptr::null_mut(),
-            )
-        }
+        let p = hidden.as_mut_ptr().cast::<c_void>();
+        let io = ForwardIo::new(p, n, ptr::null(), p, T::DTYPE, ptr::null_mut());
+        // SAFETY: as forward (host slice, default stream); the C API documents that y
+        // may equal x.
+        unsafe { self.forward_raw(cache, layer_index, io) }
     }
 
     /// The forward on a CUDA context with device pointers (y may equal x),
@@ -323,54 +300,32 @@ impl<'a> DecoderLayer<'a> {
         stream: *mut c_void,
     ) -> Result<()> {
         self.layer.require_device("DecoderLayer::forward_device")?;
-        self.forward_raw(cache, layer_index, x, n, y, dtype, stream)
+        let io = ForwardIo::new(x, n, ptr::null(), y, dtype, stream);
+        self.forward_raw(cache, layer_index, io)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The C forward; a decoder layer adds its residuals itself (`io.residual` unused).
     unsafe fn forward_raw(
         &mut self,
         cache: &mut KvCache<'_>,
         layer_index: usize,
-        x: *const c_void,
-        n: usize,
-        y: *mut c_void,
-        dtype: DType,
-        stream: *mut c_void,
+        io: ForwardIo,
     ) -> Result<()> {
         check(sys::spinfer_decoder_layer_forward(
             self.layer.ctx.as_ptr(),
             self.as_ptr(),
             cache.as_ptr(),
             to_c_int(layer_index, "layer_index")?,
-            x,
-            to_i64(n, "n")?,
-            y,
-            dtype.to_raw(),
-            stream,
+            io.x,
+            to_i64(io.n, "n")?,
+            io.y,
+            io.dtype.to_raw(),
+            io.stream,
         ))
     }
 
     /// Destroys the layer now and reports the library's status.
     pub fn close(self) -> Result<()> {
-        let raw = self.raw.as_ptr();
-        std::mem::forget(self);
-        // SAFETY: we owned the handle.
-        check(unsafe { sys::spinfer_decoder_layer_destroy(raw) })
+        self.raw.close()
     }
-}
-
-impl Drop for DecoderLayer<'_> {
-    fn drop(&mut self) {
-        // SAFETY: we own the handle.
-        unsafe {
-            sys::spinfer_decoder_layer_destroy(self.raw.as_ptr());
-        }
-    }
-}
-
-fn weights_raw() -> Result<sys::spinfer_decoder_weights_t> {
-    // SAFETY: plain data (NULL pointers); the library sets struct_size.
-    let mut raw: sys::spinfer_decoder_weights_t = unsafe { std::mem::zeroed() };
-    check(unsafe { sys::spinfer_decoder_weights_init(&mut raw) })?;
-    Ok(raw)
 }

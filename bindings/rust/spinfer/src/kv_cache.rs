@@ -1,15 +1,15 @@
 //! `KvCache`: the paged key/value cache of attention and decoder layers
 //! (`spinfer_kv_cache_t`, spinfer.h §7.3).
 use std::os::raw::c_void;
-use std::ptr::{self, NonNull};
+use std::ptr;
 
 use spinfer_sys as sys;
 
 use crate::context::Context;
 use crate::dtype::DType;
-use crate::error::{check, Error, Result, Status};
-use crate::layer_common::{from_c_count, to_c_int};
-use crate::shape::to_i64;
+use crate::error::{check, Result};
+use crate::ffi::{library_defaults, Handle};
+use crate::shape::{from_c_count, sequence_count, to_c_int, to_i64};
 
 /// Shape of a [`KvCache`]. `Default` gives the library's defaults; `num_layers`,
 /// `num_kv_heads`, `head_dim` and `num_blocks` are 0 there and must be set.
@@ -51,8 +51,7 @@ impl Default for KvCacheConfig {
 impl KvCacheConfig {
     fn to_raw(self) -> Result<sys::spinfer_kv_cache_config_t> {
         // SAFETY: plain data; the library sets struct_size and the defaults.
-        let mut raw: sys::spinfer_kv_cache_config_t = unsafe { std::mem::zeroed() };
-        check(unsafe { sys::spinfer_kv_cache_config_init(&mut raw) })?;
+        let mut raw = unsafe { library_defaults(sys::spinfer_kv_cache_config_init) }?;
         raw.num_layers = to_c_int(self.num_layers, "num_layers")?;
         raw.num_kv_heads = to_c_int(self.num_kv_heads, "num_kv_heads")?;
         raw.head_dim = to_c_int(self.head_dim, "head_dim")?;
@@ -81,7 +80,7 @@ impl KvCacheConfig {
 /// ```
 #[derive(Debug)]
 pub struct KvCache<'a> {
-    raw: NonNull<sys::spinfer_kv_cache_t>,
+    raw: Handle<'a, sys::spinfer_kv_cache_t>,
     ctx: &'a Context,
 }
 
@@ -95,12 +94,8 @@ impl<'a> KvCache<'a> {
         let mut out = ptr::null_mut();
         // SAFETY: live context, valid config and out pointers.
         check(unsafe { sys::spinfer_kv_cache_create(ctx.as_ptr(), &mut out, &raw_config) })?;
-        let raw = NonNull::new(out).ok_or_else(|| {
-            Error::rust(
-                Status::InternalError,
-                "library returned success and a NULL cache",
-            )
-        })?;
+        // SAFETY: success gives a new handle we now own.
+        let raw = unsafe { Handle::new(out, "cache") }?;
         Ok(KvCache { raw, ctx })
     }
 
@@ -133,22 +128,7 @@ impl<'a> KvCache<'a> {
         new_tokens: &[i32],
         stream: *mut c_void,
     ) -> Result<()> {
-        if seq_ids.len() != new_tokens.len() {
-            return Err(Error::rust(
-                Status::ShapeMismatch,
-                format!(
-                    "seq_ids has {} entries but new_tokens has {}",
-                    seq_ids.len(),
-                    new_tokens.len()
-                ),
-            ));
-        }
-        let count = i32::try_from(seq_ids.len()).map_err(|_| {
-            Error::rust(
-                Status::InvalidArgument,
-                "more sequences than a C int32 can count",
-            )
-        })?;
+        let count = sequence_count(seq_ids, new_tokens, "new_tokens")?;
         // SAFETY: both slices hold `count` elements.
         check(sys::spinfer_kv_cache_begin_step(
             self.as_ptr(),
@@ -183,18 +163,6 @@ impl<'a> KvCache<'a> {
 
     /// Destroys the cache now and reports the library's status.
     pub fn close(self) -> Result<()> {
-        let raw = self.raw.as_ptr();
-        std::mem::forget(self);
-        // SAFETY: we owned the handle.
-        check(unsafe { sys::spinfer_kv_cache_destroy(raw) })
-    }
-}
-
-impl Drop for KvCache<'_> {
-    fn drop(&mut self) {
-        // SAFETY: we own the handle; the context is still alive (borrowed).
-        unsafe {
-            sys::spinfer_kv_cache_destroy(self.raw.as_ptr());
-        }
+        self.raw.close()
     }
 }

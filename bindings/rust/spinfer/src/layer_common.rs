@@ -1,15 +1,18 @@
 //! What the layer types (spinfer.h §7) share: the enums of the section, borrowed host
-//! arrays for small dense parameters ([`HostArray`]), and the checks Rust makes before
-//! a call because the C API takes raw pointers without lengths.
+//! arrays for small dense parameters ([`HostArray`]), the checks Rust makes before
+//! a call because the C API takes raw pointers without lengths, and the arguments and
+//! call of a forward.
 use std::marker::PhantomData;
+use std::os::raw::c_void;
+use std::ptr;
 
 use spinfer_sys as sys;
 
 use crate::context::{Backend, Context};
 use crate::dtype::{Bf16, DType, Element, F16};
-use crate::error::{Error, Result, Status};
+use crate::error::{check, Error, Result, Status};
 use crate::matrix::Matrix;
-use crate::shape::required_len;
+use crate::shape::{required_len, to_i64};
 
 /// Element-wise activation after a linear map or inside a gated MLP (`spinfer_activation_t`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -122,7 +125,7 @@ impl<'d> HostArray<'d> {
         }
     }
 
-    pub(crate) fn as_ptr(&self) -> *const std::os::raw::c_void {
+    pub(crate) fn as_ptr(&self) -> *const c_void {
         match self {
             HostArray::F32(s) => s.as_ptr().cast(),
             HostArray::F16(s) => s.as_ptr().cast(),
@@ -181,9 +184,9 @@ impl DenseArgs {
         array: Option<HostArray<'_>>,
         need: usize,
         what: &str,
-    ) -> Result<*const std::os::raw::c_void> {
+    ) -> Result<*const c_void> {
         let array = match array {
-            None => return Ok(std::ptr::null()),
+            None => return Ok(ptr::null()),
             Some(a) => a,
         };
         if array.len() < need {
@@ -274,6 +277,29 @@ impl<'a> LayerContext<'a> {
             Ok(())
         }
     }
+
+    /// Runs `forward` (the C forward of the layer type) for `layer` on this context.
+    ///
+    /// # Safety
+    /// `layer` must be a live handle made on this context, and `io` must span what the
+    /// library reads and writes on this context (spinfer.h §7).
+    pub(crate) unsafe fn run_forward<L>(
+        &self,
+        forward: ForwardFn<L>,
+        layer: *mut L,
+        io: ForwardIo,
+    ) -> Result<()> {
+        check(forward(
+            self.ctx.as_ptr(),
+            layer,
+            io.x,
+            to_i64(io.n, "n")?,
+            io.residual,
+            io.y,
+            io.dtype.to_raw(),
+            io.stream,
+        ))
+    }
 }
 
 /// Checks that a packed activation slice holds `[n, features]`.
@@ -300,39 +326,72 @@ pub(crate) fn check_rows<T: Element>(
     Ok(())
 }
 
-/// Checks the slices of a host forward `y[n, out] = f(x[n, in]) + residual[n, out]`.
-pub(crate) fn check_forward_io<T: Element>(
-    x: &[T],
-    in_features: usize,
-    residual: Option<&[T]>,
-    y: &[T],
-    out_features: usize,
-    n: usize,
-) -> Result<()> {
-    check_rows("x", x, n, in_features)?;
-    check_rows("y", y, n, out_features)?;
-    if let Some(r) = residual {
-        check_rows("residual", r, n, out_features)?;
+/// The C signature of the layer forwards without a cache (`spinfer_linear_forward`,
+/// `spinfer_mlp_forward`): context, layer, x, n, residual, y, dtype, stream.
+pub(crate) type ForwardFn<L> = unsafe extern "C" fn(
+    *mut sys::spinfer_context_t,
+    *mut L,
+    *const c_void,
+    i64,
+    *const c_void,
+    *mut c_void,
+    sys::spinfer_dtype_t,
+    *mut c_void,
+) -> sys::spinfer_status_t;
+
+/// The activation arguments of one layer forward (spinfer.h §7): `y[n, out] =
+/// f(x[n, in]) + residual[n, out]` (residual NULL for none) in `dtype`, on `stream`.
+pub(crate) struct ForwardIo {
+    pub(crate) x: *const c_void,
+    pub(crate) n: usize,
+    pub(crate) residual: *const c_void,
+    pub(crate) y: *mut c_void,
+    pub(crate) dtype: DType,
+    pub(crate) stream: *mut c_void,
+}
+
+impl ForwardIo {
+    /// The arguments of a safe forward on host slices (synchronous: default stream),
+    /// after checking that the slices hold `[n, in_features]` and `[n, out_features]`.
+    pub(crate) fn host<T: Element>(
+        x: &[T],
+        in_features: usize,
+        residual: Option<&[T]>,
+        y: &mut [T],
+        out_features: usize,
+        n: usize,
+    ) -> Result<ForwardIo> {
+        check_rows("x", x, n, in_features)?;
+        check_rows("y", y, n, out_features)?;
+        if let Some(r) = residual {
+            check_rows("residual", r, n, out_features)?;
+        }
+        Ok(ForwardIo {
+            x: x.as_ptr().cast(),
+            n,
+            residual: residual.map_or(ptr::null(), |r| r.as_ptr().cast()),
+            y: y.as_mut_ptr().cast(),
+            dtype: T::DTYPE,
+            stream: ptr::null_mut(),
+        })
     }
-    Ok(())
-}
 
-/// A count as the C API's `int`.
-pub(crate) fn to_c_int(value: usize, what: &str) -> Result<i32> {
-    i32::try_from(value).map_err(|_| {
-        Error::rust(
-            Status::InvalidArgument,
-            format!("{} = {} does not fit in a C int", what, value),
-        )
-    })
-}
-
-/// A count the library reported, as usize.
-pub(crate) fn from_c_count(value: i64, what: &str) -> Result<usize> {
-    usize::try_from(value).map_err(|_| {
-        Error::rust(
-            Status::InternalError,
-            format!("library reported {} = {}", what, value),
-        )
-    })
+    /// The arguments as given (by an unsafe device forward, or an in-place one).
+    pub(crate) fn new(
+        x: *const c_void,
+        n: usize,
+        residual: *const c_void,
+        y: *mut c_void,
+        dtype: DType,
+        stream: *mut c_void,
+    ) -> ForwardIo {
+        ForwardIo {
+            x,
+            n,
+            residual,
+            y,
+            dtype,
+            stream,
+        }
+    }
 }

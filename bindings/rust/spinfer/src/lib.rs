@@ -31,6 +31,7 @@ mod context;
 mod decoder;
 mod dtype;
 mod error;
+mod ffi;
 mod file;
 mod kv_cache;
 mod layer_common;

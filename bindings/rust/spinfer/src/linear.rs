@@ -1,16 +1,16 @@
 //! `Linear`: a sparse linear layer y = act(x * W^T + bias) (+ residual)
 //! (`spinfer_linear_t`, spinfer.h §7.1).
 use std::os::raw::c_void;
-use std::ptr::{self, NonNull};
+use std::ptr;
 
 use spinfer_sys as sys;
 
 use crate::context::Context;
 use crate::dtype::{DType, Element};
-use crate::error::{check, Error, Result, Status};
-use crate::layer_common::{check_forward_io, dims, Activation, DenseArgs, HostArray, LayerContext};
+use crate::error::{check, Result};
+use crate::ffi::{library_defaults, Handle};
+use crate::layer_common::{dims, Activation, DenseArgs, ForwardIo, HostArray, LayerContext};
 use crate::matrix::Matrix;
-use crate::shape::to_i64;
 
 /// Options of [`Linear::new`]. `Default` gives the library's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +30,7 @@ impl Default for LinearConfig {
 impl LinearConfig {
     fn to_raw(self) -> Result<sys::spinfer_linear_config_t> {
         // SAFETY: plain data; the library sets struct_size and the defaults.
-        let mut raw: sys::spinfer_linear_config_t = unsafe { std::mem::zeroed() };
-        check(unsafe { sys::spinfer_linear_config_init(&mut raw) })?;
+        let mut raw = unsafe { library_defaults(sys::spinfer_linear_config_init) }?;
         raw.activation = self.activation.to_raw();
         Ok(raw)
     }
@@ -69,7 +68,7 @@ impl LinearConfig {
 /// `&mut self`. It may move to another thread (`Send`) but is not `Sync`.
 #[derive(Debug)]
 pub struct Linear<'a> {
-    raw: NonNull<sys::spinfer_linear_t>,
+    raw: Handle<'a, sys::spinfer_linear_t>,
     layer: LayerContext<'a>,
     in_features: usize,
     out_features: usize,
@@ -107,14 +106,9 @@ impl<'a> Linear<'a> {
                 ptr::null_mut(),
             )
         })?;
-        let raw = NonNull::new(out).ok_or_else(|| {
-            Error::rust(
-                Status::InternalError,
-                "library returned success and a NULL layer",
-            )
-        })?;
         Ok(Linear {
-            raw,
+            // SAFETY: success gives a new handle we now own.
+            raw: unsafe { Handle::new(out, "layer") }?,
             layer,
             in_features: cols,
             out_features: rows,
@@ -146,18 +140,12 @@ impl<'a> Linear<'a> {
         y: &mut [T],
     ) -> Result<()> {
         self.layer.require_host("Linear::forward")?;
-        check_forward_io(x, self.in_features, residual, y, self.out_features, n)?;
+        let io = ForwardIo::host(x, self.in_features, residual, y, self.out_features, n)?;
         // SAFETY: host context; the slices span what the library reads and writes, and
         // `y` is borrowed mutably, so it overlaps neither input.
         unsafe {
-            self.forward_raw(
-                x.as_ptr().cast(),
-                n,
-                residual.map_or(ptr::null(), |r| r.as_ptr().cast()),
-                y.as_mut_ptr().cast(),
-                T::DTYPE,
-                ptr::null_mut(),
-            )
+            self.layer
+                .run_forward(sys::spinfer_linear_forward, self.as_ptr(), io)
         }
     }
 
@@ -179,45 +167,14 @@ impl<'a> Linear<'a> {
         stream: *mut c_void,
     ) -> Result<()> {
         self.layer.require_device("Linear::forward_device")?;
-        self.forward_raw(x, n, residual, y, dtype, stream)
-    }
-
-    unsafe fn forward_raw(
-        &mut self,
-        x: *const c_void,
-        n: usize,
-        residual: *const c_void,
-        y: *mut c_void,
-        dtype: DType,
-        stream: *mut c_void,
-    ) -> Result<()> {
-        check(sys::spinfer_linear_forward(
-            self.layer.ctx.as_ptr(),
-            self.as_ptr(),
-            x,
-            to_i64(n, "n")?,
-            residual,
-            y,
-            dtype.to_raw(),
-            stream,
-        ))
+        let io = ForwardIo::new(x, n, residual, y, dtype, stream);
+        self.layer
+            .run_forward(sys::spinfer_linear_forward, self.as_ptr(), io)
     }
 
     /// Destroys the layer now and reports the library's status (dropping it does the
     /// same but cannot report a failure). Further use is a compile error.
     pub fn close(self) -> Result<()> {
-        let raw = self.raw.as_ptr();
-        std::mem::forget(self);
-        // SAFETY: we owned the handle.
-        check(unsafe { sys::spinfer_linear_destroy(raw) })
-    }
-}
-
-impl Drop for Linear<'_> {
-    fn drop(&mut self) {
-        // SAFETY: we own the handle; the borrowed context and matrix are still alive.
-        unsafe {
-            sys::spinfer_linear_destroy(self.raw.as_ptr());
-        }
+        self.raw.close()
     }
 }

@@ -1,11 +1,12 @@
 //! `Matrix`: an owned, immutable TCA-BME encoded sparse matrix (`spinfer_matrix_t`).
-use std::ptr::{self, NonNull};
+use std::ptr;
 
 use spinfer_sys as sys;
 
 use crate::dtype::{DType, Element};
 use crate::error::{check, Error, Result, Status};
-use crate::shape::{required_len, to_i64};
+use crate::ffi::Handle;
+use crate::shape::{from_c_count, required_len, to_i64};
 
 /// Where a matrix's arrays live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,7 +59,7 @@ pub struct MatrixInfo {
 /// ```
 #[derive(Debug)]
 pub struct Matrix {
-    raw: NonNull<sys::spinfer_matrix_t>,
+    raw: Handle<'static, sys::spinfer_matrix_t>,
 }
 
 // SAFETY: see the type's documentation (spinfer.h, "Thread safety").
@@ -71,12 +72,7 @@ impl Matrix {
     /// # Safety
     /// `raw` must be a live matrix handle that nothing else owns.
     pub unsafe fn from_raw(raw: *mut sys::spinfer_matrix_t) -> Result<Matrix> {
-        NonNull::new(raw).map(|raw| Matrix { raw }).ok_or_else(|| {
-            Error::rust(
-                Status::InternalError,
-                "library returned success and a NULL matrix",
-            )
-        })
+        Handle::new(raw, "matrix").map(|raw| Matrix { raw })
     }
 
     /// The C handle, for calls through `spinfer_sys`. It stays owned by `self`.
@@ -86,9 +82,7 @@ impl Matrix {
 
     /// Gives up ownership of the C handle; the caller must destroy it.
     pub fn into_raw(self) -> *mut sys::spinfer_matrix_t {
-        let raw = self.raw.as_ptr();
-        std::mem::forget(self);
-        raw
+        self.raw.into_raw()
     }
 
     /// Encodes a dense row-major host matrix `[rows, cols]` (leading dimension `cols`)
@@ -201,22 +195,14 @@ impl Matrix {
                 ))
             }
         };
-        let count = |v: i64, what: &str| {
-            usize::try_from(v).map_err(|_| {
-                Error::rust(
-                    Status::InternalError,
-                    format!("library reported {} = {}", what, v),
-                )
-            })
-        };
         Ok(MatrixInfo {
-            rows: count(raw.rows, "rows")?,
-            cols: count(raw.cols, "cols")?,
+            rows: from_c_count(raw.rows, "rows")?,
+            cols: from_c_count(raw.cols, "cols")?,
             dtype: DType::from_raw(raw.dtype)?,
             location,
             device: raw.device,
             format_version: raw.format_version,
-            nnz: count(raw.nnz, "nnz")? as u64,
+            nnz: from_c_count(raw.nnz, "nnz")? as u64,
             sparsity: raw.sparsity,
             bytes: raw.bytes,
             dense_bytes: raw.dense_bytes,
@@ -267,18 +253,6 @@ impl Matrix {
     /// the same but cannot report a failure). The handle is gone afterwards: the
     /// compiler rejects any further use.
     pub fn close(self) -> Result<()> {
-        let raw = self.into_raw();
-        // SAFETY: we owned the handle and nothing else refers to it.
-        check(unsafe { sys::spinfer_matrix_destroy(raw) })
-    }
-}
-
-impl Drop for Matrix {
-    fn drop(&mut self) {
-        // SAFETY: we own the handle. A failure cannot be reported from drop; the C API
-        // documents none for a valid handle.
-        unsafe {
-            sys::spinfer_matrix_destroy(self.raw.as_ptr());
-        }
+        self.raw.close()
     }
 }

@@ -1,15 +1,16 @@
 //! `Mlp`: the feed-forward block of a decoder, plain (OPT) or gated (LLaMA)
 //! (`spinfer_mlp_t`, spinfer.h §7.2).
 use std::os::raw::c_void;
-use std::ptr::{self, NonNull};
+use std::ptr;
 
 use spinfer_sys as sys;
 
 use crate::context::Context;
 use crate::dtype::{DType, Element};
-use crate::error::{check, Error, Result, Status};
+use crate::error::{check, Result};
+use crate::ffi::{library_defaults, Handle};
 use crate::layer_common::{
-    check_forward_io, dims, Activation, DenseArgs, HostArray, LayerContext, MlpKind,
+    dims, Activation, DenseArgs, ForwardIo, HostArray, LayerContext, MlpKind,
 };
 use crate::matrix::Matrix;
 use crate::shape::to_i64;
@@ -41,8 +42,7 @@ impl Default for MlpConfig {
 impl MlpConfig {
     fn to_raw(self) -> Result<sys::spinfer_mlp_config_t> {
         // SAFETY: plain data; the library sets struct_size and the defaults.
-        let mut raw: sys::spinfer_mlp_config_t = unsafe { std::mem::zeroed() };
-        check(unsafe { sys::spinfer_mlp_config_init(&mut raw) })?;
+        let mut raw = unsafe { library_defaults(sys::spinfer_mlp_config_init) }?;
         raw.kind = self.kind.to_raw();
         raw.activation = self.activation.to_raw();
         raw.max_tokens = to_i64(self.max_tokens, "max_tokens")?;
@@ -93,7 +93,7 @@ impl<'a, 'd> MlpWeights<'a, 'd> {
 /// at a time (`&mut self`); `Send`, not `Sync`.
 #[derive(Debug)]
 pub struct Mlp<'a> {
-    raw: NonNull<sys::spinfer_mlp_t>,
+    raw: Handle<'a, sys::spinfer_mlp_t>,
     layer: LayerContext<'a>,
     hidden: usize,
     /// Features the slices are checked for: the larger of up.cols and down.rows (equal
@@ -135,14 +135,9 @@ impl<'a> Mlp<'a> {
                 ptr::null_mut(),
             )
         })?;
-        let raw = NonNull::new(out).ok_or_else(|| {
-            Error::rust(
-                Status::InternalError,
-                "library returned success and a NULL MLP",
-            )
-        })?;
         Ok(Mlp {
-            raw,
+            // SAFETY: success gives a new handle we now own.
+            raw: unsafe { Handle::new(out, "MLP") }?,
             layer,
             hidden: up_cols,
             span: down_rows.max(up_cols),
@@ -169,17 +164,11 @@ impl<'a> Mlp<'a> {
         y: &mut [T],
     ) -> Result<()> {
         self.layer.require_host("Mlp::forward")?;
-        check_forward_io(x, self.span, residual, y, self.span, n)?;
+        let io = ForwardIo::host(x, self.span, residual, y, self.span, n)?;
         // SAFETY: host context, slices long enough, `y` exclusive.
         unsafe {
-            self.forward_raw(
-                x.as_ptr().cast(),
-                n,
-                residual.map_or(ptr::null(), |r| r.as_ptr().cast()),
-                y.as_mut_ptr().cast(),
-                T::DTYPE,
-                ptr::null_mut(),
-            )
+            self.layer
+                .run_forward(sys::spinfer_mlp_forward, self.as_ptr(), io)
         }
     }
 
@@ -197,44 +186,13 @@ impl<'a> Mlp<'a> {
         stream: *mut c_void,
     ) -> Result<()> {
         self.layer.require_device("Mlp::forward_device")?;
-        self.forward_raw(x, n, residual, y, dtype, stream)
-    }
-
-    unsafe fn forward_raw(
-        &mut self,
-        x: *const c_void,
-        n: usize,
-        residual: *const c_void,
-        y: *mut c_void,
-        dtype: DType,
-        stream: *mut c_void,
-    ) -> Result<()> {
-        check(sys::spinfer_mlp_forward(
-            self.layer.ctx.as_ptr(),
-            self.as_ptr(),
-            x,
-            to_i64(n, "n")?,
-            residual,
-            y,
-            dtype.to_raw(),
-            stream,
-        ))
+        let io = ForwardIo::new(x, n, residual, y, dtype, stream);
+        self.layer
+            .run_forward(sys::spinfer_mlp_forward, self.as_ptr(), io)
     }
 
     /// Destroys the MLP now and reports the library's status.
     pub fn close(self) -> Result<()> {
-        let raw = self.raw.as_ptr();
-        std::mem::forget(self);
-        // SAFETY: we owned the handle.
-        check(unsafe { sys::spinfer_mlp_destroy(raw) })
-    }
-}
-
-impl Drop for Mlp<'_> {
-    fn drop(&mut self) {
-        // SAFETY: we own the handle.
-        unsafe {
-            sys::spinfer_mlp_destroy(self.raw.as_ptr());
-        }
+        self.raw.close()
     }
 }

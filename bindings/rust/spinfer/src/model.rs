@@ -2,15 +2,16 @@
 //! (`spinfer_model_t`, spinfer.h §7.6).
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::ptr::{self, NonNull};
+use std::ptr;
 
 use spinfer_sys as sys;
 
 use crate::context::Context;
 use crate::dtype::DType;
 use crate::error::{check, Error, Result, Status};
-use crate::layer_common::{from_c_count, to_c_int, Arch};
-use crate::shape::to_i64;
+use crate::ffi::{library_defaults, Handle};
+use crate::layer_common::Arch;
+use crate::shape::{from_c_count, sequence_count, to_c_int, to_i64};
 
 /// Runtime options of [`Model::load`]. `Default` gives the library's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +46,7 @@ impl Default for ModelConfig {
 impl ModelConfig {
     fn to_raw(self) -> Result<sys::spinfer_model_config_t> {
         // SAFETY: plain data; the library sets struct_size and the defaults.
-        let mut raw: sys::spinfer_model_config_t = unsafe { std::mem::zeroed() };
-        check(unsafe { sys::spinfer_model_config_init(&mut raw) })?;
+        let mut raw = unsafe { library_defaults(sys::spinfer_model_config_init) }?;
         raw.max_sequences = to_c_int(self.max_sequences, "max_sequences")?;
         raw.max_batch_tokens = to_i64(self.max_batch_tokens, "max_batch_tokens")?;
         raw.max_sequence_length = to_i64(self.max_sequence_length, "max_sequence_length")?;
@@ -103,7 +103,7 @@ pub struct ModelInfo {
 /// at a time: `Send`, not `Sync`; the calls that run it take `&mut self`.
 #[derive(Debug)]
 pub struct Model<'a> {
-    raw: NonNull<sys::spinfer_model_t>,
+    raw: Handle<'a, sys::spinfer_model_t>,
     ctx: &'a Context,
     info: ModelInfo,
 }
@@ -136,58 +136,11 @@ impl<'a> Model<'a> {
                 ptr::null_mut(),
             )
         })?;
-        let raw = NonNull::new(out).ok_or_else(|| {
-            Error::rust(
-                Status::InternalError,
-                "library returned success and a NULL model",
-            )
-        })?;
-        // Own it first, so that a failing info query still destroys it.
-        let mut model = Model {
-            raw,
-            ctx,
-            info: ModelInfo {
-                arch: Arch::Llama,
-                vocab_size: 0,
-                hidden_size: 0,
-                intermediate_size: 0,
-                num_layers: 0,
-                num_heads: 0,
-                num_kv_heads: 0,
-                head_dim: 0,
-                max_position_embeddings: 0,
-                dtype: DType::F16,
-                weight_bytes: 0,
-                dense_weight_bytes: 0,
-                kv_cache_bytes: 0,
-            },
-        };
-        model.info = model.query_info()?;
-        Ok(model)
-    }
-
-    fn query_info(&self) -> Result<ModelInfo> {
-        // SAFETY: plain data; the library fills it.
-        let mut raw: sys::spinfer_model_info_t = unsafe { std::mem::zeroed() };
-        raw.struct_size = std::mem::size_of::<sys::spinfer_model_info_t>();
-        // SAFETY: live handle, valid out pointer.
-        check(unsafe { sys::spinfer_model_get_info(self.as_ptr(), &mut raw) })?;
-        let count = |v: i64, what: &str| from_c_count(v, what);
-        Ok(ModelInfo {
-            arch: Arch::from_raw(raw.arch)?,
-            vocab_size: count(raw.vocab_size, "vocab_size")?,
-            hidden_size: count(raw.hidden_size, "hidden_size")?,
-            intermediate_size: count(raw.intermediate_size, "intermediate_size")?,
-            num_layers: count(raw.num_layers, "num_layers")?,
-            num_heads: count(raw.num_heads as i64, "num_heads")?,
-            num_kv_heads: count(raw.num_kv_heads as i64, "num_kv_heads")?,
-            head_dim: count(raw.head_dim as i64, "head_dim")?,
-            max_position_embeddings: count(raw.max_position_embeddings, "max_position_embeddings")?,
-            dtype: DType::from_raw(raw.dtype)?,
-            weight_bytes: raw.weight_bytes,
-            dense_weight_bytes: raw.dense_weight_bytes,
-            kv_cache_bytes: raw.kv_cache_bytes,
-        })
+        // SAFETY: success gives a new handle we now own; owned first, so that a
+        // failing info query still destroys it.
+        let raw = unsafe { Handle::new(out, "model") }?;
+        let info = query_info(&raw)?;
+        Ok(Model { raw, ctx, info })
     }
 
     /// Facts about the model (sizes, dtype, bytes), read once at load.
@@ -234,11 +187,7 @@ impl<'a> Model<'a> {
     /// One decode step: `tokens[i]` is appended to sequence `seq_ids[i]` (each listed
     /// once); returns the next-token logits `[seq_ids.len(), vocab_size]`.
     pub fn decode_step(&mut self, seq_ids: &[i32], tokens: &[i32]) -> Result<Vec<f32>> {
-        let len = seq_ids
-            .len()
-            .checked_mul(self.info.vocab_size)
-            .ok_or_else(|| Error::rust(Status::InvalidArgument, "logits size overflows usize"))?;
-        let mut logits = vec![0.0f32; len];
+        let mut logits = vec![0.0f32; self.logits_len(seq_ids.len())?];
         self.decode_step_into(seq_ids, tokens, Some(&mut logits))?;
         Ok(logits)
     }
@@ -251,22 +200,7 @@ impl<'a> Model<'a> {
         tokens: &[i32],
         logits: Option<&mut [f32]>,
     ) -> Result<()> {
-        if seq_ids.len() != tokens.len() {
-            return Err(Error::rust(
-                Status::ShapeMismatch,
-                format!(
-                    "seq_ids has {} entries but tokens has {}",
-                    seq_ids.len(),
-                    tokens.len()
-                ),
-            ));
-        }
-        let count = i32::try_from(seq_ids.len()).map_err(|_| {
-            Error::rust(
-                Status::InvalidArgument,
-                "more sequences than a C int32 can count",
-            )
-        })?;
+        let count = sequence_count(seq_ids, tokens, "tokens")?;
         let logits = self.logits_ptr(logits, seq_ids.len())?;
         // SAFETY: both id slices hold `count` entries; `logits` spans count rows or is NULL.
         check(unsafe {
@@ -345,10 +279,13 @@ impl<'a> Model<'a> {
 
     /// Destroys the model now and reports the library's status.
     pub fn close(self) -> Result<()> {
-        let raw = self.raw.as_ptr();
-        std::mem::forget(self);
-        // SAFETY: we owned the handle.
-        check(unsafe { sys::spinfer_model_destroy(raw) })
+        self.raw.close()
+    }
+
+    /// Elements of `rows` rows of logits.
+    fn logits_len(&self, rows: usize) -> Result<usize> {
+        rows.checked_mul(self.info.vocab_size)
+            .ok_or_else(|| Error::rust(Status::InvalidArgument, "logits size overflows usize"))
     }
 
     /// The logits pointer for `rows` rows, after checking the slice can hold them.
@@ -357,9 +294,7 @@ impl<'a> Model<'a> {
             None => return Ok(ptr::null_mut()),
             Some(l) => l,
         };
-        let need = rows
-            .checked_mul(self.info.vocab_size)
-            .ok_or_else(|| Error::rust(Status::InvalidArgument, "logits size overflows usize"))?;
+        let need = self.logits_len(rows)?;
         if logits.len() < need {
             return Err(Error::rust(
                 Status::ShapeMismatch,
@@ -376,11 +311,27 @@ impl<'a> Model<'a> {
     }
 }
 
-impl Drop for Model<'_> {
-    fn drop(&mut self) {
-        // SAFETY: we own the handle; the context is still alive (borrowed).
-        unsafe {
-            sys::spinfer_model_destroy(self.raw.as_ptr());
-        }
-    }
+/// Facts about a loaded model, from the library.
+fn query_info(model: &Handle<'_, sys::spinfer_model_t>) -> Result<ModelInfo> {
+    // SAFETY: plain data; the library fills it.
+    let mut raw: sys::spinfer_model_info_t = unsafe { std::mem::zeroed() };
+    raw.struct_size = std::mem::size_of::<sys::spinfer_model_info_t>();
+    // SAFETY: live handle, valid out pointer.
+    check(unsafe { sys::spinfer_model_get_info(model.as_ptr(), &mut raw) })?;
+    let count = |v: i64, what: &str| from_c_count(v, what);
+    Ok(ModelInfo {
+        arch: Arch::from_raw(raw.arch)?,
+        vocab_size: count(raw.vocab_size, "vocab_size")?,
+        hidden_size: count(raw.hidden_size, "hidden_size")?,
+        intermediate_size: count(raw.intermediate_size, "intermediate_size")?,
+        num_layers: count(raw.num_layers, "num_layers")?,
+        num_heads: count(raw.num_heads as i64, "num_heads")?,
+        num_kv_heads: count(raw.num_kv_heads as i64, "num_kv_heads")?,
+        head_dim: count(raw.head_dim as i64, "head_dim")?,
+        max_position_embeddings: count(raw.max_position_embeddings, "max_position_embeddings")?,
+        dtype: DType::from_raw(raw.dtype)?,
+        weight_bytes: raw.weight_bytes,
+        dense_weight_bytes: raw.dense_weight_bytes,
+        kv_cache_bytes: raw.kv_cache_bytes,
+    })
 }

@@ -2,7 +2,10 @@
 //! carrying the library's own status and message (or, for what only Rust can see, a
 //! Rust-made message), never a crash. Use after close is a compile error, tested by
 //! the `compile_fail` doc tests on `Matrix` and `Context`.
+mod common;
+
 use std::ffi::CStr;
+use std::os::raw::c_void;
 use std::ptr;
 
 use spinfer::{sys, Backend, Context, DType, Matrix, Status};
@@ -11,16 +14,35 @@ const M: usize = 24;
 const K: usize = 40;
 
 fn matrix() -> Matrix {
-    let w: Vec<f32> = (0..M * K)
-        .map(|e| {
-            if e % 3 == 0 {
-                (e % 7) as f32 - 3.0
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    Matrix::encode(&w, M, K, DType::F16).unwrap()
+    common::pattern_matrix(M, K)
+}
+
+/// `spinfer_spmm` through the raw API: f32 `x` ([n, ldx]) times `w`, no bias, into
+/// `y` ([n, M], leading dimension M).
+///
+/// # Safety
+/// `ctx` and `x` must be NULL (which the library refuses) or live; `x` must span
+/// `[n, ldx]` and `y` `[n, M]` unless the library refuses those sizes.
+unsafe fn raw_spmm(
+    ctx: *mut sys::spinfer_context_t,
+    w: &Matrix,
+    x: *const c_void,
+    n: usize,
+    ldx: usize,
+    y: &mut [f32],
+) -> sys::spinfer_status_t {
+    sys::spinfer_spmm(
+        ctx,
+        w.as_ptr(),
+        x,
+        n as i64,
+        ldx as i64,
+        ptr::null(),
+        y.as_mut_ptr().cast(),
+        M as i64,
+        sys::SPINFER_DTYPE_F32,
+        ptr::null_mut(),
+    )
 }
 
 /// The message the C API leaves for the last failure on this thread.
@@ -59,20 +81,7 @@ fn leading_dimension_smaller_than_k_is_a_shape_error_with_the_library_message() 
     assert_library_error(&err, Status::ShapeMismatch);
 
     // The very same call through the raw C API leaves the very same message.
-    let status = unsafe {
-        sys::spinfer_spmm(
-            ctx.as_ptr(),
-            w.as_ptr(),
-            x.as_ptr().cast(),
-            n as i64,
-            (K - 1) as i64,
-            ptr::null(),
-            y.as_mut_ptr().cast(),
-            M as i64,
-            sys::SPINFER_DTYPE_F32,
-            ptr::null_mut(),
-        )
-    };
+    let status = unsafe { raw_spmm(ctx.as_ptr(), &w, x.as_ptr().cast(), n, K - 1, &mut y) };
     assert_eq!(status, sys::SPINFER_STATUS_SHAPE_MISMATCH);
     assert_eq!(c_message(), err.message());
     assert!(y.iter().all(|v| v.is_nan()), "a rejected call wrote y");
@@ -135,38 +144,16 @@ fn null_handles_through_the_raw_layer_become_errors() {
     let (w, ctx) = (matrix(), Context::host().unwrap());
     let x = [1.0f32; K];
     let mut y = [0.0f32; M];
-    let err = spinfer::check(unsafe {
-        sys::spinfer_spmm(
-            ptr::null_mut(),
-            w.as_ptr(),
-            x.as_ptr().cast(),
-            1,
-            K as i64,
-            ptr::null(),
-            y.as_mut_ptr().cast(),
-            M as i64,
-            sys::SPINFER_DTYPE_F32,
-            ptr::null_mut(),
-        )
-    })
-    .unwrap_err();
-    assert_library_error(&err, Status::InvalidArgument);
-    let err = spinfer::check(unsafe {
-        sys::spinfer_spmm(
-            ctx.as_ptr(),
-            w.as_ptr(),
-            ptr::null(),
-            1,
-            K as i64,
-            ptr::null(),
-            y.as_mut_ptr().cast(),
-            M as i64,
-            sys::SPINFER_DTYPE_F32,
-            ptr::null_mut(),
-        )
-    })
-    .unwrap_err();
-    assert_library_error(&err, Status::InvalidArgument);
+    let status = unsafe { raw_spmm(ptr::null_mut(), &w, x.as_ptr().cast(), 1, K, &mut y) };
+    assert_library_error(
+        &spinfer::check(status).unwrap_err(),
+        Status::InvalidArgument,
+    );
+    let status = unsafe { raw_spmm(ctx.as_ptr(), &w, ptr::null(), 1, K, &mut y) };
+    assert_library_error(
+        &spinfer::check(status).unwrap_err(),
+        Status::InvalidArgument,
+    );
     let err = spinfer::check(unsafe {
         sys::spinfer_matrix_encode(
             ptr::null_mut(),

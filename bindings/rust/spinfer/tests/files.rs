@@ -1,34 +1,8 @@
 //! Saving and loading safetensors files through the safe API.
 mod common;
 
-use std::path::PathBuf;
-
-use common::Rng;
+use common::{Rng, TempPath};
 use spinfer::{DType, Matrix, Status, F16};
-
-/// A unique path in the temp dir, removed when dropped.
-struct TempPath(PathBuf);
-
-impl TempPath {
-    fn new(tag: &str) -> TempPath {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        TempPath(std::env::temp_dir().join(format!(
-            "spinfer-rs-{}-{}-{}.safetensors",
-            tag,
-            std::process::id(),
-            nanos
-        )))
-    }
-}
-
-impl Drop for TempPath {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 #[test]
 fn several_matrices_round_trip_through_one_file() {

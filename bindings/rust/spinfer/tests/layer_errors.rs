@@ -3,26 +3,16 @@
 //! is an `Err` made in Rust before any C call; everything else comes back with the
 //! library's status and message. Never a crash, and outputs of refused calls untouched.
 //! Lifetime and thread rules are compile_fail doc tests on Linear, KvCache and Model.
+mod common;
+
 use std::ptr;
 
+use common::pattern_matrix as matrix;
 use spinfer::{
     Activation, Arch, Attention, AttentionConfig, AttentionWeights, Context, DType, DecoderConfig,
-    DecoderLayer, DecoderWeights, HostArray, KvCache, KvCacheConfig, Linear, LinearConfig, Matrix,
-    Mlp, MlpConfig, MlpKind, MlpWeights, Status, F16,
+    DecoderLayer, DecoderWeights, HostArray, KvCache, KvCacheConfig, Linear, LinearConfig, Mlp,
+    MlpConfig, MlpKind, MlpWeights, Status, F16,
 };
-
-fn matrix(rows: usize, cols: usize) -> Matrix {
-    let dense: Vec<f32> = (0..rows * cols)
-        .map(|e| {
-            if e % 3 == 0 {
-                (e % 7) as f32 - 3.0
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    Matrix::encode(&dense, rows, cols, DType::F16).unwrap()
-}
 
 fn rust_error(err: &spinfer::Error, status: Status, mentions: &str) {
     assert_eq!(err.status(), status, "{}", err);

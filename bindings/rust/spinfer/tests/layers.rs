@@ -6,7 +6,7 @@
 mod common;
 mod layer_reference;
 
-use common::{rel_err, Rng};
+use common::{assert_close, Rng};
 use layer_reference as r;
 use spinfer::{
     Activation, Arch, Attention, AttentionConfig, AttentionWeights, Bf16, Context, DType,
@@ -28,12 +28,6 @@ const ACTIVATIONS: [Activation; 5] = [
     Activation::GeluTanh,
     Activation::Silu,
 ];
-
-fn assert_close(got: &[f32], want: &[f64], tol: f64, what: &str) {
-    let got: Vec<f64> = got.iter().map(|&v| v as f64).collect();
-    let err = rel_err(&got, want);
-    assert!(err <= tol, "{}: rel err {} > {}", what, err, tol);
-}
 
 #[test]
 fn linear_with_bias_every_activation_and_residual() {
@@ -193,6 +187,63 @@ const SEQS: [i32; 2] = [0, 2];
 /// New tokens per sequence of SEQS: a prefill step, then one decode token each.
 const STEPS: [[i32; 2]; 2] = [[3, 2], [1, 1]];
 
+/// Random sparse attention projections: q [qd, HIDDEN], k and v [kd, HIDDEN],
+/// o [HIDDEN, qd].
+struct Projections {
+    q: Vec<f32>,
+    k: Vec<f32>,
+    v: Vec<f32>,
+    o: Vec<f32>,
+    qd: usize,
+    kd: usize,
+}
+
+impl Projections {
+    fn random(rng: &mut Rng, qd: usize, kd: usize) -> Projections {
+        Projections {
+            q: rng.sparse(qd, HIDDEN, 0.5),
+            k: rng.sparse(kd, HIDDEN, 0.5),
+            v: rng.sparse(kd, HIDDEN, 0.5),
+            o: rng.sparse(HIDDEN, qd, 0.5),
+            qd,
+            kd,
+        }
+    }
+
+    /// q, k, v, o encoded with non-zeros stored as `storage`.
+    fn encode(&self, storage: DType) -> [Matrix; 4] {
+        let enc = |w: &[f32], rows, cols| Matrix::encode(w, rows, cols, storage).unwrap();
+        [
+            enc(&self.q, self.qd, HIDDEN),
+            enc(&self.k, self.kd, HIDDEN),
+            enc(&self.v, self.kd, HIDDEN),
+            enc(&self.o, HIDDEN, self.qd),
+        ]
+    }
+
+    /// The float64 attention over the projections as stored in `storage`.
+    fn reference(
+        &self,
+        heads: usize,
+        kv_heads: usize,
+        storage: DType,
+        q_bias: Option<&[f32]>,
+        o_bias: Option<&[f32]>,
+    ) -> r::AttentionRef {
+        r::AttentionRef::new(
+            HIDDEN,
+            heads,
+            kv_heads,
+            r::stored_all(&self.q, storage),
+            r::stored_all(&self.k, storage),
+            r::stored_all(&self.v, storage),
+            r::stored_all(&self.o, storage),
+            q_bias.map(r::widen),
+            o_bias.map(r::widen),
+        )
+    }
+}
+
 fn cache_config() -> KvCacheConfig {
     KvCacheConfig {
         num_layers: 2,
@@ -239,30 +290,13 @@ fn kv_cache_counts_tokens_and_blocks() {
 #[test]
 fn attention_with_rope_and_grouped_queries_over_two_steps() {
     let mut rng = Rng::fresh("attention_with_rope_and_grouped_queries_over_two_steps");
-    let (qd, kd) = (HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM);
-    let q = rng.sparse(qd, HIDDEN, 0.5);
-    let k = rng.sparse(kd, HIDDEN, 0.5);
-    let v = rng.sparse(kd, HIDDEN, 0.5);
-    let o = rng.sparse(HIDDEN, qd, 0.5);
-    let (qb, ob) = (rng.dense(qd), rng.dense(HIDDEN));
+    let p = Projections::random(&mut rng, HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM);
+    let (qb, ob) = (rng.dense(p.qd), rng.dense(HIDDEN));
     let st = DType::F16;
-    let mut reference = r::AttentionRef::new(
-        HIDDEN,
-        HEADS,
-        KV_HEADS,
-        r::stored_all(&q, st),
-        r::stored_all(&k, st),
-        r::stored_all(&v, st),
-        r::stored_all(&o, st),
-        Some(r::widen(&qb)),
-        Some(r::widen(&ob)),
-    );
+    let mut reference = p.reference(HEADS, KV_HEADS, st, Some(&qb), Some(&ob));
     let ctx = Context::host().unwrap();
     let mut cache = KvCache::new(&ctx, &cache_config()).unwrap();
-    let wq = Matrix::encode(&q, qd, HIDDEN, st).unwrap();
-    let wk = Matrix::encode(&k, kd, HIDDEN, st).unwrap();
-    let wv = Matrix::encode(&v, kd, HIDDEN, st).unwrap();
-    let wo = Matrix::encode(&o, HIDDEN, qd, st).unwrap();
+    let [wq, wk, wv, wo] = p.encode(st);
     let weights = AttentionWeights {
         q_bias: Some(HostArray::F32(&qb)),
         o_bias: Some(HostArray::F32(&ob)),
@@ -297,12 +331,8 @@ fn attention_with_rope_and_grouped_queries_over_two_steps() {
 #[test]
 fn llama_decoder_layer_over_two_steps_out_of_place_and_in_place() {
     let mut rng = Rng::fresh("llama_decoder_layer_over_two_steps_out_of_place_and_in_place");
-    let (qd, kd) = (HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM);
     let st = DType::BF16;
-    let q = rng.sparse(qd, HIDDEN, 0.5);
-    let k = rng.sparse(kd, HIDDEN, 0.5);
-    let v = rng.sparse(kd, HIDDEN, 0.5);
-    let o = rng.sparse(HIDDEN, qd, 0.5);
+    let p = Projections::random(&mut rng, HEADS * HEAD_DIM, KV_HEADS * HEAD_DIM);
     let gate = rng.sparse(INTER, HIDDEN, 0.5);
     let up = rng.sparse(INTER, HIDDEN, 0.5);
     let down = rng.sparse(HIDDEN, INTER, 0.5);
@@ -310,12 +340,7 @@ fn llama_decoder_layer_over_two_steps_out_of_place_and_in_place() {
     let eps = 1e-5;
     let ctx = Context::host().unwrap();
     let enc = |w: &[f32], rows, cols| Matrix::encode(w, rows, cols, st).unwrap();
-    let (wq, wk, wv, wo) = (
-        enc(&q, qd, HIDDEN),
-        enc(&k, kd, HIDDEN),
-        enc(&v, kd, HIDDEN),
-        enc(&o, HIDDEN, qd),
-    );
+    let [wq, wk, wv, wo] = p.encode(st);
     let (wg, wu, wd) = (
         enc(&gate, INTER, HIDDEN),
         enc(&up, INTER, HIDDEN),
@@ -342,17 +367,7 @@ fn llama_decoder_layer_over_two_steps_out_of_place_and_in_place() {
         norm_eps: eps,
         ..DecoderConfig::default()
     };
-    let mut reference = r::AttentionRef::new(
-        HIDDEN,
-        HEADS,
-        KV_HEADS,
-        r::stored_all(&q, st),
-        r::stored_all(&k, st),
-        r::stored_all(&v, st),
-        r::stored_all(&o, st),
-        None,
-        None,
-    );
+    let mut reference = p.reference(HEADS, KV_HEADS, st, None, None);
     // Two layers over the same cache: layer 0 out of place, layer 1 (same weights,
     // its own cache layer) in place; both must match the reference.
     let mut layer = DecoderLayer::new(&ctx, &weights, &config).unwrap();
@@ -407,10 +422,7 @@ fn llama_decoder_layer_over_two_steps_out_of_place_and_in_place() {
 fn opt_decoder_layer_with_layer_norms_and_biases() {
     let mut rng = Rng::fresh("opt_decoder_layer_with_layer_norms_and_biases");
     let (heads, st, eps) = (4, DType::F16, 1e-5);
-    let q = rng.sparse(HIDDEN, HIDDEN, 0.5);
-    let k = rng.sparse(HIDDEN, HIDDEN, 0.5);
-    let v = rng.sparse(HIDDEN, HIDDEN, 0.5);
-    let o = rng.sparse(HIDDEN, HIDDEN, 0.5);
+    let p = Projections::random(&mut rng, HIDDEN, HIDDEN);
     let fc1 = rng.sparse(INTER, HIDDEN, 0.5);
     let fc2 = rng.sparse(HIDDEN, INTER, 0.5);
     let b: Vec<Vec<f32>> = (0..6).map(|_| rng.dense(HIDDEN)).collect(); // q k v o down, spare
@@ -418,12 +430,7 @@ fn opt_decoder_layer_with_layer_norms_and_biases() {
     let norms: Vec<Vec<f32>> = (0..4).map(|_| rng.dense(HIDDEN)).collect();
     let ctx = Context::host().unwrap();
     let enc = |w: &[f32], rows, cols| Matrix::encode(w, rows, cols, st).unwrap();
-    let (wq, wk, wv, wo) = (
-        enc(&q, HIDDEN, HIDDEN),
-        enc(&k, HIDDEN, HIDDEN),
-        enc(&v, HIDDEN, HIDDEN),
-        enc(&o, HIDDEN, HIDDEN),
-    );
+    let [wq, wk, wv, wo] = p.encode(st);
     let (w1, w2) = (enc(&fc1, INTER, HIDDEN), enc(&fc2, HIDDEN, INTER));
     let weights = DecoderWeights {
         q_proj: Some(&wq),
@@ -453,17 +460,7 @@ fn opt_decoder_layer_with_layer_norms_and_biases() {
         ..DecoderConfig::default()
     };
     let mut layer = DecoderLayer::new(&ctx, &weights, &config).unwrap();
-    let mut reference = r::AttentionRef::new(
-        HIDDEN,
-        heads,
-        heads,
-        r::stored_all(&q, st),
-        r::stored_all(&k, st),
-        r::stored_all(&v, st),
-        r::stored_all(&o, st),
-        Some(r::widen(&b[0])),
-        Some(r::widen(&b[3])),
-    );
+    let mut reference = p.reference(heads, heads, st, Some(&b[0]), Some(&b[3]));
     reference.k_bias = Some(r::widen(&b[1]));
     reference.v_bias = Some(r::widen(&b[2]));
     reference.rope = false;

@@ -5,9 +5,9 @@
 mod common;
 mod layer_reference;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use common::{rel_err, Rng};
+use common::{assert_close, Rng, TempPath};
 use layer_reference as r;
 use spinfer::{Activation, Arch, Context, DType, Matrix, Model, ModelConfig, Status, F16};
 
@@ -21,32 +21,6 @@ const EPS: f64 = 1e-6;
 /// Weights are fp16-exact by construction and the host keeps activations and the KV
 /// cache in fp32 (measured logits errors ~1e-6).
 const TOL: f64 = 1e-5;
-
-/// A fresh empty directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "spinfer-rust-{}-{}-{}",
-            tag,
-            std::process::id(),
-            nanos
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Writes dense F32 tensors as safetensors: 8-byte little-endian header length, a
 /// JSON header (dtype, shape, data_offsets), then the raw little-endian data.
@@ -143,6 +117,24 @@ fn fp16_sparse(rng: &mut Rng, rows: usize, cols: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Sparse matrices to save: name, rows, cols, values.
+type SparseTensors = Vec<(String, usize, usize, Vec<f32>)>;
+
+/// Adds a random fp16-exact [rows, cols] matrix called `name` to `sparse`; returns it
+/// widened for the reference.
+fn put_sparse(
+    sparse: &mut SparseTensors,
+    rng: &mut Rng,
+    name: String,
+    rows: usize,
+    cols: usize,
+) -> Vec<f64> {
+    let w = fp16_sparse(rng, rows, cols);
+    let widened = r::widen(&w);
+    sparse.push((name, rows, cols, w));
+    widened
+}
+
 /// Writes the model directory; returns its float64 twin.
 fn write_model(dir: &Path, rng: &mut Rng) -> ReferenceModel {
     let head_dim = HIDDEN / HEADS;
@@ -157,7 +149,7 @@ fn write_model(dir: &Path, rng: &mut Rng) -> ReferenceModel {
     std::fs::write(dir.join("config.json"), config).unwrap();
 
     let mut dense: Vec<(String, Vec<usize>, Vec<f32>)> = Vec::new();
-    let mut sparse: Vec<(String, usize, usize, Vec<f32>)> = Vec::new();
+    let mut sparse: SparseTensors = Vec::new();
     let embed: Vec<f32> = rng
         .dense(VOCAB * HIDDEN)
         .into_iter()
@@ -181,15 +173,6 @@ fn write_model(dir: &Path, rng: &mut Rng) -> ReferenceModel {
         down: Vec::new(),
         attention: Vec::new(),
     };
-    let put = |sparse: &mut Vec<(String, usize, usize, Vec<f32>)>,
-               name: String,
-               rows,
-               cols,
-               rng: &mut Rng| {
-        let w = fp16_sparse(rng, rows, cols);
-        sparse.push((name, rows, cols, w.clone()));
-        r::widen(&w)
-    };
     for l in 0..LAYERS {
         let p = format!("model.layers.{}.", l);
         let (an, mn) = (rng.dense(HIDDEN), rng.dense(HIDDEN));
@@ -205,60 +188,32 @@ fn write_model(dir: &Path, rng: &mut Rng) -> ReferenceModel {
         ));
         reference.attn_norm.push(r::widen(&an));
         reference.mlp_norm.push(r::widen(&mn));
-        let q = put(
-            &mut sparse,
-            format!("{}self_attn.q_proj.weight", p),
-            qd,
-            HIDDEN,
-            rng,
-        );
-        let k = put(
-            &mut sparse,
-            format!("{}self_attn.k_proj.weight", p),
-            kd,
-            HIDDEN,
-            rng,
-        );
-        let v = put(
-            &mut sparse,
-            format!("{}self_attn.v_proj.weight", p),
-            kd,
-            HIDDEN,
-            rng,
-        );
-        let o = put(
-            &mut sparse,
-            format!("{}self_attn.o_proj.weight", p),
-            HIDDEN,
-            qd,
-            rng,
-        );
-        reference.gate.push(put(
-            &mut sparse,
-            format!("{}mlp.gate_proj.weight", p),
-            INTER,
-            HIDDEN,
-            rng,
-        ));
-        reference.up.push(put(
-            &mut sparse,
-            format!("{}mlp.up_proj.weight", p),
-            INTER,
-            HIDDEN,
-            rng,
-        ));
-        reference.down.push(put(
-            &mut sparse,
-            format!("{}mlp.down_proj.weight", p),
-            HIDDEN,
-            INTER,
-            rng,
-        ));
+        let [q, k, v, o, gate, up, down] = [
+            ("self_attn.q_proj", qd, HIDDEN),
+            ("self_attn.k_proj", kd, HIDDEN),
+            ("self_attn.v_proj", kd, HIDDEN),
+            ("self_attn.o_proj", HIDDEN, qd),
+            ("mlp.gate_proj", INTER, HIDDEN),
+            ("mlp.up_proj", INTER, HIDDEN),
+            ("mlp.down_proj", HIDDEN, INTER),
+        ]
+        .map(|(name, rows, cols)| {
+            put_sparse(
+                &mut sparse,
+                rng,
+                format!("{}{}.weight", p, name),
+                rows,
+                cols,
+            )
+        });
+        reference.gate.push(gate);
+        reference.up.push(up);
+        reference.down.push(down);
         reference.attention.push(r::AttentionRef::new(
             HIDDEN, HEADS, KV_HEADS, q, k, v, o, None, None,
         ));
     }
-    reference.lm_head = put(&mut sparse, "lm_head.weight".into(), VOCAB, HIDDEN, rng);
+    reference.lm_head = put_sparse(&mut sparse, rng, "lm_head.weight".into(), VOCAB, HIDDEN);
     write_dense_safetensors(&dir.join("dense.safetensors"), &dense);
 
     let matrices: Vec<(String, Matrix)> = sparse
@@ -286,15 +241,13 @@ fn argmax(logits: &[f32]) -> i32 {
 }
 
 fn assert_logits(got: &[f32], want: &[f64], what: &str) {
-    let got: Vec<f64> = got.iter().map(|&v| v as f64).collect();
-    let err = rel_err(&got, want);
-    assert!(err <= TOL, "{}: rel err {} > {}", what, err, TOL);
+    assert_close(got, want, TOL, what);
 }
 
 #[test]
 fn tiny_llama_prefill_decode_and_greedy_generation() {
     let mut rng = Rng::fresh("tiny_llama_prefill_decode_and_greedy_generation");
-    let dir = TempDir::new("llama");
+    let dir = TempPath::dir("llama");
     let mut reference = write_model(&dir.0, &mut rng);
     let prompt = [3, 17, 0, 39, 8];
     let ctx = Context::host().unwrap();
@@ -390,7 +343,7 @@ fn reference_prefill(reference: &mut ReferenceModel, tokens: &[i32]) -> Vec<f64>
 #[test]
 fn model_calls_check_their_slices_in_rust() {
     let mut rng = Rng::fresh("model_calls_check_their_slices_in_rust");
-    let dir = TempDir::new("checks");
+    let dir = TempPath::dir("checks");
     write_model(&dir.0, &mut rng);
     let ctx = Context::host().unwrap();
     let mut model = Model::load(&ctx, &dir.0, None).unwrap();
@@ -431,7 +384,7 @@ fn model_calls_check_their_slices_in_rust() {
 #[test]
 fn missing_or_broken_model_directories_are_refused() {
     let ctx = Context::host().unwrap();
-    let dir = TempDir::new("broken");
+    let dir = TempPath::dir("broken");
     let err = Model::load(&ctx, dir.0.join("absent"), None).unwrap_err();
     assert!(
         matches!(err.status(), Status::IoError | Status::NotFound),

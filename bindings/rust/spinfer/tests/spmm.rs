@@ -2,7 +2,7 @@
 //! odd shapes, every dense dtype, both storage dtypes, strides, with and without bias.
 mod common;
 
-use common::{reference, rel_err, Rng};
+use common::{assert_close, reference, rel_err, stored, Rng};
 use spinfer::{Bf16, Context, DType, Element, Matrix, SpmmOptions, F16};
 
 /// Conversions the tests need between f32 and each element type.
@@ -42,15 +42,6 @@ impl TestElement for Bf16 {
     }
     fn nan() -> Self {
         Bf16(0x7fc0)
-    }
-}
-
-/// Stored value of `v` in the storage dtype, as f64 (what the reference must use).
-fn stored(v: f32, storage: DType) -> f64 {
-    match storage {
-        DType::F16 => F16::from_f32(v).to_f32() as f64,
-        DType::BF16 => Bf16::from_f32(v).to_f32() as f64,
-        DType::F32 => v as f64,
     }
 }
 
@@ -122,15 +113,16 @@ const SHAPES: [(usize, usize, usize); 5] = [
     (130, 77, 19),
 ];
 
-#[test]
-fn f32_io_matches_float64_reference() {
-    let mut rng = Rng::fresh("f32_io");
+/// run_case over every shape, each storage dtype of `storages`, with and without
+/// bias, for activations of type T: each within relative error `tol`.
+fn every_case_within<T: TestElement>(test: &str, storages: &[DType], tol: f64) {
+    let mut rng = Rng::fresh(test);
     for &(m, k, n) in &SHAPES {
-        for storage in [DType::F16, DType::BF16] {
+        for &storage in storages {
             for with_bias in [false, true] {
-                let err = run_case::<f32>(&mut rng, m, k, n, storage, with_bias);
+                let err = run_case::<T>(&mut rng, m, k, n, storage, with_bias);
                 assert!(
-                    err <= 1e-5,
+                    err <= tol,
                     "m={} k={} n={} {:?} bias={}: rel err {}",
                     m,
                     k,
@@ -145,25 +137,18 @@ fn f32_io_matches_float64_reference() {
 }
 
 #[test]
+fn f32_io_matches_float64_reference() {
+    every_case_within::<f32>("f32_io", &[DType::F16, DType::BF16], 1e-5);
+}
+
+#[test]
 fn f16_io_within_fp16_tolerance() {
-    let mut rng = Rng::fresh("f16_io");
-    for &(m, k, n) in &SHAPES {
-        for with_bias in [false, true] {
-            let err = run_case::<F16>(&mut rng, m, k, n, DType::F16, with_bias);
-            assert!(err <= 1e-3, "m={} k={} n={}: rel err {}", m, k, n, err);
-        }
-    }
+    every_case_within::<F16>("f16_io", &[DType::F16], 1e-3);
 }
 
 #[test]
 fn bf16_io_within_bf16_tolerance() {
-    let mut rng = Rng::fresh("bf16_io");
-    for &(m, k, n) in &SHAPES {
-        for with_bias in [false, true] {
-            let err = run_case::<Bf16>(&mut rng, m, k, n, DType::BF16, with_bias);
-            assert!(err <= 1e-2, "m={} k={} n={}: rel err {}", m, k, n, err);
-        }
-    }
+    every_case_within::<Bf16>("bf16_io", &[DType::BF16], 1e-2);
 }
 
 #[test]
@@ -218,8 +203,7 @@ fn one_context_and_matrix_shared_by_threads() {
                     ctx.spmm(matrix, x, n, None, &mut y).unwrap();
                     let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
                     let want = reference(w64, m, k, &x64, n, k, None);
-                    let got: Vec<f64> = y.iter().map(|&v| v as f64).collect();
-                    assert!(rel_err(&got, &want) <= 1e-5);
+                    assert_close(&y, &want, 1e-5, "threaded spmm");
                 }
             });
         }

@@ -1,8 +1,12 @@
 //! Helpers shared by the integration tests: a seeded PRNG, random sparse matrices,
-//! a float64 reference product and the relative error.
+//! a fixed test matrix, a float64 reference product, the relative error and its
+//! assertion, and temporary paths.
 #![allow(dead_code)]
 
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use spinfer::{Bf16, DType, Matrix, F16};
 
 /// xorshift64*: small, deterministic for a seed, good enough for test data.
 pub struct Rng(u64);
@@ -64,6 +68,29 @@ impl Rng {
     }
 }
 
+/// A deterministic [rows, cols] fp16 matrix, a third of it non-zero (small integers).
+pub fn pattern_matrix(rows: usize, cols: usize) -> Matrix {
+    let dense: Vec<f32> = (0..rows * cols)
+        .map(|e| {
+            if e % 3 == 0 {
+                (e % 7) as f32 - 3.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    Matrix::encode(&dense, rows, cols, DType::F16).unwrap()
+}
+
+/// What the library stores for `v` in `storage` (round to nearest even), as f64.
+pub fn stored(v: f32, storage: DType) -> f64 {
+    match storage {
+        DType::F16 => F16::from_f32(v).to_f32() as f64,
+        DType::BF16 => Bf16::from_f32(v).to_f32() as f64,
+        DType::F32 => v as f64,
+    }
+}
+
 /// Y = X * W^T + b in float64; x is [n, k] with leading dimension ldx, w is [m, k].
 pub fn reference(
     w: &[f64],
@@ -104,4 +131,48 @@ pub fn rel_err(got: &[f64], want: &[f64]) -> f64 {
         return diff.sqrt();
     }
     (diff / norm).sqrt()
+}
+
+/// Asserts that `got` is within relative error `tol` of `want`.
+pub fn assert_close(got: &[f32], want: &[f64], tol: f64, what: &str) {
+    let got: Vec<f64> = got.iter().map(|&v| v as f64).collect();
+    let err = rel_err(&got, want);
+    assert!(err <= tol, "{}: rel err {} > {}", what, err, tol);
+}
+
+/// A unique path under the system temp dir; whatever is there when it is dropped (a
+/// file or a directory) is removed.
+pub struct TempPath(pub PathBuf);
+
+impl TempPath {
+    /// The path, with nothing made there yet.
+    pub fn new(tag: &str) -> TempPath {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        TempPath(std::env::temp_dir().join(format!(
+            "spinfer-rs-{}-{}-{}",
+            tag,
+            std::process::id(),
+            nanos
+        )))
+    }
+
+    /// A fresh empty directory.
+    pub fn dir(tag: &str) -> TempPath {
+        let dir = TempPath::new(tag);
+        std::fs::create_dir_all(&dir.0).unwrap();
+        dir
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = if self.0.is_dir() {
+            std::fs::remove_dir_all(&self.0)
+        } else {
+            std::fs::remove_file(&self.0)
+        };
+    }
 }

@@ -1,20 +1,14 @@
 //! float64 references for the layer and model tests, written from the definitions
 //! (Hugging Face conventions) and independent of the library: activations, linear maps,
 //! MLPs, norms, rotary positions, causal grouped-query attention with its own cache.
+//! Builds on the test crate's `common` module (its tests declare both).
 #![allow(dead_code)]
 
 use std::collections::HashMap;
 
-use spinfer::{Activation, Bf16, DType, F16};
+use spinfer::{Activation, DType};
 
-/// What the library stores for `v` in `storage` (round to nearest even), as f64.
-pub fn stored(v: f32, storage: DType) -> f64 {
-    match storage {
-        DType::F16 => F16::from_f32(v).to_f32() as f64,
-        DType::BF16 => Bf16::from_f32(v).to_f32() as f64,
-        DType::F32 => v as f64,
-    }
-}
+use crate::common::{reference, stored};
 
 /// A whole matrix as stored.
 pub fn stored_all(w: &[f32], storage: DType) -> Vec<f64> {
@@ -69,17 +63,7 @@ pub fn linear(
     k: usize,
     bias: Option<&[f64]>,
 ) -> Vec<f64> {
-    let mut y = vec![0.0; n * m];
-    for r in 0..n {
-        for i in 0..m {
-            let mut s = bias.map_or(0.0, |b| b[i]);
-            for j in 0..k {
-                s += x[r * k + j] * w[i * k + j];
-            }
-            y[r * m + i] = s;
-        }
-    }
-    y
+    reference(w, m, k, x, n, k, bias)
 }
 
 pub fn add(a: &[f64], b: &[f64]) -> Vec<f64> {
