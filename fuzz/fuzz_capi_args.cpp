@@ -4,13 +4,17 @@
 // the call's contract says (so ASan sees any read or write past what the library may
 // touch). An independent model of each call's contract predicts success or failure;
 // the library must agree, fail with a real status and a message, and set output
-// handles to NULL on failure. Results of successful SpMMs are checked too.
+// handles to NULL on failure. Results of successful SpMMs are checked too, and saved
+// files are listed and loaded back.
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string>
+#include <unistd.h>
 #include <vector>
 
 #include "fuzz_common.hpp"
@@ -250,6 +254,87 @@ void op_spmm(State& st, FuzzedDataProvider& in) {
   }
 }
 
+// Saves up to three pool matrices under fuzzed names; refused exactly when an argument
+// breaks the contract (NULL path / arrays / name / matrix, count 0, an empty name, a
+// control character, a name used twice). A saved file lists every matrix under its name
+// with its shape.
+void op_save(State& st, FuzzedDataProvider& in) {
+  static const char* const kNames[] = {"w", "layer.0.q", "", "a\001b", "x y", "\303\274", "w", nullptr};
+  static const std::string path = [] {
+    const char* dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    return std::string(dir) + "/spinfer_fuzz_save_" + std::to_string(getpid()) + ".safetensors";
+  }();
+  const size_t count = in.ConsumeIntegralInRange<size_t>(0, 3);
+  std::vector<const spinfer_matrix_t*> mats(count);
+  std::vector<const char*> names(count);
+  std::vector<std::pair<int64_t, int64_t>> shapes(count);
+  bool ok = count > 0;
+  for (size_t i = 0; i < count; ++i) {
+    mats[i] = st.pick(in, &shapes[i].first, &shapes[i].second);
+    names[i] = kNames[in.ConsumeIntegralInRange<size_t>(0, 7)];
+    ok = ok && mats[i] && names[i] && names[i][0] != '\0';
+    for (const char* c = names[i]; ok && *c; ++c) ok = (unsigned char)*c >= 0x20 && *c != 0x7f;
+    for (size_t j = 0; j < i; ++j) ok = ok && !(names[i] && names[j] && std::strcmp(names[i], names[j]) == 0);
+  }
+  const int nulls = in.ConsumeIntegralInRange<int>(0, 15);  // 0: path, 1: matrices, 2: names NULL
+  if (nulls <= 2) ok = false;
+  const spinfer_status_t s = spinfer_save(nulls == 0 ? nullptr : path.c_str(), nulls == 1 ? nullptr : mats.data(),
+                                          nulls == 2 ? nullptr : names.data(), count);
+  check(s, ok, "spinfer_save");
+  if (s != SPINFER_STATUS_SUCCESS) return;
+  size_t listed = 0;
+  expect(spinfer_file_matrix_count(path.c_str(), &listed) == SPINFER_STATUS_SUCCESS && listed == count,
+         "saved file lists another number of matrices");
+  for (size_t i = 0; i < count; ++i) {
+    spinfer_matrix_t* back = nullptr;
+    expect(spinfer_load(&back, path.c_str(), names[i]) == SPINFER_STATUS_SUCCESS, "saved matrix does not load");
+    spinfer_matrix_info_t info;
+    info.struct_size = sizeof info;
+    expect(spinfer_matrix_get_info(back, &info) == SPINFER_STATUS_SUCCESS && info.rows == shapes[i].first &&
+               info.cols == shapes[i].second,
+           "saved matrix comes back with another shape");
+    spinfer_matrix_destroy(back);
+  }
+  std::remove(path.c_str());
+}
+
+// Device residency on the fuzzer's context: without a CUDA context, upload, GPU encode
+// and download are refused (NOT_SUPPORTED or an argument error) and leave *out NULL;
+// with one (a GPU machine) they must at least fail cleanly or give a handle.
+void op_residency(State& st, FuzzedDataProvider& in) {
+  int64_t rows = 0, cols = 0;
+  spinfer_matrix_t* m = st.pick(in, &rows, &cols);
+  spinfer_context_t* ctx = in.ConsumeIntegralInRange<int>(0, 7) == 0 ? nullptr : st.ctx;
+  spinfer_backend_t backend = SPINFER_BACKEND_AUTO;
+  if (ctx) expect(spinfer_context_get_backend(ctx, &backend) == SPINFER_STATUS_SUCCESS, "get_backend");
+  const bool cuda = backend == SPINFER_BACKEND_CUDA;
+  const bool null_out = in.ConsumeIntegralInRange<int>(0, 7) == 0;
+  Buffer dense(64, in);
+  const int which = in.ConsumeIntegralInRange<int>(0, 2);
+  spinfer_matrix_t* out = reinterpret_cast<spinfer_matrix_t*>(1);
+  spinfer_matrix_t** outp = null_out ? nullptr : &out;
+  spinfer_status_t s;
+  const char* call;
+  if (which == 0) {
+    s = spinfer_matrix_upload(ctx, m, outp, nullptr), call = "spinfer_matrix_upload";
+  } else if (which == 1) {
+    s = spinfer_matrix_encode_device(ctx, outp, dense.get(), spinfer_dtype_t(pick_enum(in, 3)), 4, 8, 8,
+                                     spinfer_dtype_t(pick_enum(in, 3)), nullptr),
+    call = "spinfer_matrix_encode_device";
+  } else {
+    s = spinfer_matrix_download(ctx, m, outp, nullptr), call = "spinfer_matrix_download";
+  }
+  if (cuda) {
+    count(call, s);
+    if (s != SPINFER_STATUS_SUCCESS) expect_clean_failure(s, call);
+  } else {
+    check(s, false, call);
+  }
+  if (null_out) return;
+  if (s == SPINFER_STATUS_SUCCESS) spinfer_matrix_destroy(out);
+  else expect(out == nullptr, "failed residency call left a handle");
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -257,11 +342,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   State st;
   expect(spinfer_context_create(&st.ctx, SPINFER_BACKEND_HOST) == SPINFER_STATUS_SUCCESS, "host context");
   for (int step = 0; step < 16 && in.remaining_bytes() > 0; ++step) {
-    switch (in.ConsumeIntegralInRange<int>(0, 5)) {
+    switch (in.ConsumeIntegralInRange<int>(0, 7)) {
       case 0: op_context(st, in); break;
       case 1: case 2: op_encode(st, in); break;
       case 3: op_decode(st, in); break;
       case 4: op_info(st, in); break;
+      case 5: op_save(st, in); break;
+      case 6: op_residency(st, in); break;
       default: op_spmm(st, in); break;
     }
   }

@@ -1,6 +1,6 @@
 // libFuzzer target: a model directory from the input -- config.json and two
 // .safetensors files -- through spinfer_model_load, and, when it loads, a short run
-// (get_info, prefill, decode_step, release). Whatever the bytes, every call returns a
+// (get_info, prefill, decode_step, sequence_length, release, generate_greedy). Whatever the bytes, every call returns a
 // real status with a message (never INTERNAL_ERROR), a failed load leaves *out NULL,
 // nothing reads out of bounds or leaks.
 //
@@ -211,25 +211,59 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
          "loaded model has impossible sizes");
   // A short run with valid tokens: succeeds or fails cleanly (the weights may hold
   // anything, NaN included; only statuses and memory safety are checked).
+  // Sequence lengths follow the calls that succeeded: a failed call leaves them as they were.
+  int64_t want[2] = {0, 0};
+  auto check_lengths = [&] {
+    for (int32_t q = 0; q < 2; ++q) {
+      int64_t n = -1;
+      const spinfer_status_t l = spinfer_model_sequence_length(model, q, &n);
+      count("spinfer_model_sequence_length", l);
+      expect(l == SPINFER_STATUS_SUCCESS && n == want[q], "sequence length differs from the successful calls");
+    }
+  };
   std::vector<float> logits(size_t(2 * info.vocab_size), NAN);
   const int32_t tokens[3] = {0, int32_t(info.vocab_size - 1), int32_t(info.vocab_size / 2)};
   spinfer_status_t r = spinfer_model_prefill(ctx, model, 0, tokens, 3, logits.data(), nullptr);
   clean_failure(r, "spinfer_model_prefill");
   if (r == SPINFER_STATUS_SUCCESS) {
+    want[0] = 3;
     r = spinfer_model_prefill(ctx, model, 1, tokens + 1, 1, nullptr, nullptr);
     clean_failure(r, "spinfer_model_prefill");
     const int32_t seqs[2] = {0, 1}, next[2] = {1 % int32_t(info.vocab_size), 0};
-    if (r == SPINFER_STATUS_SUCCESS)
-      clean_failure(spinfer_model_decode_step(ctx, model, seqs, next, 2, logits.data(), nullptr),
-                    "spinfer_model_decode_step");
+    if (r == SPINFER_STATUS_SUCCESS) {
+      want[1] = 1;
+      r = spinfer_model_decode_step(ctx, model, seqs, next, 2, logits.data(), nullptr);
+      clean_failure(r, "spinfer_model_decode_step");
+      if (r == SPINFER_STATUS_SUCCESS) ++want[0], ++want[1];
+    }
   }
-  // Out-of-range token and sequence: refused.
+  check_lengths();
+  // Out-of-range token and sequence: refused, nothing changed.
   const int32_t bad = int32_t(info.vocab_size);
   const spinfer_status_t t = spinfer_model_prefill(ctx, model, 0, &bad, 1, nullptr, nullptr);
   count("spinfer_model_prefill", t);
   expect_clean_failure(t, "prefill with token == vocab_size");
+  int64_t unused = 0;
+  expect_clean_failure(spinfer_model_sequence_length(model, 2, &unused), "length of slot 2");
+  check_lengths();
   expect(spinfer_model_release_sequence(model, 0) == SPINFER_STATUS_SUCCESS, "release");
   expect(spinfer_model_release_sequence(model, 2) == SPINFER_STATUS_INVALID_ARGUMENT, "release of slot 2");
+  want[0] = 0;
+  // Greedy generation on sequence 0: 2 prompt tokens, up to 4 new ones (the cache holds
+  // the prompt and every generated token but the last); tokens in range, or a clean
+  // failure that leaves the sequence empty.
+  int32_t out[4] = {-1, -1, -1, -1};
+  int64_t produced = -1;
+  r = spinfer_model_generate_greedy(ctx, model, 0, tokens, 2, 4, int32_t(info.vocab_size / 3), out, &produced,
+                                    nullptr);
+  clean_failure(r, "spinfer_model_generate_greedy");
+  if (r == SPINFER_STATUS_SUCCESS) {
+    expect(produced >= 1 && produced <= 4, "generated count out of range");
+    for (int64_t i = 0; i < produced; ++i)
+      expect(out[i] >= 0 && out[i] < info.vocab_size, "generated token out of range");
+    want[0] = 2 + produced - 1;
+  }
+  check_lengths();
   spinfer_model_destroy(model);
   spinfer_context_destroy(ctx);
   return 0;

@@ -28,5 +28,5 @@ void CublasGemm::gemm(const void* w, int64_t rows, int64_t cols, const void* x, 
       cublasGemmEx(handle_, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), int(n), int(cols), &alpha, w, t, int(cols), x, t,
                    int(ldx), &beta, y, t, int(ldy), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
   spinfer::require(st == CUBLAS_STATUS_SUCCESS, SPINFER_STATUS_CUDA_ERROR,
-                   "cublasGemmEx failed with status " + std::to_string(int(st)));
+                   [&] { return "cublasGemmEx failed with status " + std::to_string(int(st)); });
 }

@@ -14,6 +14,7 @@
 
 #include "common/dtype.hpp"
 #include "fault_sweep.hpp"
+#include "rollback_check.hpp"
 #include "spinfer.h"
 
 using spinfer::fault::Site;
@@ -172,4 +173,13 @@ TEST_CASE("fault injection on a CUDA context") {
   cudaStreamDestroy(stream);
   spinfer_context_destroy(ctx);
   spinfer_matrix_destroy(host);
+}
+
+// The KV-cache rollback of a failed model call (rollback_check.hpp) on the CUDA backend:
+// host and device allocations failed one at a time, CUDA-graph decode steps included.
+TEST_CASE("fault injection: a failed model call on a CUDA context rolls the KV cache back") {
+  spinfer_context_t* ctx = nullptr;
+  REQUIRE(spinfer_context_create(&ctx, SPINFER_BACKEND_CUDA) == SPINFER_STATUS_SUCCESS);
+  spinfer::test::check_model_rollback(ctx, kAll, false, 5e-3);
+  spinfer_context_destroy(ctx);
 }

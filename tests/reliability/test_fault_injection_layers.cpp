@@ -19,6 +19,7 @@
 
 #include "fault_sweep.hpp"
 #include "io/json_text.hpp"
+#include "rollback_check.hpp"
 #include "spinfer.h"
 #include "tiny_model.hpp"
 
@@ -393,100 +394,9 @@ TEST_CASE("fault injection: out of memory while parsing JSON (model load)") {
   fs::remove_all(dir);
 }
 
-// A prefill, decode step or generation that fails part-way (out of memory at any
-// point, also after a first prefill chunk is in the KV cache) leaves every sequence at
-// its length from before the call, and the next decode step gives bit for bit the
-// logits of a fresh model that never saw the failed call.
+// Failed prefill / decode_step / generate roll the KV cache back (rollback_check.hpp).
 TEST_CASE("fault injection: a failed model call rolls the KV cache back") {
-  std::mt19937_64 rng(35);
-  const auto m = spinfer::test::make_model(false, rng);
-  const fs::path dir = fs::temp_directory_path() / ("spinfer_fault_rollback_" + std::to_string(::getpid()));
-  spinfer::test::write_model(m, dir.string(), true);
   spinfer_context_t* ctx = host_context();
-  spinfer_model_config_t mc;
-  spinfer_model_config_init(&mc);
-  mc.max_sequences = 2;
-  mc.max_batch_tokens = 4;  // the failing 6-token prefill runs as two chunks
-  mc.max_sequence_length = 16;
-  mc.kv_block_size = 4;     // and grows sequence 0 from 1 block to 3
-  const size_t V = size_t(m.vocab);
-  const std::vector<int32_t> start0 = {3, 17, 42}, start1 = {5, 11}, prompt = {8, 1, 49, 2, 30, 12};
-  const int32_t seqs[2] = {0, 1}, next[2] = {7, 9};
-
-  auto load = [&] {
-    spinfer_model_t* model = nullptr;
-    REQUIRE(spinfer_model_load(ctx, &model, dir.c_str(), &mc, nullptr) == SPINFER_STATUS_SUCCESS);
-    return model;
-  };
-  auto start = [&](spinfer_model_t* model) {  // sequence 0 holds start0, sequence 1 start1
-    REQUIRE(spinfer_model_release_sequence(model, 0) == SPINFER_STATUS_SUCCESS);
-    REQUIRE(spinfer_model_release_sequence(model, 1) == SPINFER_STATUS_SUCCESS);
-    REQUIRE(spinfer_model_prefill(ctx, model, 0, start0.data(), 3, nullptr, nullptr) == SPINFER_STATUS_SUCCESS);
-    REQUIRE(spinfer_model_prefill(ctx, model, 1, start1.data(), 2, nullptr, nullptr) == SPINFER_STATUS_SUCCESS);
-  };
-  auto decode = [&](spinfer_model_t* model, std::vector<float>& logits) {
-    std::fill(logits.begin(), logits.end(), NAN);
-    REQUIRE(spinfer_model_decode_step(ctx, model, seqs, next, 2, logits.data(), nullptr) == SPINFER_STATUS_SUCCESS);
-  };
-  auto length = [&](spinfer_model_t* model, int32_t seq) {
-    int64_t n = -1;
-    REQUIRE(spinfer_model_sequence_length(model, seq, &n) == SPINFER_STATUS_SUCCESS);
-    return n;
-  };
-
-  // Expected: a fresh model's decode step, checked against the float64 model.
-  std::vector<float> expected(2 * V), got(2 * V);
-  spinfer_model_t* fresh = load();
-  start(fresh);
-  decode(fresh, expected);
-  spinfer_model_destroy(fresh);
-  const auto ref0 = m.logits({3, 17, 42, 7}), ref1 = m.logits({5, 11, 9});
-  double num = 0, den = 0;
-  for (size_t i = 0; i < V; ++i) {
-    num += (expected[i] - ref0[i]) * (expected[i] - ref0[i]) + (expected[V + i] - ref1[i]) * (expected[V + i] - ref1[i]);
-    den += ref0[i] * ref0[i] + ref1[i] * ref1[i];
-  }
-  REQUIRE(std::sqrt(num / den) <= 1e-3);
-
-  spinfer_model_t* model = load();
-  std::vector<float> scratch(2 * V);
-  std::vector<int32_t> out(3);
-  int64_t generated = 0;
-  const std::pair<const char*, std::function<spinfer_status_t()>> calls[] = {
-      {"prefill", [&] { return spinfer_model_prefill(ctx, model, 0, prompt.data(), 6, scratch.data(), nullptr); }},
-      {"decode_step", [&] { return spinfer_model_decode_step(ctx, model, seqs, next, 2, scratch.data(), nullptr); }},
-      {"generate_greedy",
-       [&] { return spinfer_model_generate_greedy(ctx, model, 0, prompt.data(), 6, 3, -1, out.data(), &generated, nullptr); }},
-  };
-  for (const auto& [name, call] : calls)
-    for (bool persistent : {false, true}) {
-      uint64_t failures = 0;
-      for (uint64_t i = 0;; ++i) {
-        REQUIRE(i < 100000);
-        start(model);
-        spinfer::fault::arm(spinfer::test::kHostAlloc, i, persistent);
-        const spinfer_status_t st = call();
-        spinfer::fault::disarm();
-        if (spinfer::fault::injected() == 0) {
-          REQUIRE(st == SPINFER_STATUS_SUCCESS);
-          break;
-        }
-        const std::string what = std::string(name) + ", " + spinfer::test::mode_name(persistent) +
-                                 ", failure point " + std::to_string(i);
-        INFO(what);
-        REQUIRE(st == SPINFER_STATUS_OUT_OF_MEMORY);
-        ++failures;
-        REQUIRE(length(model, 0) == 3);
-        REQUIRE(length(model, 1) == 2);
-        decode(model, got);
-        REQUIRE(got == expected);
-      }
-      std::printf("rollback: %-16s %-10s %5llu failure points, lengths and next logits unchanged\n", name,
-                  spinfer::test::mode_name(persistent), (unsigned long long)failures);
-      CHECK(failures > 0);
-    }
-
-  spinfer_model_destroy(model);
+  spinfer::test::check_model_rollback(ctx, spinfer::test::kHostAlloc, true, 1e-3);
   spinfer_context_destroy(ctx);
-  fs::remove_all(dir);
 }

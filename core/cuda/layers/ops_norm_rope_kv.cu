@@ -17,6 +17,24 @@ __device__ float block_sum(float v, float* shared) {
   return warp_sum(v);
 }
 
+// The centred-variance pass and the output of a norm over one row whose mean is known
+// (0 for RMSNorm); called by every thread of the row's block.
+template <typename T>
+__device__ void normalize_row(const float* row, float mean, int64_t m, const float* w, const float* b, float eps,
+                              float* shared, T* o) {
+  float s2 = 0.0f;
+  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
+    const float d = row[j] - mean;
+    s2 += d * d;
+  }
+  const float inv = rsqrtf(block_sum(s2, shared) / float(m) + eps);
+  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
+    float v = (row[j] - mean) * inv * w[j];
+    if (b) v += b[j];
+    o[j] = from_float<T>(v);
+  }
+}
+
 // One block per row; two passes (mean, then centred variance) for fp32 accuracy.
 template <typename T>
 __global__ void norm_kernel(bool rms, const float* h, int64_t m, const float* w, const float* b, float eps,
@@ -29,18 +47,7 @@ __global__ void norm_kernel(bool rms, const float* h, int64_t m, const float* w,
     for (int64_t j = threadIdx.x; j < m; j += blockDim.x) s += row[j];
     mean = block_sum(s, shared) / float(m);
   }
-  float s2 = 0.0f;
-  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
-    const float d = row[j] - mean;
-    s2 += d * d;
-  }
-  const float inv = rsqrtf(block_sum(s2, shared) / float(m) + eps);
-  T* o = out + int64_t(blockIdx.x) * m;
-  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
-    float v = (row[j] - mean) * inv * w[j];
-    if (b) v += b[j];
-    o[j] = from_float<T>(v);
-  }
+  normalize_row(row, mean, m, w, b, eps, shared, out + int64_t(blockIdx.x) * m);
 }
 
 // norm_kernel with the residual add in front: each thread re-reads only the hidden
@@ -58,18 +65,7 @@ __global__ void add_norm_kernel(bool rms, float* h, const T* y, int64_t ldy, int
     s += v;
   }
   const float mean = rms ? 0.0f : block_sum(s, shared) / float(m);
-  float s2 = 0.0f;
-  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
-    const float d = row[j] - mean;
-    s2 += d * d;
-  }
-  const float inv = rsqrtf(block_sum(s2, shared) / float(m) + eps);
-  T* o = out + int64_t(blockIdx.x) * m;
-  for (int64_t j = threadIdx.x; j < m; j += blockDim.x) {
-    float v = (row[j] - mean) * inv * w[j];
-    if (b) v += b[j];
-    o[j] = from_float<T>(v);
-  }
+  normalize_row(row, mean, m, w, b, eps, shared, out + int64_t(blockIdx.x) * m);
 }
 
 // Per token: q rotation pairs, then k pairs (rotated when inv_freq is set) written to
