@@ -404,16 +404,21 @@ void op_attention_create(State& st, FuzzedDataProvider& in) {
 template <class F>
 void layer_forward(State& st, FuzzedDataProvider& in, int64_t hidden, int64_t max_tokens, bool have_layer,
                    size_t paired, const char* call, F&& forward) {
-  Cache* c = paired < st.caches.size() && in.ConsumeIntegralInRange<int>(0, 3) ? &st.caches[paired] : pick(st.caches, in);
-  const int layer_index = pick_small(in, -1, 2);
-  const int64_t n = in.ConsumeIntegralInRange<int>(0, 7) == 0 ? in.ConsumeIntegralInRange<int64_t>(-3, 40)
-                                                               : (c && in.ConsumeBool() ? c->step_tokens
-                                                                                         : in.ConsumeIntegralInRange<int64_t>(0, 16));
-  const int dtype = pick_enum(in, 3);
+  // Half the time a well-formed call (the layer's own cache and step, a valid layer and
+  // dtype), so that forwards get past the argument checks and run; else anything.
+  const bool aim = paired < st.caches.size() && in.ConsumeBool();
+  Cache* c = aim || (paired < st.caches.size() && in.ConsumeIntegralInRange<int>(0, 3)) ? &st.caches[paired]
+                                                                                         : pick(st.caches, in);
+  const int layer_index = aim ? in.ConsumeIntegralInRange<int>(0, 1) : pick_small(in, -1, 2);
+  const int64_t n = aim ? c->step_tokens
+                  : in.ConsumeIntegralInRange<int>(0, 7) == 0
+                      ? in.ConsumeIntegralInRange<int64_t>(-3, 40)
+                      : (c && in.ConsumeBool() ? c->step_tokens : in.ConsumeIntegralInRange<int64_t>(0, 16));
+  const int dtype = aim ? in.ConsumeIntegralInRange<int>(0, 2) : pick_enum(in, 3);
   const int64_t nn = std::clamp<int64_t>(n, 0, 40), H = have_layer ? hidden : 1;
   const size_t es = valid_dtype(dtype) ? esize(dtype) : 4;
   Buffer x(size_t(nn * H) * es, dtype), y(size_t(nn * H) * es, dtype);
-  spinfer_context_t* ctx = st.pick_ctx(in);
+  spinfer_context_t* ctx = aim ? st.ctx : st.pick_ctx(in);
   const spinfer_status_t s = forward(ctx, c ? c->h : nullptr, layer_index, x.get(), n, y.get(), dtype);
   const bool certain_bad = !ctx || !have_layer || !c || n < 0 || n > max_tokens || !valid_dtype(dtype);
   check(s, certain_bad ? 0 : -1, call);
