@@ -200,8 +200,12 @@ int main(int argc, char** argv) {
     const double ms = time_op([&](int) {
       sc::spmm(*ctx, *w, x.p, case_n, case_k, nullptr, y.p, case_m, dt, opt, s);
     }, 1, s);
-    std::printf("case %ldx%ldx%ld sparsity %.2f tile_n %d split_k %d: %.2f us (L2 warm)\n",
-                long(case_m), long(case_k), long(case_n), case_sp, opt.tile_n, opt.split_k, ms * 1e3);
+    // The configuration that ran: the override, or what the dispatcher chose.
+    const int tile_n = sc::choose_tile_n(case_n, opt);
+    const auto plan = sc::plan_spmm_split((case_m + 63) / 64, (case_k + 63) / 64, case_n, tile_n, ctx->sm_count(),
+                                          ctx->blocks_per_sm(tile_n), opt);
+    std::printf("case %ldx%ldx%ld sparsity %.2f tile_n %d split_k %u: %.2f us (L2 warm)\n", long(case_m),
+                long(case_k), long(case_n), case_sp, tile_n, plan.grid.split_k, ms * 1e3);
     return 0;
   }
   CublasDense blas(s);
