@@ -25,6 +25,7 @@
 #include <cstdint>
 
 #include "cuda/ptx.cuh"
+#include "cuda/smbd_decode.hpp"
 #include "cuda/spmm_params.hpp"
 
 namespace spinfer::cuda {
@@ -192,14 +193,8 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   uint64_t o_cur = (STAGES - 1 <= iters) ? __ldg(offs + STAGES - 1) : 0;
   uint64_t o_nxt = (STAGES <= iters) ? __ldg(offs + STAGES) : 0;
 
-  // Lane constants of the decode.
-  const uint32_t upper = lane >= 16 ? 1u : 0u;       // bits 2L, 2L+1 are in the high word
-  const uint32_t below_mask = (1u << ((2 * lane) & 31)) - 1u;
-  const uint32_t pair_shift = (2 * lane) & 31;
-  // prmt selectors, indexed by the lane's two bits (b1 b0): which of v0 = value[idx],
-  // v1 = value[idx + 1] go to the low / high half of the A register, zeros elsewhere
-  // (bytes 2, 3 of the zero-extended v0 are zero).
-  const uint32_t sel_lo = 0x22102222u, sel_hi = 0x54101022u;
+  // Lane constants of the decode (cuda/smbd_decode.hpp).
+  const SmbdLane me = smbd_lane(lane);
 
   float acc[kAcc][kNS][4];
 #pragma unroll
@@ -237,20 +232,18 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
     {
       const uint2 lo = reinterpret_cast<const uint2*>(s_words)[lane];
       const uint2 hi = reinterpret_cast<const uint2*>(s_words + 64)[lane];
-      const uint32_t pl0 = __popc(lo.x), pl1 = __popc(lo.y);
-      const uint32_t cnt0 = pl0 + __popc(hi.x);
-      const uint32_t cnt = cnt0 + pl1 + __popc(hi.y);
-      uint32_t incl = cnt;
+      const SmbdCounts c = smbd_counts(lo.x, lo.y, hi.x, hi.y);
+      uint32_t incl = c.both;
 #pragma unroll
       for (int d = 1; d < 32; d <<= 1) {
         const uint32_t t = __shfl_up_sync(0xffffffffu, incl, d);
         if (lane >= d) incl += t;
       }
       if ((lane >> 3) == warp) {
-        const uint32_t b0 = uint32_t(stage * L::kStageBytes) + 2 * (incl - cnt), b1 = b0 + 2 * cnt0;
+        const SmbdStarts at = smbd_starts(uint32_t(stage * L::kStageBytes), incl - c.both, c);
         uint32_t* t = &value_at[warp][0][2 * (lane & 7)];
-        *reinterpret_cast<uint2*>(t) = make_uint2(b0, b1);
-        *reinterpret_cast<uint2*>(t + 16) = make_uint2(b0 + 2 * pl0, b1 + 2 * pl1);
+        *reinterpret_cast<uint2*>(t) = make_uint2(at.low0, at.low1);
+        *reinterpret_cast<uint2*>(t + 16) = make_uint2(at.high0, at.high1);
       }
       __syncwarp();
     }
@@ -281,14 +274,12 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
       // half-words of the four BitmapTiles and where their values start, one 16-byte
       // load each.
       const uint4 words =
-          *reinterpret_cast<const uint4*>(s_words + upper * 64 + warp * 16 + tk * 4);
-      const uint4 at = *reinterpret_cast<const uint4*>(&value_at[warp][upper][tk * 4]);
+          *reinterpret_cast<const uint4*>(s_words + me.upper * 64 + warp * 16 + tk * 4);
+      const uint4 at = *reinterpret_cast<const uint4*>(&value_at[warp][me.upper][tk * 4]);
       const auto decode = [&](uint32_t word, uint32_t start) {
-        const uint16_t* v =
-            reinterpret_cast<const uint16_t*>(smem + start + 2 * __popc(word & below_mask));
+        const uint16_t* v = reinterpret_cast<const uint16_t*>(smem + start + 2 * smbd_rank(word, me));
         const uint32_t v0 = v[0], v1 = v[1];
-        const uint32_t two = (word >> pair_shift) & 3u;
-        return ptx::prmt(v0, v1, ptx::prmt(sel_lo, sel_hi, two * 0x22u + 0x10u));
+        return ptx::prmt(v0, v1, ptx::prmt(kSmbdSelLo, kSmbdSelHi, smbd_table_index(word, me)));
       };
       const uint32_t a[4] = {decode(words.x, at.x), decode(words.y, at.y),
                              decode(words.z, at.z), decode(words.w, at.w)};
