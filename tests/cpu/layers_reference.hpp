@@ -160,6 +160,46 @@ struct LayerWeights {
   Vec n1w, n1b, n2w, n2b;
 };
 
+// A random decoder layer: hidden H, intermediate I; weights at 60 % sparsity with
+// magnitudes 2^-shift (shifts of q, k, v, o, then of the MLP matrices), norm weights in
+// [0.5, 1.5] and, for OPT, biases in [-0.5, 0.5]. The draws come in one fixed order, so a
+// seed gives the same layer to every test that uses it. eps: OPT 1e-5, LLaMA 1e-6.
+struct LayerShifts {
+  int q = 2, k = 2, v = 2, o = 2, mlp = 2;
+};
+inline LayerWeights random_layer(bool opt, int heads, int kv_heads, int hd, int64_t H, int64_t I,
+                                 const LayerShifts& sh, std::mt19937_64& rng) {
+  LayerWeights w;
+  w.opt = opt;
+  w.heads = heads;
+  w.kv_heads = kv_heads;
+  w.hd = hd;
+  w.eps = opt ? 1e-5 : 1e-6;
+  const int64_t qd = int64_t(heads) * hd, kvd = int64_t(kv_heads) * hd;
+  w.attn.q = random_mat(qd, H, 0.6, sh.q, rng);
+  w.attn.k = random_mat(kvd, H, 0.6, sh.k, rng);
+  w.attn.v = random_mat(kvd, H, 0.6, sh.v, rng);
+  w.attn.o = random_mat(H, qd, 0.6, sh.o, rng);
+  w.mlp.gated = !opt;
+  w.mlp.activation = opt ? 1 : 4;  // ReLU / SiLU
+  w.mlp.up = random_mat(I, H, 0.6, sh.mlp, rng);
+  w.mlp.down = random_mat(H, I, 0.6, sh.mlp, rng);
+  if (!opt) w.mlp.gate = random_mat(I, H, 0.6, sh.mlp, rng);
+  w.n1w = random_vec(H, 0.5, 1.5, rng);
+  w.n2w = random_vec(H, 0.5, 1.5, rng);
+  if (opt) {
+    w.attn.qb = random_vec(qd, -0.5, 0.5, rng);
+    w.attn.kb = random_vec(kvd, -0.5, 0.5, rng);
+    w.attn.vb = random_vec(kvd, -0.5, 0.5, rng);
+    w.attn.ob = random_vec(H, -0.5, 0.5, rng);
+    w.mlp.up_b = random_vec(I, -0.5, 0.5, rng);
+    w.mlp.down_b = random_vec(H, -0.5, 0.5, rng);
+    w.n1b = random_vec(H, -0.5, 0.5, rng);
+    w.n2b = random_vec(H, -0.5, 0.5, rng);
+  }
+  return w;
+}
+
 // Pre-norm decoder layer over one sequence's whole history h[len, H]; returns the new
 // hidden rows of ALL positions (the caller keeps history for the next layer).
 inline Vec decoder_seq(const Vec& h, int64_t len, const LayerWeights& w) {

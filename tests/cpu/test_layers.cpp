@@ -286,35 +286,7 @@ TEST_CASE("attention: MHA and GQA, RoPE or not, paged cache, prefill then decode
 namespace {
 
 ref::LayerWeights random_layer(bool opt, int heads, int kv_heads, int hd, int64_t I, std::mt19937_64& rng) {
-  ref::LayerWeights w;
-  w.opt = opt;
-  w.heads = heads;
-  w.kv_heads = kv_heads;
-  w.hd = hd;
-  w.eps = opt ? 1e-5 : 1e-6;
-  const int64_t H = int64_t(heads) * hd, kvd = int64_t(kv_heads) * hd;
-  w.attn.q = ref::random_mat(H, H, 0.6, 3, rng);
-  w.attn.k = ref::random_mat(kvd, H, 0.6, 3, rng);
-  w.attn.v = ref::random_mat(kvd, H, 0.6, 2, rng);
-  w.attn.o = ref::random_mat(H, H, 0.6, 2, rng);
-  w.mlp.gated = !opt;
-  w.mlp.activation = opt ? 1 : 4;
-  w.mlp.up = ref::random_mat(I, H, 0.6, 2, rng);
-  w.mlp.down = ref::random_mat(H, I, 0.6, 2, rng);
-  if (!opt) w.mlp.gate = ref::random_mat(I, H, 0.6, 2, rng);
-  w.n1w = ref::random_vec(H, 0.5, 1.5, rng);
-  w.n2w = ref::random_vec(H, 0.5, 1.5, rng);
-  if (opt) {
-    w.attn.qb = ref::random_vec(H, -0.5, 0.5, rng);
-    w.attn.kb = ref::random_vec(kvd, -0.5, 0.5, rng);
-    w.attn.vb = ref::random_vec(kvd, -0.5, 0.5, rng);
-    w.attn.ob = ref::random_vec(H, -0.5, 0.5, rng);
-    w.mlp.up_b = ref::random_vec(I, -0.5, 0.5, rng);
-    w.mlp.down_b = ref::random_vec(H, -0.5, 0.5, rng);
-    w.n1b = ref::random_vec(H, -0.5, 0.5, rng);
-    w.n2b = ref::random_vec(H, -0.5, 0.5, rng);
-  }
-  return w;
+  return ref::random_layer(opt, heads, kv_heads, hd, int64_t(heads) * hd, I, {3, 3, 2, 2, 2}, rng);
 }
 
 }  // namespace

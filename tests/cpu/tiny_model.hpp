@@ -49,35 +49,8 @@ inline TinyModel make_model(bool opt, std::mt19937_64& rng) {
   m.embed = ref::random_mat(m.vocab, m.H, 0.0, 0, rng);
   if (opt) m.positions = ref::random_mat(m.max_pos + 2, m.H, 0.0, 1, rng);
   else m.lm_head = ref::random_mat(m.vocab, m.H, 0.5, 0, rng);
-  for (int i = 0; i < m.layers; ++i) {
-    ref::LayerWeights w;
-    w.opt = opt; w.heads = m.heads; w.kv_heads = m.kv_heads; w.hd = m.hd;
-    w.eps = opt ? 1e-5 : 1e-6;
-    w.theta = 10000.0;
-    const int64_t kvd = int64_t(m.kv_heads) * m.hd;
-    w.attn.q = ref::random_mat(m.H, m.H, 0.6, 2, rng);
-    w.attn.k = ref::random_mat(kvd, m.H, 0.6, 2, rng);
-    w.attn.v = ref::random_mat(kvd, m.H, 0.6, 2, rng);
-    w.attn.o = ref::random_mat(m.H, m.H, 0.6, 2, rng);
-    w.mlp.gated = !opt;
-    w.mlp.activation = opt ? 1 : 4;
-    w.mlp.up = ref::random_mat(m.I, m.H, 0.6, 2, rng);
-    w.mlp.down = ref::random_mat(m.H, m.I, 0.6, 2, rng);
-    if (!opt) w.mlp.gate = ref::random_mat(m.I, m.H, 0.6, 2, rng);
-    w.n1w = ref::random_vec(m.H, 0.5, 1.5, rng);
-    w.n2w = ref::random_vec(m.H, 0.5, 1.5, rng);
-    if (opt) {
-      w.attn.qb = ref::random_vec(m.H, -0.5, 0.5, rng);
-      w.attn.kb = ref::random_vec(kvd, -0.5, 0.5, rng);
-      w.attn.vb = ref::random_vec(kvd, -0.5, 0.5, rng);
-      w.attn.ob = ref::random_vec(m.H, -0.5, 0.5, rng);
-      w.mlp.up_b = ref::random_vec(m.I, -0.5, 0.5, rng);
-      w.mlp.down_b = ref::random_vec(m.H, -0.5, 0.5, rng);
-      w.n1b = ref::random_vec(m.H, -0.5, 0.5, rng);
-      w.n2b = ref::random_vec(m.H, -0.5, 0.5, rng);
-    }
-    m.L.push_back(w);
-  }
+  for (int i = 0; i < m.layers; ++i)
+    m.L.push_back(ref::random_layer(opt, m.heads, m.kv_heads, m.hd, m.H, m.I, {}, rng));
   m.final_w = ref::random_vec(m.H, 0.5, 1.5, rng);
   if (opt) m.final_b = ref::random_vec(m.H, -0.5, 0.5, rng);
   return m;

@@ -353,30 +353,11 @@ TEST_CASE("gpu decoder layer: OPT and LLaMA") {
     for (bool opt : {true, false}) {
       CAPTURE(name(dt)); CAPTURE(opt);
       const int heads = 4, kv_heads = opt ? 4 : 2, hd = 32;
-      const int64_t H = heads * hd, I = opt ? 512 : 384, kvd = int64_t(kv_heads) * hd;
-      ref::LayerWeights w;
-      w.opt = opt; w.heads = heads; w.kv_heads = kv_heads; w.hd = hd; w.eps = 1e-5;
-      w.attn.q = ref::random_mat(H, H, 0.6, 3, rng);
-      w.attn.k = ref::random_mat(kvd, H, 0.6, 3, rng);
-      w.attn.v = ref::random_mat(kvd, H, 0.6, 2, rng);
-      w.attn.o = ref::random_mat(H, H, 0.6, 3, rng);
-      w.mlp.gated = !opt;
-      w.mlp.activation = opt ? 1 : 4;
-      w.mlp.up = ref::random_mat(I, H, 0.6, 3, rng);
-      w.mlp.down = ref::random_mat(H, I, 0.6, 3, rng);
-      if (!opt) w.mlp.gate = ref::random_mat(I, H, 0.6, 3, rng);
-      w.n1w = ref::random_vec(H, 0.5, 1.5, rng);
-      w.n2w = ref::random_vec(H, 0.5, 1.5, rng);
-      if (opt) {
-        w.attn.qb = rounded(ref::random_vec(H, -0.5, 0.5, rng), dt);
-        w.attn.kb = rounded(ref::random_vec(kvd, -0.5, 0.5, rng), dt);
-        w.attn.vb = rounded(ref::random_vec(kvd, -0.5, 0.5, rng), dt);
-        w.attn.ob = rounded(ref::random_vec(H, -0.5, 0.5, rng), dt);
-        w.mlp.up_b = rounded(ref::random_vec(I, -0.5, 0.5, rng), dt);
-        w.mlp.down_b = rounded(ref::random_vec(H, -0.5, 0.5, rng), dt);
-        w.n1b = ref::random_vec(H, -0.5, 0.5, rng);
-        w.n2b = ref::random_vec(H, -0.5, 0.5, rng);
-      }
+      const int64_t H = heads * hd, I = opt ? 512 : 384;
+      ref::LayerWeights w = ref::random_layer(opt, heads, kv_heads, hd, H, I, {3, 3, 2, 3, 3}, rng);
+      w.eps = 1e-5;
+      for (ref::Vec* bias : {&w.attn.qb, &w.attn.kb, &w.attn.vb, &w.attn.ob, &w.mlp.up_b, &w.mlp.down_b})
+        *bias = rounded(*bias, dt);  // the layer adds biases in the activation dtype
       DevMatrix q(ctx, w.attn.q, dt), k(ctx, w.attn.k, dt), v(ctx, w.attn.v, dt), o(ctx, w.attn.o, dt),
           up(ctx, w.mlp.up, dt), down(ctx, w.mlp.down, dt), gate;
       if (!opt) gate.~DevMatrix(), new (&gate) DevMatrix(ctx, w.mlp.gate, dt);
