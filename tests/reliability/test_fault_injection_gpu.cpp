@@ -15,6 +15,7 @@
 #include "common/dtype.hpp"
 #include "fault_sweep.hpp"
 #include "rollback_check.hpp"
+#include "sanitizer_env.hpp"
 #include "spinfer.h"
 
 using spinfer::fault::Site;
@@ -24,14 +25,9 @@ using spinfer::test::sweep;
 
 namespace {
 
-// compute-sanitizer keeps its own device allocations (initcheck shadow memory) alive
-// across our frees, so free-memory accounting is only meaningful without it; leaks
-// under the sanitizer are memcheck --leak-check's job. tools/sanitize_gpu.sh says so
-// explicitly (the injection variable the tool sets differs between its versions).
-bool under_compute_sanitizer() {
-  return std::getenv("SPINFER_UNDER_COMPUTE_SANITIZER") != nullptr ||
-         std::getenv("CUDA_INJECTION64_PATH") != nullptr;
-}
+// Free-memory accounting is only meaningful without compute-sanitizer (its own device
+// allocations outlive our frees); leaks under it are memcheck --leak-check's job.
+using spinfer::test::under_compute_sanitizer;
 
 constexpr unsigned kDevice = site_bit(Site::device_alloc) | site_bit(Site::pinned_alloc);
 constexpr unsigned kAll = kDevice | site_bit(Site::host_alloc);
