@@ -5,6 +5,8 @@
 # independent. Writes OUT/<tool>-<binary>-<n>.log per case and OUT/cases-summary.txt;
 # exit status 0 only when every case is clean.
 #   OUT=... TOOL=racecheck PARALLEL=4 RUN_TIMEOUT=300 bash tools/sanitize_cases.sh BIN...
+# EXCLUDE_KERNELS: regex on mangled kernel names left unchecked, as in sanitize_gpu.sh
+# (default: cuBLAS's GEMM kernels, the tests' reference; EXCLUDE_KERNELS= checks all).
 set -uo pipefail
 OUT=${OUT:-build/sanitize}
 TOOL=${TOOL:-racecheck}
@@ -17,6 +19,8 @@ case $TOOL in
   racecheck) OPTS="--racecheck-report analysis" ;;
   *) OPTS="" ;;
 esac
+EXCLUDE_KERNELS=${EXCLUDE_KERNELS-nvjet|xmma|cutlass|gemv|gemmSN|splitKreduce}
+[[ -n $EXCLUDE_KERNELS ]] && OPTS="$OPTS --kernel-name-exclude regex=$EXCLUDE_KERNELS"
 export OUT TOOL CS OPTS RUN_TIMEOUT
 
 # run_case BIN INDEX NAME: one case under the tool; prints one summary line.
