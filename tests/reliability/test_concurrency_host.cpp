@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/dtype.hpp"
+#include "host_fixtures.hpp"
 #include "spinfer.h"
 
 namespace fs = std::filesystem;
@@ -91,12 +92,7 @@ double relative_error(const Problem& p, const std::vector<uint8_t>& y) {
 }  // namespace
 
 TEST_CASE("one host context, many threads: SpMM results equal the single-threaded ones") {
-  spinfer_context_config_t cfg;
-  spinfer_context_config_init(&cfg);
-  cfg.backend = SPINFER_BACKEND_HOST;
-  cfg.host_threads = 2;  // each call also forks its own workers
-  spinfer_context_t* ctx = nullptr;
-  REQUIRE(spinfer_context_create_ex(&ctx, &cfg) == SPINFER_STATUS_SUCCESS);
+  spinfer_context_t* ctx = spinfer::test::host_context(2);  // each call also forks its own workers
 
   std::vector<Weights> ws;
   ws.push_back(make_weights(100, 130, SPINFER_DTYPE_F16, 1));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "host_fixtures.hpp"
 #include "spinfer.h"
 #include "tiny_model.hpp"
 
@@ -24,23 +25,9 @@ namespace {
 
 constexpr int kThreads = 4;
 
-spinfer_context_t* host_context() {
-  spinfer_context_config_t cfg;
-  spinfer_context_config_init(&cfg);
-  cfg.backend = SPINFER_BACKEND_HOST;
-  cfg.host_threads = 2;  // each call also forks its own workers
-  spinfer_context_t* ctx = nullptr;
-  REQUIRE(spinfer_context_create_ex(&ctx, &cfg) == SPINFER_STATUS_SUCCESS);
-  return ctx;
-}
-
-spinfer_matrix_t* encode(const spinfer::test::Mat& m) {
-  std::vector<float> f(m.a.begin(), m.a.end());
-  spinfer_matrix_t* out = nullptr;
-  REQUIRE(spinfer_matrix_encode(&out, f.data(), SPINFER_DTYPE_F32, m.rows, m.cols, m.cols, SPINFER_DTYPE_F16) ==
-          SPINFER_STATUS_SUCCESS);
-  return out;
-}
+// Two workers per context: each call also forks its own.
+spinfer_context_t* host_context() { return spinfer::test::host_context(2); }
+using spinfer::test::encode_f16;
 
 // What one thread computes with its own model: prefill logits of two sequences, one
 // decode step over both, and a greedy continuation.
@@ -133,8 +120,8 @@ TEST_CASE("one host context, many threads: own MLP, attention and KV cache over 
   std::mt19937_64 rng(42);
   const auto m = spinfer::test::make_model(false, rng);
   const auto& w = m.L[0];
-  spinfer_matrix_t *q = encode(w.attn.q), *k = encode(w.attn.k), *v = encode(w.attn.v), *o = encode(w.attn.o),
-                   *gate = encode(w.mlp.gate), *up = encode(w.mlp.up), *down = encode(w.mlp.down);
+  spinfer_matrix_t *q = encode_f16(w.attn.q), *k = encode_f16(w.attn.k), *v = encode_f16(w.attn.v), *o = encode_f16(w.attn.o),
+                   *gate = encode_f16(w.mlp.gate), *up = encode_f16(w.mlp.up), *down = encode_f16(w.mlp.down);
   spinfer_context_t* ctx = host_context();
   const int64_t N = 6, H = m.H;
   std::vector<float> x(size_t(N * H));

@@ -13,6 +13,7 @@
 
 #include "fault_sweep.hpp"
 #include "format/encode.hpp"
+#include "host_fixtures.hpp"
 #include "spinfer.h"
 
 namespace fs = std::filesystem;
@@ -232,12 +233,7 @@ TEST_CASE("fault injection: host SpMM") {
   for (auto& v : bias) v = spinfer::float_to_half(value(rng));
 
   for (int threads : {1, 3}) {
-    spinfer_context_config_t cfg;
-    spinfer_context_config_init(&cfg);
-    cfg.backend = SPINFER_BACKEND_HOST;
-    cfg.host_threads = threads;
-    spinfer_context_t* ctx = nullptr;
-    REQUIRE(spinfer_context_create_ex(&ctx, &cfg) == SPINFER_STATUS_SUCCESS);
+    spinfer_context_t* ctx = spinfer::test::host_context(threads);
 
     // Baseline (unarmed), checked against a float64 reference.
     std::vector<uint16_t> base(size_t(f.N * f.M));
@@ -276,12 +272,7 @@ TEST_CASE("fault injection: host SpMM") {
 
 TEST_CASE("fault injection: layers (linear, gated MLP) on the host") {
   const int64_t hidden = 130, inter = 128, N = 3;
-  spinfer_context_config_t cfg;
-  spinfer_context_config_init(&cfg);
-  cfg.backend = SPINFER_BACKEND_HOST;
-  cfg.host_threads = 1;
-  spinfer_context_t* ctx = nullptr;
-  REQUIRE(spinfer_context_create_ex(&ctx, &cfg) == SPINFER_STATUS_SUCCESS);
+  spinfer_context_t* ctx = spinfer::test::host_context(1);
   spinfer_matrix_t *gate = nullptr, *up = nullptr, *down = nullptr;
   const auto wg = random_weights(inter, hidden, 21), wu = random_weights(inter, hidden, 22),
              wd = random_weights(hidden, inter, 23);

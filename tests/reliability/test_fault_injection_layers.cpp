@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "fault_sweep.hpp"
+#include "host_fixtures.hpp"
 #include "io/json_text.hpp"
 #include "rollback_check.hpp"
 #include "spinfer.h"
@@ -29,24 +30,9 @@ using spinfer::test::sweep_all;
 
 namespace {
 
-// A host context with one worker (deterministic failure-point numbering).
-spinfer_context_t* host_context() {
-  spinfer_context_config_t cfg;
-  spinfer_context_config_init(&cfg);
-  cfg.backend = SPINFER_BACKEND_HOST;
-  cfg.host_threads = 1;
-  spinfer_context_t* ctx = nullptr;
-  REQUIRE(spinfer_context_create_ex(&ctx, &cfg) == SPINFER_STATUS_SUCCESS);
-  return ctx;
-}
-
-spinfer_matrix_t* encode(const spinfer::test::Mat& m) {
-  std::vector<float> f(m.a.begin(), m.a.end());
-  spinfer_matrix_t* out = nullptr;
-  REQUIRE(spinfer_matrix_encode(&out, f.data(), SPINFER_DTYPE_F32, m.rows, m.cols, m.cols, SPINFER_DTYPE_F16) ==
-          SPINFER_STATUS_SUCCESS);
-  return out;
-}
+// One worker: deterministic failure-point numbering.
+spinfer_context_t* host_context() { return spinfer::test::host_context(1); }
+using spinfer::test::encode_f16;
 
 std::vector<float> to_f32(const spinfer::test::Vec& v) { return {v.begin(), v.end()}; }
 
@@ -57,8 +43,8 @@ struct Layer0 {
   std::vector<float> n1w, n2w;
   explicit Layer0(std::mt19937_64& rng) : m(spinfer::test::make_model(false, rng)) {
     const auto& w = m.L[0];
-    q = encode(w.attn.q); k = encode(w.attn.k); v = encode(w.attn.v); o = encode(w.attn.o);
-    gate = encode(w.mlp.gate); up = encode(w.mlp.up); down = encode(w.mlp.down);
+    q = encode_f16(w.attn.q); k = encode_f16(w.attn.k); v = encode_f16(w.attn.v); o = encode_f16(w.attn.o);
+    gate = encode_f16(w.mlp.gate); up = encode_f16(w.mlp.up); down = encode_f16(w.mlp.down);
     n1w = to_f32(w.n1w);
     n2w = to_f32(w.n2w);
   }
