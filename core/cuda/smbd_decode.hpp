@@ -48,11 +48,8 @@ SPINFER_HD uint32_t smbd_table_index(uint32_t word, const SmbdLane& l) {
 // Values of `word` stored before the lane's pair.
 SPINFER_HD uint32_t smbd_rank(uint32_t word, const SmbdLane& l) { return popcount32(word & l.below_mask); }
 
-// Where the values of BitmapTiles 2L and 2L+1 of a GroupTile start, split by half-word:
-// lane L holds their words lo = (low 2L, low 2L+1) and hi = (high 2L, high 2L+1) and
-// `before`, the number of values of BitmapTiles 0 .. 2L-1 (a warp scan of smbd_counts).
-// Byte offsets from `base` (the GroupTile's first value): low and high half of 2L, then
-// of 2L+1.
+// Lane L's share of the per-stage scan: the values of BitmapTiles 2L and 2L+1 of a
+// GroupTile, from their words lo = (low 2L, low 2L+1) and hi = (high 2L, high 2L+1).
 struct SmbdCounts {
   uint32_t low0, low1;  // values in the low words of 2L and 2L+1
   uint32_t first;       // values of BitmapTile 2L
@@ -63,6 +60,10 @@ SPINFER_HD SmbdCounts smbd_counts(uint32_t lo0, uint32_t lo1, uint32_t hi0, uint
   const uint32_t first = low0 + popcount32(hi0);
   return {low0, low1, first, first + low1 + popcount32(hi1)};
 }
+// Where the values of BitmapTiles 2L and 2L+1 start, split by half-word, given `before`,
+// the number of values of BitmapTiles 0 .. 2L-1 (the warp's exclusive scan of `both`):
+// byte offsets from `base` (the GroupTile's first value), low and high half of 2L, then
+// of 2L+1.
 struct SmbdStarts {
   uint32_t low0, low1, high0, high1;
 };
