@@ -115,6 +115,7 @@ struct Row {
   int64_t m, k, n;
   double sparsity;
   double t_spinfer = NAN, t_cublas = NAN, t_cusparse = NAN, t_cusparselt = NAN;  // microseconds
+  double t_block = NAN, t_specialised = NAN;  // each SMBD kernel; t_spinfer: the dispatcher's
   double bytes = 0;  // bytes that must move for spinfer
   int split_k = 1, tile_n = 8;
   bool lt_padded = false;  // cuSPARSELt ran with N rounded up to 16
@@ -152,13 +153,19 @@ int main(int argc, char** argv) {
       case_opt.tile_n = std::atoi(argv[++i]);
     } else if (a == "--split-k" && i + 1 < argc) {
       case_opt.split_k = std::atoi(argv[++i]);
+    } else if (a == "--kernel" && i + 1 < argc) {
+      const std::string kname = argv[++i];
+      case_opt.kernel = kname == "block"         ? sc::SpmmKernel::block
+                        : kname == "specialised" ? sc::SpmmKernel::specialised
+                                                 : sc::SpmmKernel::automatic;
     }
     else if (a == "--dtype" && i + 1 < argc) {
       const std::string d = argv[++i];
       dtypes = d == "f16" ? std::vector<bool>{false} : d == "bf16" ? std::vector<bool>{true}
                                                                    : std::vector<bool>{false, true};
     } else {
-      std::fprintf(stderr, "usage: bench_spmm [--csv FILE] [--quick] [--dtype f16|bf16|both] [--no-cusparse]\n");
+      std::fprintf(stderr, "usage: bench_spmm [--csv FILE] [--quick] [--dtype f16|bf16|both] [--no-cusparse]\n"
+                           "       bench_spmm --case M K N SPARSITY [--tile-n T] [--split-k S] [--kernel block|specialised]\n");
       return 1;
     }
   }
@@ -201,11 +208,14 @@ int main(int argc, char** argv) {
       sc::spmm(*ctx, *w, x.p, case_n, case_k, nullptr, y.p, case_m, dt, opt, s);
     }, 1, s);
     // The configuration that ran: the override, or what the dispatcher chose.
+    const sc::SpmmKernel kernel = sc::choose_kernel(opt, ctx->has_specialised_spmm());
     const int tile_n = sc::choose_tile_n(case_n, opt);
     const auto plan = sc::plan_spmm_split((case_m + 63) / 64, (case_k + 63) / 64, case_n, tile_n, ctx->sm_count(),
-                                          ctx->blocks_per_sm(tile_n), opt);
-    std::printf("case %ldx%ldx%ld sparsity %.2f tile_n %d split_k %u: %.2f us (L2 warm)\n", long(case_m),
-                long(case_k), long(case_n), case_sp, tile_n, plan.grid.split_k, ms * 1e3);
+                                          ctx->blocks_per_sm(kernel, tile_n), opt);
+    std::printf("case %ldx%ldx%ld sparsity %.2f kernel %s tile_n %d split_k %u: %.2f us (L2 warm)\n",
+                long(case_m), long(case_k), long(case_n), case_sp,
+                kernel == sc::SpmmKernel::specialised ? "specialised" : "block", tile_n,
+                plan.grid.split_k, ms * 1e3);
     return 0;
   }
   CublasDense blas(s);
@@ -222,9 +232,9 @@ int main(int argc, char** argv) {
   }
 
   std::vector<Row> rows;
-  std::printf("\n%-5s %6s %6s %5s %5s | %9s %9s %9s %9s | %7s %7s | %7s %6s | %s\n", "dtype", "M", "K",
-              "N", "sp%", "spinfer", "cuBLAS", "cuSPARSE", "cuSPLt", "x_cuBLAS", "x_2:4", "GB/s",
-              "%copy", "split/tile");
+  std::printf("\n%-5s %6s %6s %5s %5s | %9s %9s %9s %9s %9s | %7s %7s %7s %7s | %7s %6s | %s\n", "dtype",
+              "M", "K", "N", "sp%", "block", "special", "cuBLAS", "cuSPARSE", "cuSPLt", "x_cuBLAS", "blk_x",
+              "spc_x", "x_2:4", "GB/s", "%copy", "split/tile");
   for (bool bf16 : dtypes) {
     const char* dname = bf16 ? "bf16" : "f16";
     const spinfer::DType dt = bf16 ? spinfer::DType::bf16 : spinfer::DType::f16;
@@ -292,15 +302,24 @@ int main(int argc, char** argv) {
           Row r{dname, m, k, n, sp};
           Buffer x(size_t(rs) * n * k * 2), y(size_t(rs) * n * m * 2);
           bench_fill_random(x.u16(), int64_t(rs) * n * k, 0.0, 99, bf16, s);
+          // Every kernel the device runs, in the same run; spinfer = the dispatcher's pick.
+          const auto time_kernel = [&](sc::SpmmKernel kernel) {
+            sc::SpmmOptions o;
+            o.kernel = kernel;
+            return 1e3 * time_op([&](int i) {
+              sc::spmm(*ctx, *inst[size_t(i)], x.u16() + size_t(i) * n * k, n, k, nullptr,
+                       y.u16() + size_t(i) * n * m, m, dt, o, s);
+            }, rs, s);
+          };
           const sc::SpmmOptions opt;
-          r.t_spinfer = 1e3 * time_op([&](int i) {
-            sc::spmm(*ctx, *inst[size_t(i)], x.u16() + size_t(i) * n * k, n, k, nullptr,
-                     y.u16() + size_t(i) * n * m, m, dt, opt, s);
-          }, rs, s);
+          const sc::SpmmKernel kernel = sc::choose_kernel(opt, ctx->has_specialised_spmm());
+          r.t_block = time_kernel(sc::SpmmKernel::block);
+          if (ctx->has_specialised_spmm()) r.t_specialised = time_kernel(sc::SpmmKernel::specialised);
+          r.t_spinfer = kernel == sc::SpmmKernel::specialised ? r.t_specialised : r.t_block;
           r.bytes = wbytes + double(n) * k * 2 + double(n) * m * 2;
           r.tile_n = sc::choose_tile_n(n, opt);
           const auto plan = sc::plan_spmm_split((m + 63) / 64, (k + 63) / 64, n, r.tile_n,
-                                                ctx->sm_count(), ctx->blocks_per_sm(r.tile_n), opt);
+                                                ctx->sm_count(), ctx->blocks_per_sm(kernel, r.tile_n), opt);
           r.split_k = int(plan.grid.split_k);
           if (!csr.empty() && n <= 8) {  // beyond N = 8 a call takes 10 ms to seconds here
             Buffer xc(size_t(rc) * n * k * 2), yc(size_t(rc) * n * m * 2);
@@ -313,10 +332,11 @@ int main(int argc, char** argv) {
           if (t_lt.count(n)) r.t_cusparselt = t_lt[n];
           r.lt_padded = lt_padded[n];
           const double gbs = r.bytes / (r.t_spinfer * 1e-6) / 1e9;
-          std::printf("%-5s %6ld %6ld %5ld %5.0f | %9.2f %9.2f %9.2f %9.2f | %7.2f %7.2f | %7.0f %5.1f%% | %d/%d\n",
-                      dname, long(m), long(k), long(n), sp * 100, r.t_spinfer, r.t_cublas,
-                      r.t_cusparse, r.t_cusparselt, r.t_cublas / r.t_spinfer,
-                      r.t_cusparselt / r.t_spinfer, gbs, 100 * gbs / copy_gbs, r.split_k, r.tile_n);
+          std::printf("%-5s %6ld %6ld %5ld %5.0f | %9.2f %9.2f %9.2f %9.2f %9.2f | %7.2f %7.2f %7.2f %7.2f | %7.0f %5.1f%% | %d/%d\n",
+                      dname, long(m), long(k), long(n), sp * 100, r.t_block, r.t_specialised, r.t_cublas,
+                      r.t_cusparse, r.t_cusparselt, r.t_cublas / r.t_spinfer, r.t_cublas / r.t_block,
+                      r.t_cublas / r.t_specialised, r.t_cusparselt / r.t_spinfer, gbs, 100 * gbs / copy_gbs,
+                      r.split_k, r.tile_n);
           std::fflush(stdout);
           rows.push_back(r);
         }
@@ -328,38 +348,40 @@ int main(int argc, char** argv) {
   if (FILE* f = std::fopen(csv_path.c_str(), "w")) {
     std::fprintf(f, "dtype,M,K,N,sparsity,spinfer_us,cublas_us,cusparse_us,cusparselt_us,"
                     "speedup_vs_cublas,bytes_moved,spinfer_GBps,fraction_of_copy_bw,split_k,tile_n,copy_GBps,"
-                    "cusparselt_n_padded\n");
+                    "cusparselt_n_padded,block_kernel_us,specialised_kernel_us\n");
     for (const Row& r : rows) {
       const double gbs = r.bytes / (r.t_spinfer * 1e-6) / 1e9;
-      std::fprintf(f, "%s,%ld,%ld,%ld,%.2f,%.3f,%.3f,%.3f,%.3f,%.4f,%.0f,%.1f,%.4f,%d,%d,%.1f,%d\n", r.dtype,
+      std::fprintf(f, "%s,%ld,%ld,%ld,%.2f,%.3f,%.3f,%.3f,%.3f,%.4f,%.0f,%.1f,%.4f,%d,%d,%.1f,%d,%.3f,%.3f\n", r.dtype,
                    long(r.m), long(r.k), long(r.n), r.sparsity, r.t_spinfer, r.t_cublas, r.t_cusparse,
                    r.t_cusparselt, r.t_cublas / r.t_spinfer, r.bytes, gbs, gbs / copy_gbs, r.split_k,
-                   r.tile_n, copy_gbs, int(r.lt_padded));
+                   r.tile_n, copy_gbs, int(r.lt_padded), r.t_block, r.t_specialised);
     }
     std::fclose(f);
   }
 
   // ---- summary against the targets (N <= 64) ----
   std::printf("\nSummary (N <= 64; copy bandwidth %.0f GB/s)\n", copy_gbs);
-  std::printf("%-5s %5s | %8s %8s %6s | %8s %8s (BW fraction, M*K >= 4096*11008)\n", "dtype", "sp%",
-              "geomean", "min", "<1.0x", "min", "median");
+  std::printf("%-5s %5s | %8s %8s %6s | %8s %8s (BW fraction, M*K >= 4096*11008) | %8s %8s (geomeans)\n",
+              "dtype", "sp%", "geomean", "min", "<1.0x", "min", "median", "block", "special");
   for (const char* d : {"f16", "bf16"}) {
     for (double sp : sparsities) {
-      std::vector<double> sp_up, frac;
+      std::vector<double> sp_up, frac, block_up, spec_up;
       int below = 0;
       for (const Row& r : rows) {
         if (std::strcmp(r.dtype, d) || r.n > 64 || std::fabs(r.sparsity - sp) > 1e-9) continue;
         const double x = r.t_cublas / r.t_spinfer;
         sp_up.push_back(x);
+        block_up.push_back(r.t_cublas / r.t_block);
+        if (!std::isnan(r.t_specialised)) spec_up.push_back(r.t_cublas / r.t_specialised);
         below += x < 1.0;
         if (r.m * r.k >= int64_t(4096) * 11008)
           frac.push_back(r.bytes / (r.t_spinfer * 1e-6) / 1e9 / copy_gbs);
       }
       if (sp_up.empty()) continue;
-      std::printf("%-5s %5.0f | %7.2fx %7.2fx %6d | %7.1f%% %7.1f%%\n", d, sp * 100, geomean(sp_up),
-                  *std::min_element(sp_up.begin(), sp_up.end()), below,
+      std::printf("%-5s %5.0f | %7.2fx %7.2fx %6d | %7.1f%% %7.1f%% | %7.2fx %7.2fx\n", d, sp * 100,
+                  geomean(sp_up), *std::min_element(sp_up.begin(), sp_up.end()), below,
                   frac.empty() ? NAN : 100 * *std::min_element(frac.begin(), frac.end()),
-                  100 * median(frac));
+                  100 * median(frac), geomean(block_up), geomean(spec_up));
     }
   }
   // N = 1 against N = 8, and bf16 against fp16.

@@ -27,10 +27,17 @@ struct DeviceMatrixSummary {
   int device = 0;
 };
 
-// Expert overrides; 0 means "chosen by the library".
+// Which SMBD kernel runs a CUDA SpMM (docs/performance.md): `block` (every warp copies
+// and decodes, one block barrier per stage; sm_80+) or `specialised` (a producer warp
+// copies and scans, four warps only decode, mbarriers between them; sm_90 only).
+enum class SpmmKernel { automatic, block, specialised };
+
+// Expert overrides; 0 / automatic means "chosen by the library". `kernel` is for the
+// benchmark and the tests (not in the C API).
 struct SpmmOptions {
   int split_k = 0;
   int tile_n = 0;
+  SpmmKernel kernel = SpmmKernel::automatic;
 };
 
 bool built_with_cuda();                 // false in the no-CUDA build

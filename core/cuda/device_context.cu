@@ -14,16 +14,23 @@ DeviceContext::DeviceContext(int device) : device_(device) {
   DeviceGuard guard(device);
   check_cuda(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device),
              "cudaDeviceGetAttribute(multiprocessors)");
-  int major = 0;
+  int major = 0, minor = 0;
   check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
+             "cudaDeviceGetAttribute(compute capability)");
+  check_cuda(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device),
              "cudaDeviceGetAttribute(compute capability)");
   require(major >= 8, SPINFER_STATUS_NOT_SUPPORTED, [&] {
     return "device " + std::to_string(device) + " has compute capability " + std::to_string(major) +
            ".x; spinfer's CUDA kernels need 8.0 or newer";
   });
-  check_cuda(prepare_spmm_smbd(), "setting the SpMM kernels' shared-memory limit");
+  specialised_spmm_ = major == 9 && minor == 0;
+  check_cuda(prepare_spmm_smbd(specialised_spmm_), "setting the SpMM kernels' shared-memory limit");
   const int tiles[4] = {8, 16, 32, 64};
-  for (int i = 0; i < 4; ++i) blocks_per_sm_[i] = spmm_smbd_blocks_per_sm(tiles[i]);
+  for (int i = 0; i < 4; ++i) {
+    blocks_per_sm_[0][i] = spmm_smbd_blocks_per_sm(SpmmKernel::block, tiles[i]);
+    if (specialised_spmm_)
+      blocks_per_sm_[1][i] = spmm_smbd_blocks_per_sm(SpmmKernel::specialised, tiles[i]);
+  }
 
   // One allocation for every slot: partials first (16-byte aligned), then counters.
   const size_t slot_bytes = kPartialBytesPerSlot + kCountersPerSlot * sizeof(unsigned);
@@ -59,12 +66,13 @@ DeviceContext::~DeviceContext() {
   cudaSetDevice(previous);
 }
 
-int DeviceContext::blocks_per_sm(int tile_n) const {
+int DeviceContext::blocks_per_sm(SpmmKernel kernel, int tile_n) const {
+  const int* per_tile = blocks_per_sm_[kernel == SpmmKernel::specialised ? 1 : 0];
   switch (tile_n) {
-    case 8: return blocks_per_sm_[0];
-    case 16: return blocks_per_sm_[1];
-    case 32: return blocks_per_sm_[2];
-    default: return blocks_per_sm_[3];
+    case 8: return per_tile[0];
+    case 16: return per_tile[1];
+    case 32: return per_tile[2];
+    default: return per_tile[3];
   }
 }
 

@@ -42,8 +42,10 @@ class DeviceContext {
 
   int device() const { return device_; }
   int sm_count() const { return sm_count_; }
-  // Resident blocks per SM of the SpMM kernel with `tile_n` tokens per block.
-  int blocks_per_sm(int tile_n) const;
+  // Whether the device runs the sm_90 SpMM kernel (compute capability 9.0).
+  bool has_specialised_spmm() const { return specialised_spmm_; }
+  // Resident blocks per SM of an SpMM kernel with `tile_n` tokens per block.
+  int blocks_per_sm(SpmmKernel kernel, int tile_n) const;
 
   // The split-K workspace bound to `stream`, or nullptr when no slot is free.
   const SplitKWorkspace* workspace_for(void* stream);
@@ -55,7 +57,8 @@ class DeviceContext {
  private:
   int device_ = 0;
   int sm_count_ = 0;
-  int blocks_per_sm_[4] = {1, 1, 1, 1};  // tile_n 8, 16, 32, 64
+  bool specialised_spmm_ = false;
+  int blocks_per_sm_[2][4] = {{1, 1, 1, 1}, {1, 1, 1, 1}};  // [block, specialised][tile_n 8..64]
 
   std::mutex workspace_mutex_;
   unsigned char* workspace_memory_ = nullptr;

@@ -58,6 +58,9 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
             return "tile_n must be 0 (automatic), 8, 16, 32 or 64, got " +
                    std::to_string(options.tile_n);
           });
+  require(options.kernel != SpmmKernel::specialised || ctx.has_specialised_spmm(),
+          SPINFER_STATUS_NOT_SUPPORTED,
+          "the warp-specialised SpMM kernel needs a GPU of compute capability 9.0");
   if (n == 0) return;
   require(x != nullptr && y != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "x or y is NULL");
   require(ldx % 8 == 0 && ldy % 8 == 0, SPINFER_STATUS_MISALIGNED, [&] {
@@ -88,13 +91,14 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
   const TileGrid tiles{w.rows, w.cols};
 
   // Token tiles beyond the grid's y limit run as further launches on shifted x / y.
+  const SpmmKernel kernel = choose_kernel(options, ctx.has_specialised_spmm());
   const int tile_n = choose_tile_n(n, options);
   const int64_t max_tokens_per_launch = int64_t(65535) * tile_n;
   for (int64_t t0 = 0; t0 < n; t0 += max_tokens_per_launch) {
     const int64_t nn = std::min(n - t0, max_tokens_per_launch);
     const SplitKWorkspace* ws = nullptr;
     SpmmPlan plan = plan_spmm_split(tiles.group_rows(), tiles.group_cols(), nn, tile_n,
-                                    ctx.sm_count(), ctx.blocks_per_sm(tile_n), options);
+                                    ctx.sm_count(), ctx.blocks_per_sm(kernel, tile_n), options);
     if (plan.grid.split_k > 1) {
       ws = ctx.workspace_for(stream);
       if (!ws || !plan_fits(plan, tile_n, ws->partial_floats, ws->counter_count)) {
@@ -118,7 +122,7 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
     p.tiles_per_split = plan.tiles_per_split;
     p.partials = ws ? ws->partials : nullptr;
     p.counters = ws ? ws->counters : nullptr;
-    const cudaError_t err = launch_spmm_smbd(dtype, tile_n, p, plan.grid, s);
+    const cudaError_t err = launch_spmm_smbd(kernel, dtype, tile_n, p, plan.grid, s);
     check_cuda(err, "launching the SpMM kernel");
   }
 }

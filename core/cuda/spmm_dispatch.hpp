@@ -18,6 +18,13 @@ struct SpmmPlan {
   int tiles_per_split = 1;  // K GroupTiles per slice
 };
 
+// The kernel: the override, else the block kernel (the warp-specialised one is selectable
+// until it is measured on the device).
+inline SpmmKernel choose_kernel(const SpmmOptions& options, bool /*has_specialised*/) {
+  if (options.kernel != SpmmKernel::automatic) return options.kernel;
+  return SpmmKernel::block;
+}
+
 // The smallest tile that holds every token (decode: N <= 8 -> 8), 64 for long inputs.
 // Decoding W costs the same for any tile_n, so fewer, wider token tiles decode W less often.
 inline int choose_tile_n(int64_t n, const SpmmOptions& options) {

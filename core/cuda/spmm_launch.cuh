@@ -1,52 +1,98 @@
-// Typed launcher of the SMBD kernel, instantiated per dtype in spmm_launch_f16.cu and
+// Typed launchers of the SMBD kernels, instantiated per dtype in spmm_launch_f16.cu and
 // spmm_launch_bf16.cu (two files so the four architectures compile in parallel).
 #pragma once
 
 #include "cuda/spmm_smbd.cuh"
+#include "cuda/spmm_smbd_specialised.cuh"
 
 namespace spinfer::cuda {
 
-// Pipeline depth: enough GroupTiles in flight per SM to cover HBM latency at any
-// sparsity, with several blocks resident per SM.
+// Pipeline depth of the block kernel: enough GroupTiles in flight per SM to cover HBM
+// latency at any sparsity, with several blocks resident per SM.
 template <int TILE_N>
 constexpr int smbd_stages() { return 3; }
 
-template <typename T, int TILE_N>
-cudaError_t launch_spmm_smbd_typed(const SmbdParams& p, SmbdGrid grid, cudaStream_t stream) {
-  constexpr int kStages = smbd_stages<TILE_N>();
-  constexpr int kSmem = smbd_smem_bytes<TILE_N, kStages>();
-  spmm_smbd_kernel<T, TILE_N, kStages>
-      <<<dim3(grid.group_rows, grid.token_tiles, grid.split_k), kSmbdThreads, kSmem, stream>>>(p);
+// Kernel, block size and dynamic shared memory of one variant.
+template <typename T, int TILE_N, SpmmKernel K>
+struct SmbdVariant {
+  static constexpr bool kSpecialised = K == SpmmKernel::specialised;
+  static constexpr int kStages = kSpecialised ? specialised_stages<TILE_N>() : smbd_stages<TILE_N>();
+  static constexpr int kThreads = kSpecialised ? kSpecialisedThreads : kSmbdThreads;
+  static constexpr int kSmem = kSpecialised ? SpecialisedLayout<TILE_N, kStages>::kBytes
+                                            : smbd_smem_bytes<TILE_N, kStages>();
+  static constexpr auto kernel() {
+    if constexpr (kSpecialised) return spmm_smbd_specialised_kernel<T, TILE_N, kStages>;
+    else return spmm_smbd_kernel<T, TILE_N, kStages>;
+  }
+};
+
+template <typename T, int TILE_N, SpmmKernel K>
+cudaError_t launch_variant(const SmbdParams& p, SmbdGrid grid, cudaStream_t stream) {
+  using V = SmbdVariant<T, TILE_N, K>;
+  V::kernel()<<<dim3(grid.group_rows, grid.token_tiles, grid.split_k), V::kThreads, V::kSmem,
+                stream>>>(p);
   return cudaGetLastError();
 }
 
-template <typename T>
-cudaError_t launch_spmm_smbd_dtype(int tile_n, const SmbdParams& p, SmbdGrid grid,
-                                   cudaStream_t stream) {
+template <typename T, SpmmKernel K>
+cudaError_t launch_tile(int tile_n, const SmbdParams& p, SmbdGrid grid, cudaStream_t stream) {
   switch (tile_n) {
-    case 8: return launch_spmm_smbd_typed<T, 8>(p, grid, stream);
-    case 16: return launch_spmm_smbd_typed<T, 16>(p, grid, stream);
-    case 32: return launch_spmm_smbd_typed<T, 32>(p, grid, stream);
-    case 64: return launch_spmm_smbd_typed<T, 64>(p, grid, stream);
+    case 8: return launch_variant<T, 8, K>(p, grid, stream);
+    case 16: return launch_variant<T, 16, K>(p, grid, stream);
+    case 32: return launch_variant<T, 32, K>(p, grid, stream);
+    case 64: return launch_variant<T, 64, K>(p, grid, stream);
     default: return cudaErrorInvalidValue;
   }
 }
 
-template <typename T, int TILE_N>
+template <typename T>
+cudaError_t launch_spmm_smbd_dtype(SpmmKernel kernel, int tile_n, const SmbdParams& p,
+                                   SmbdGrid grid, cudaStream_t stream) {
+  if (kernel == SpmmKernel::specialised)
+    return launch_tile<T, SpmmKernel::specialised>(tile_n, p, grid, stream);
+  if (kernel == SpmmKernel::block) return launch_tile<T, SpmmKernel::block>(tile_n, p, grid, stream);
+  return cudaErrorInvalidValue;
+}
+
+template <typename T, int TILE_N, SpmmKernel K>
 cudaError_t prepare_variant() {
-  constexpr int kStages = smbd_stages<TILE_N>();
-  return cudaFuncSetAttribute(spmm_smbd_kernel<T, TILE_N, kStages>,
-                              cudaFuncAttributeMaxDynamicSharedMemorySize,
-                              smbd_smem_bytes<TILE_N, kStages>());
+  using V = SmbdVariant<T, TILE_N, K>;
+  return cudaFuncSetAttribute(V::kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize, V::kSmem);
+}
+
+template <typename T, SpmmKernel K>
+cudaError_t prepare_tiles() {
+  cudaError_t e = prepare_variant<T, 8, K>();
+  if (e == cudaSuccess) e = prepare_variant<T, 16, K>();
+  if (e == cudaSuccess) e = prepare_variant<T, 32, K>();
+  if (e == cudaSuccess) e = prepare_variant<T, 64, K>();
+  return e;
 }
 
 template <typename T>
-cudaError_t prepare_dtype() {
-  cudaError_t e = prepare_variant<T, 8>();
-  if (e == cudaSuccess) e = prepare_variant<T, 16>();
-  if (e == cudaSuccess) e = prepare_variant<T, 32>();
-  if (e == cudaSuccess) e = prepare_variant<T, 64>();
+cudaError_t prepare_dtype(bool with_specialised) {
+  cudaError_t e = prepare_tiles<T, SpmmKernel::block>();
+  if (e == cudaSuccess && with_specialised) e = prepare_tiles<T, SpmmKernel::specialised>();
   return e;
+}
+
+template <int TILE_N, SpmmKernel K>
+int blocks_per_sm_of() {
+  using V = SmbdVariant<__half, TILE_N, K>;
+  int blocks = 0;
+  const cudaError_t e =
+      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, V::kernel(), V::kThreads, V::kSmem);
+  return (e == cudaSuccess && blocks > 0) ? blocks : 1;
+}
+
+template <SpmmKernel K>
+int blocks_per_sm_tile(int tile_n) {
+  switch (tile_n) {
+    case 8: return blocks_per_sm_of<8, K>();
+    case 16: return blocks_per_sm_of<16, K>();
+    case 32: return blocks_per_sm_of<32, K>();
+    default: return blocks_per_sm_of<64, K>();
+  }
 }
 
 }  // namespace spinfer::cuda

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include "common/dtype.hpp"
+#include "cuda/cuda_backend.hpp"
 
 namespace spinfer::cuda {
 
@@ -29,14 +30,16 @@ struct SmbdGrid {
 };
 
 // Launchers (spmm_launch_*.cu): typed by dtype, asynchronous on `stream`; never allocate
-// or synchronise; return the launch status. `tile_n` is 8, 16, 32 or 64.
-cudaError_t launch_spmm_smbd(DType dtype, int tile_n, const SmbdParams& p, SmbdGrid grid,
-                             cudaStream_t stream);
+// or synchronise; return the launch status. `tile_n` is 8, 16, 32 or 64; `kernel` is
+// block or specialised (the latter only on compute capability 9.0).
+cudaError_t launch_spmm_smbd(SpmmKernel kernel, DType dtype, int tile_n, const SmbdParams& p,
+                             SmbdGrid grid, cudaStream_t stream);
 
-// Raises the dynamic shared-memory limit of every kernel variant on the current device.
-cudaError_t prepare_spmm_smbd();
+// Raises the dynamic shared-memory limit of every kernel variant on the current device
+// (`with_specialised`: the sm_90 kernels too).
+cudaError_t prepare_spmm_smbd(bool with_specialised);
 
-// Resident blocks per SM of the variant with `tile_n` tokens (current device), >= 1.
-int spmm_smbd_blocks_per_sm(int tile_n);
+// Resident blocks per SM of a variant (current device), >= 1.
+int spmm_smbd_blocks_per_sm(SpmmKernel kernel, int tile_n);
 
 }  // namespace spinfer::cuda

@@ -26,12 +26,11 @@
 
 #include "cuda/ptx.cuh"
 #include "cuda/smbd_decode.hpp"
+#include "cuda/spmm_epilogue.cuh"
 #include "cuda/spmm_params.hpp"
 
 namespace spinfer::cuda {
 
-
-inline constexpr int kSmbdThreads = 128;
 
 // Shared-memory layout of one pipeline stage; sized for the worst case (a dense
 // GroupTile), never for a guessed number of non-zeros.
@@ -46,15 +45,75 @@ struct SmbdLayout {
   static constexpr int kXRowBytes = 64 * 2 + 16;
   static constexpr int kXBytes = TILE_N * kXRowBytes;
   static constexpr int kStageBytes = kValueBytes + kBitmapBytes + kXBytes;
-  static constexpr int kOutStride = 64 + 4;  // floats; +4 keeps the fragment stores conflict-free
-  static constexpr int kOutBytes = TILE_N * kOutStride * 4;
   static_assert(kStageBytes % 16 == 0, "stages must stay 16-byte aligned");
 };
 
 template <int TILE_N, int STAGES>
 constexpr int smbd_smem_bytes() {
   using L = SmbdLayout<TILE_N>;
-  return (STAGES * L::kStageBytes > L::kOutBytes ? STAGES * L::kStageBytes : L::kOutBytes);
+  return (STAGES * L::kStageBytes > smbd_out_bytes<TILE_N>() ? STAGES * L::kStageBytes
+                                                             : smbd_out_bytes<TILE_N>());
+}
+
+// acc[a][ns]: m16n8 accumulator fragments of token subtile ns; with a single token tile
+// two sets alternate between k-steps to break the mma dependency chain.
+template <int TILE_N>
+constexpr int smbd_acc_sets() { return TILE_N == 8 ? 2 : 1; }
+
+// One staged GroupTile, one warp: decodes TCTile row `warp` (16 rows x 64 k) straight
+// into A-fragment registers and multiplies it with the staged X tile: acc += W * X^T.
+// `s_words`: the stage's bitmap words [half][64]; `at`: byte offsets from `smem` where the
+// values of the warp's 16 bitmaps start, in the lane's half; `s_x`: shared address of X.
+template <typename T, int TILE_N>
+__device__ __forceinline__ void smbd_multiply_stage(
+    const unsigned char* smem, const uint32_t* s_words, const uint32_t* at, uint32_t s_x,
+    const SmbdLane& me, float (&acc)[smbd_acc_sets<TILE_N>()][TILE_N / 8][4]) {
+  using L = SmbdLayout<TILE_N>;
+  constexpr int kNS = TILE_N / 8;
+  const int lane = threadIdx.x & 31, warp = (threadIdx.x >> 5) & 3;
+  uint32_t b_pair[4];  // TILE_N == 8: B fragments of two k-steps
+#pragma unroll
+  for (int tk = 0; tk < 4; ++tk) {
+    // B fragments (X^T) of this k-step for every n-subtile.
+    uint32_t b[kNS][2];
+    if constexpr (kNS == 1) {
+      if ((tk & 1) == 0) {
+        // One token tile: chunks 2tk .. 2tk+3 of rows 0-7 give b for k-steps tk and tk+1.
+        const int row = lane & 7, chunk = 2 * tk + (lane >> 3);
+        ptx::ldmatrix_x4(s_x + row * L::kXRowBytes + chunk * 16, b_pair[0], b_pair[1],
+                         b_pair[2], b_pair[3]);
+      }
+    } else {
+#pragma unroll
+      for (int ns = 0; ns < kNS; ns += 2) {
+        const int row = (ns + (lane >> 4)) * 8 + (lane & 7);
+        const int chunk = 2 * tk + ((lane >> 3) & 1);
+        ptx::ldmatrix_x4(s_x + row * L::kXRowBytes + chunk * 16, b[ns][0], b[ns][1],
+                         b[ns + 1][0], b[ns + 1][1]);
+      }
+    }
+
+    // Decode the A fragment of TCTile (warp, tk) straight into registers: this lane's
+    // half-words of the four BitmapTiles and where their values start, one 16-byte
+    // load each.
+    const uint4 words =
+        *reinterpret_cast<const uint4*>(s_words + me.upper * 64 + warp * 16 + tk * 4);
+    const uint4 start = *reinterpret_cast<const uint4*>(at + tk * 4);
+    const auto decode = [&](uint32_t word, uint32_t first) {
+      const uint16_t* v = reinterpret_cast<const uint16_t*>(smem + first + 2 * smbd_rank(word, me));
+      const uint32_t v0 = v[0], v1 = v[1];
+      return ptx::prmt(v0, v1, ptx::prmt(kSmbdSelLo, kSmbdSelHi, smbd_table_index(word, me)));
+    };
+    const uint32_t a[4] = {decode(words.x, start.x), decode(words.y, start.y),
+                           decode(words.z, start.z), decode(words.w, start.w)};
+
+    if constexpr (kNS == 1) {
+      ptx::mma_16816<T>(acc[tk & 1][0], a, b_pair[(tk & 1) * 2], b_pair[(tk & 1) * 2 + 1]);
+    } else {
+#pragma unroll
+      for (int ns = 0; ns < kNS; ++ns) ptx::mma_16816<T>(acc[0][ns], a, b[ns][0], b[ns][1]);
+    }
+  }
 }
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -75,9 +134,8 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   static_assert(STAGES >= 2, "at least double buffering");
   using L = SmbdLayout<TILE_N>;
   constexpr int kNS = TILE_N / 8;          // mma n-subtiles
-  constexpr int kAcc = kNS == 1 ? 2 : 1;   // one token tile: two accumulators break the mma chain
+  constexpr int kAcc = smbd_acc_sets<TILE_N>();
   extern __shared__ __align__(16) unsigned char smem[];
-  __shared__ int block_is_last;
   // Per warp, for the stage being decoded: byte offset (from smem) of the first value of
   // each (half, bitmap) of the warp's 16 bitmaps.
   __shared__ __align__(16) uint32_t value_at[4][2][16];
@@ -248,49 +306,7 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
       __syncwarp();
     }
 
-    uint32_t b_pair[4];  // TILE_N == 8: B fragments of two k-steps
-#pragma unroll
-    for (int tk = 0; tk < 4; ++tk) {
-      // B fragments (X^T) of this k-step for every n-subtile.
-      uint32_t b[kNS][2];
-      if constexpr (kNS == 1) {
-        if ((tk & 1) == 0) {
-          // One token tile: chunks 2tk .. 2tk+3 of rows 0-7 give b for k-steps tk and tk+1.
-          const int row = lane & 7, chunk = 2 * tk + (lane >> 3);
-          ptx::ldmatrix_x4(s_x + row * L::kXRowBytes + chunk * 16, b_pair[0], b_pair[1],
-                           b_pair[2], b_pair[3]);
-        }
-      } else {
-#pragma unroll
-        for (int ns = 0; ns < kNS; ns += 2) {
-          const int row = (ns + (lane >> 4)) * 8 + (lane & 7);
-          const int chunk = 2 * tk + ((lane >> 3) & 1);
-          ptx::ldmatrix_x4(s_x + row * L::kXRowBytes + chunk * 16, b[ns][0], b[ns][1],
-                           b[ns + 1][0], b[ns + 1][1]);
-        }
-      }
-
-      // Decode the A fragment of TCTile (warp, tk) straight into registers: this lane's
-      // half-words of the four BitmapTiles and where their values start, one 16-byte
-      // load each.
-      const uint4 words =
-          *reinterpret_cast<const uint4*>(s_words + me.upper * 64 + warp * 16 + tk * 4);
-      const uint4 at = *reinterpret_cast<const uint4*>(&value_at[warp][me.upper][tk * 4]);
-      const auto decode = [&](uint32_t word, uint32_t start) {
-        const uint16_t* v = reinterpret_cast<const uint16_t*>(smem + start + 2 * smbd_rank(word, me));
-        const uint32_t v0 = v[0], v1 = v[1];
-        return ptx::prmt(v0, v1, ptx::prmt(kSmbdSelLo, kSmbdSelHi, smbd_table_index(word, me)));
-      };
-      const uint32_t a[4] = {decode(words.x, at.x), decode(words.y, at.y),
-                             decode(words.z, at.z), decode(words.w, at.w)};
-
-      if constexpr (kNS == 1) {
-        ptx::mma_16816<T>(acc[tk & 1][0], a, b_pair[(tk & 1) * 2], b_pair[(tk & 1) * 2 + 1]);
-      } else {
-#pragma unroll
-        for (int ns = 0; ns < kNS; ++ns) ptx::mma_16816<T>(acc[0][ns], a, b[ns][0], b[ns][1]);
-      }
-    }
+    smbd_multiply_stage<T, TILE_N>(smem, s_words, &value_at[warp][me.upper][0], s_x, me, acc);
   }
   if constexpr (kAcc == 2) {
 #pragma unroll
@@ -300,73 +316,7 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   // ---- epilogue ----
   ptx::cp_async_wait<0>();
   __syncthreads();  // every warp is done with the stages: reuse them for the output tile
-  float* out = reinterpret_cast<float*>(smem);
-  {
-    const int g = lane >> 2, q = lane & 3;
-#pragma unroll
-    for (int ns = 0; ns < kNS; ++ns) {
-      const int n = ns * 8 + 2 * q, m = warp * 16 + g;
-      out[n * L::kOutStride + m] = acc[0][ns][0];
-      out[(n + 1) * L::kOutStride + m] = acc[0][ns][1];
-      out[n * L::kOutStride + m + 8] = acc[0][ns][2];
-      out[(n + 1) * L::kOutStride + m + 8] = acc[0][ns][3];
-    }
-  }
-  __syncthreads();
-
-  const int split = gridDim.z;
-  if (split > 1) {
-    const int64_t tile = int64_t(blockIdx.y) * gridDim.x + gm;
-    float* part = p.partials + tile * split * (TILE_N * 64);
-    float4* mine = reinterpret_cast<float4*>(part + int64_t(slice) * (TILE_N * 64));
-    for (int i = tid; i < TILE_N * 16; i += kSmbdThreads) {
-      const int n = i >> 4, c = i & 15;
-      mine[i] = *reinterpret_cast<const float4*>(out + n * L::kOutStride + c * 4);
-    }
-    __threadfence();
-    __syncthreads();
-    if (tid == 0) block_is_last = atomicAdd(p.counters + tile, 1u) == unsigned(split - 1);
-    __syncthreads();
-    if (!block_is_last) return;
-    __threadfence();
-    // Fixed slice order: the sum is the same whichever block arrives last.
-    for (int i = tid; i < TILE_N * 16; i += kSmbdThreads) {
-      const int n = i >> 4, c = i & 15;
-      float4 s = __ldcg(reinterpret_cast<const float4*>(part) + i);
-      for (int z = 1; z < split; ++z) {
-        const float4 v = __ldcg(reinterpret_cast<const float4*>(part + int64_t(z) * (TILE_N * 64)) + i);
-        s.x += v.x;
-        s.y += v.y;
-        s.z += v.z;
-        s.w += v.w;
-      }
-      *reinterpret_cast<float4*>(out + n * L::kOutStride + c * 4) = s;
-    }
-    if (tid == 0) p.counters[tile] = 0;  // ready for the next launch (graph replays too)
-    __syncthreads();
-  }
-
-  // Round once to T (+ bias) and store 8 consecutive outputs (16 bytes) per thread.
-  T* y = static_cast<T*>(p.y);
-  const T* bias = static_cast<const T*>(p.bias);
-  const int64_t m0 = gm * 64;
-  for (int i = tid; i < n_valid * 8; i += kSmbdThreads) {
-    const int n = i >> 3, c = i & 7;
-    const int64_t mm = m0 + c * 8;
-    if (mm >= p.m) continue;
-    const float* src = out + n * L::kOutStride + c * 8;
-    T* dst = y + (n0 + n) * p.ldy + mm;
-    if (mm + 8 <= p.m) {
-      alignas(16) T v[8];
-#pragma unroll
-      for (int e = 0; e < 8; ++e)
-        v[e] = ptx::from_float<T>(src[e] + (bias ? ptx::to_float<T>(bias[mm + e]) : 0.f));
-      *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(v);
-    } else {
-      for (int e = 0; mm + e < p.m; ++e)
-        dst[e] = ptx::from_float<T>(src[e] + (bias ? ptx::to_float<T>(bias[mm + e]) : 0.f));
-    }
-  }
+  smbd_store_tile<T, TILE_N>(p, acc[0], smem, n_valid);
 }
 
 }  // namespace spinfer::cuda

@@ -1,13 +1,14 @@
 // CUDA SpMM against the float64 host reference and cuBLAS on the decoded dense matrix:
 // many shapes (odd ones too), sparsities 0-99 %, N from 1 to 1000, fp16 and bf16,
 // poisoned outputs, padding columns and rows past N of X full of NaN, and bitwise
-// repeatability.
+// repeatability; every SMBD kernel the device runs, and a non-uniform pattern.
 #include <doctest/doctest.h>
 
 #include <cstring>
 #include <random>
 #include <vector>
 
+#include "cuda/device_context.hpp"
 #include "format/encode.hpp"
 #include "gpu_util.hpp"
 
@@ -24,9 +25,28 @@ struct Case {
   sc::SpmmOptions options{};
   bool with_bias = false;
   int64_t pad_x = 0, pad_y = 0;  // extra (multiple-of-8) leading-dimension padding
+  bool skewed = false;           // non-uniform pattern (skewed_pattern) instead of `sparsity`
 };
 
 int64_t round8(int64_t v) { return (v + 7) / 8 * 8; }
+
+// The kernels this device runs: each test case runs on every one of them.
+std::vector<sc::SpmmKernel> kernels(const sc::DeviceContext& ctx) {
+  if (ctx.has_specialised_spmm()) return {sc::SpmmKernel::block, sc::SpmmKernel::specialised};
+  return {sc::SpmmKernel::block};
+}
+
+// Real pruned weights are not uniform: 64-row blocks of 0 / 50 / 90 / 99 % sparsity in
+// turn, every 97th column and every 50th row all zero, row 5 fully dense.
+void skew_pattern(std::vector<uint16_t>& w, int64_t m, int64_t k, std::mt19937_64& rng) {
+  const double block_sparsity[] = {0.0, 0.5, 0.9, 0.99};
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < k; ++j) {
+      const bool zero = i != 5 && (j % 97 == 3 || i % 50 == 7 || u(rng) < block_sparsity[(i / 64) % 4]);
+      if (zero) w[size_t(i * k + j)] = 0;
+    }
+}
 
 // Runs one case: spinfer vs float64 reference vs cuBLAS, twice for repeatability.
 void run_case(sc::DeviceContext& ctx, const Case& c, std::mt19937_64& rng, bool check_cublas) {
@@ -37,8 +57,11 @@ void run_case(sc::DeviceContext& ctx, const Case& c, std::mt19937_64& rng, bool 
   CAPTURE(int(c.dtype));
   CAPTURE(c.options.split_k);
   CAPTURE(c.options.tile_n);
+  CAPTURE(int(c.options.kernel));
+  CAPTURE(c.skewed);
   const int64_t ldx = round8(c.k) + c.pad_x, ldy = round8(c.m) + c.pad_y;
-  const auto w = random_sparse(c.m, c.k, c.k, c.sparsity, c.dtype, rng);
+  auto w = random_sparse(c.m, c.k, c.k, c.skewed ? 0.0 : c.sparsity, c.dtype, rng);
+  if (c.skewed) skew_pattern(w, c.m, c.k, rng);
   // X is [n, K] inside a larger allocation: columns [K, ldx) and kExtraRows rows past n
   // are NaN. The API reads only the [n, K] block; NaN * 0 = NaN would poison the output
   // if the kernel touched anything else (as an uninitialised caller buffer might hold).
@@ -109,31 +132,53 @@ TEST_CASE("spmm matches float64 and cuBLAS over shapes, sparsities and token cou
   const double sparsities[] = {0.0, 0.3, 0.5, 0.7, 0.9, 0.99};
   const int64_t ns[] = {1, 2, 7, 8, 16, 33, 64, 128, 1000};
   int index = 0;
-  for (DType dtype : {DType::f16, DType::bf16}) {
-    for (const auto& s : shapes) {
-      for (int64_t n : ns) {
-        if (double(s[0]) * double(s[1]) * double(n) > 1.2e9) continue;  // keep the CPU reference quick
-        Case c{s[0], s[1], n, sparsities[index++ % 6], dtype};
-        run_case(*ctx, c, rng, /*check_cublas=*/true);
+  for (sc::SpmmKernel kernel : kernels(*ctx)) {
+    for (DType dtype : {DType::f16, DType::bf16}) {
+      for (const auto& s : shapes) {
+        for (int64_t n : ns) {
+          if (double(s[0]) * double(s[1]) * double(n) > 1.2e9) continue;  // keep the CPU reference quick
+          Case c{s[0], s[1], n, sparsities[index++ % 6], dtype};
+          c.options.kernel = kernel;
+          run_case(*ctx, c, rng, /*check_cublas=*/true);
+        }
       }
     }
   }
 }
 
+TEST_CASE("spmm on a non-uniform pattern: skewed row blocks, empty rows and columns, a dense row") {
+  auto ctx = sc::create_context(0);
+  std::mt19937_64 rng(31);
+  for (sc::SpmmKernel kernel : kernels(*ctx))
+    for (DType dtype : {DType::f16, DType::bf16})
+      for (int64_t n : {1, 8, 19, 64}) {
+        Case c{520, 1000, n, 0.0, dtype};
+        c.skewed = true;
+        c.options.kernel = kernel;
+        run_case(*ctx, c, rng, /*check_cublas=*/false);
+      }
+}
+
 TEST_CASE("spmm every sparsity on one shape, both dtypes") {
   auto ctx = sc::create_context(0);
   std::mt19937_64 rng(7);
-  for (DType dtype : {DType::f16, DType::bf16})
-    for (double s : {0.0, 0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99})
-      for (int64_t n : {1, 8, 33})
-        run_case(*ctx, Case{192, 704, n, s, dtype}, rng, /*check_cublas=*/false);
+  for (sc::SpmmKernel kernel : kernels(*ctx))
+    for (DType dtype : {DType::f16, DType::bf16})
+      for (double s : {0.0, 0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99})
+        for (int64_t n : {1, 8, 33}) {
+          Case c{192, 704, n, s, dtype};
+          c.options.kernel = kernel;
+          run_case(*ctx, c, rng, /*check_cublas=*/false);
+        }
 }
 
 TEST_CASE("spmm with bias, padded leading dimensions, forced split-K and tile sizes") {
   auto ctx = sc::create_context(0);
   std::mt19937_64 rng(99);
+  for (sc::SpmmKernel kernel : kernels(*ctx))
   for (DType dtype : {DType::f16, DType::bf16}) {
     Case c{333, 1111, 21, 0.6, dtype};
+    c.options.kernel = kernel;
     c.with_bias = true;
     c.pad_x = 16;
     c.pad_y = 8;
@@ -143,6 +188,7 @@ TEST_CASE("spmm with bias, padded leading dimensions, forced split-K and tile si
         Case f{130, 1150, 40, 0.75, dtype};
         f.options.split_k = split;
         f.options.tile_n = tile;
+        f.options.kernel = kernel;
         f.with_bias = (split % 2) == 1;
         run_case(*ctx, f, rng, false);
       }
@@ -153,7 +199,11 @@ TEST_CASE("spmm with bias, padded leading dimensions, forced split-K and tile si
 TEST_CASE("spmm on a large decode shape uses split-K and stays exact to tolerance") {
   auto ctx = sc::create_context(0);
   std::mt19937_64 rng(5);
-  for (DType dtype : {DType::f16, DType::bf16})
-    for (int64_t n : {1, 8, 64})
-      run_case(*ctx, Case{4096, 4096, n, 0.5, dtype}, rng, /*check_cublas=*/true);
+  for (sc::SpmmKernel kernel : kernels(*ctx))
+    for (DType dtype : {DType::f16, DType::bf16})
+      for (int64_t n : {1, 8, 64}) {
+        Case c{4096, 4096, n, 0.5, dtype};
+        c.options.kernel = kernel;
+        run_case(*ctx, c, rng, /*check_cublas=*/true);
+      }
 }

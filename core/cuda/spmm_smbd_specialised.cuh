@@ -1,0 +1,210 @@
+// The warp-specialised SMBD SpMM kernel (sm_90): Y = X * W^T with W in TCA-BME, the same
+// register decode as spmm_smbd.cuh (SpInfer, Fan et al., EuroSys '25, §4.2-4.3), with the
+// work that is not decode taken off the decoding warps.
+//
+// Map
+//   - One block = 4 decoding warps + 1 producer warp; the block owns a 64-row strip of Y^T
+//     for TILE_N tokens over a slice of the K GroupTiles, as in spmm_smbd.cuh.
+//   - Producer warp: issues every copy of a GroupTile (values and bitmaps by bulk copies,
+//     X by one 128-byte bulk copy per token row) on the stage's `full` mbarrier, kAhead
+//     tiles ahead; when a tile has landed it scans the tile's 128 bitmap halves once (a
+//     5-step warp scan) and publishes where each half's values start, then arrives on the
+//     stage's `ready` mbarrier. Today's kernel has every decoding warp repeat that scan
+//     and issue copies.
+//   - Decoding warps: wait on `ready`, decode and multiply (smbd_multiply_stage), arrive
+//     on the stage's `empty` mbarrier. No block-wide barrier inside the main loop, so
+//     warps drift instead of waiting for the slowest one.
+//   - Epilogue: smbd_store_tile (split-K partials in slice order, bias, rounding).
+// No validation here: the entry (spmm.cu) checks everything first, and launches this
+// kernel only on compute capability 9.0 (bulk copies and mbarrier transaction counts).
+#pragma once
+
+#include <cstdint>
+
+#include "cuda/spmm_smbd.cuh"
+
+namespace spinfer::cuda {
+
+inline constexpr int kSpecialisedThreads = kSmbdThreads + 32;  // + the producer warp
+
+// Stages sized for a dense GroupTile each (no guess of the density): 4 for narrow token
+// tiles, 3 for wide ones, so that 5 (TILE_N <= 32) or 4 blocks fit per SM.
+template <int TILE_N>
+constexpr int specialised_stages() { return TILE_N <= 16 ? 4 : 3; }
+template <int TILE_N>
+constexpr int specialised_min_blocks() { return TILE_N <= 32 ? 5 : 4; }
+
+template <int TILE_N, int STAGES>
+struct SpecialisedLayout {
+  using Stage = SmbdLayout<TILE_N>;
+  // After the stages: per stage, byte offsets (from smem) of the first value of every
+  // bitmap half, [half][64 bitmaps], written by the producer's scan.
+  static constexpr int kStartsOffset = STAGES * Stage::kStageBytes;
+  static constexpr int kStartsBytes = STAGES * 2 * 64 * 4;
+  static constexpr int kPipelineBytes = kStartsOffset + kStartsBytes;
+  static constexpr int kBytes =
+      kPipelineBytes > smbd_out_bytes<TILE_N>() ? kPipelineBytes : smbd_out_bytes<TILE_N>();
+};
+
+template <typename T, int TILE_N, int STAGES>
+__global__ void __launch_bounds__(kSpecialisedThreads, specialised_min_blocks<TILE_N>())
+    spmm_smbd_specialised_kernel(const SmbdParams p) {
+#if SPINFER_SMBD_BULK
+  static_assert(TILE_N % 8 == 0 && TILE_N >= 8 && TILE_N <= 64, "TILE_N is 8, 16, 32 or 64");
+  static_assert(STAGES >= 3, "the producer scans one stage while others are in flight");
+  using L = SmbdLayout<TILE_N>;
+  using SL = SpecialisedLayout<TILE_N, STAGES>;
+  constexpr int kNS = TILE_N / 8;
+  constexpr int kAcc = smbd_acc_sets<TILE_N>();
+  // Tiles whose copies are in flight beyond the one being scanned: STAGES - 2 leaves one
+  // stage for the decoders to work on while the producer scans the next.
+  constexpr int kAhead = STAGES - 2;
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ __align__(8) uint64_t bars[3 * STAGES];  // full, ready, empty
+
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t gm = blockIdx.x;
+  const int64_t n0 = int64_t(blockIdx.y) * TILE_N;
+  const int64_t gk_begin = int64_t(blockIdx.z) * p.tiles_per_split;
+  const int64_t gk_end = min(p.group_cols, gk_begin + int64_t(p.tiles_per_split));
+  const int iters = int(gk_end - gk_begin);
+  const int n_valid = int(min(int64_t(TILE_N), p.n - n0));
+  const uint32_t smem_base = ptx::smem_addr(smem);
+  const uint32_t full0 = ptx::smem_addr(bars), ready0 = full0 + 8 * STAGES,
+                 empty0 = ready0 + 8 * STAGES;
+  uint32_t* starts = reinterpret_cast<uint32_t*>(smem + SL::kStartsOffset);
+
+  // Token rows past N stay zero in every stage: write them once (never copied over).
+  if (n_valid < TILE_N) {
+    constexpr int kChunksPerRow = L::kXRowBytes / 16;
+    const int per_stage = (TILE_N - n_valid) * kChunksPerRow;
+    for (int i = tid; i < STAGES * per_stage; i += kSpecialisedThreads) {
+      const int s = i / per_stage, r = i % per_stage;
+      *reinterpret_cast<uint4*>(smem + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes +
+                                (n_valid + r / kChunksPerRow) * L::kXRowBytes +
+                                (r % kChunksPerRow) * 16) = make_uint4(0, 0, 0, 0);
+    }
+  }
+  if (tid == 0) {
+#pragma unroll
+    for (int s = 0; s < STAGES; ++s) {
+      ptx::mbarrier_init(full0 + 8 * s, 1);
+      ptx::mbarrier_init(ready0 + 8 * s, 1);
+      ptx::mbarrier_init(empty0 + 8 * s, kSmbdThreads / 32);
+    }
+    ptx::mbarrier_init_fence();
+  }
+  __syncthreads();
+
+  float acc[kAcc][kNS][4];
+#pragma unroll
+  for (int a = 0; a < kAcc; ++a)
+#pragma unroll
+    for (int i = 0; i < kNS; ++i) acc[a][i][0] = acc[a][i][1] = acc[a][i][2] = acc[a][i][3] = 0.f;
+
+  if (warp == kSmbdThreads / 32) {
+    // ---------------- producer warp ----------------
+    const T* x = static_cast<const T*>(p.x);
+    const int64_t group_base = gm * p.group_cols + gk_begin;  // global GroupTile of tile 0
+    const uint64_t* offs = p.group_offsets + group_base;      // offs[j], j in [0, iters]
+    // X reads stay inside the caller's [n, K] block: rows below n_valid only, and only the
+    // matrix's last K-tile can be ragged; that one is written by plain stores, zero past K.
+    const int ragged_tile = (p.k % 64 != 0 && gk_end == p.group_cols) ? iters - 1 : -1;
+    // Group offsets of a window of 32 tiles, one pair per lane, loaded ahead of use.
+    uint64_t off_lo = 0, off_hi = 0;
+
+    const auto issue = [&](int j) {
+      const int s = j % STAGES;
+      if ((j & 31) == 0) {
+        const int t = j + lane;
+        off_lo = t < iters ? __ldg(offs + t) : 0;
+        off_hi = t < iters ? __ldg(offs + t + 1) : 0;
+      }
+      const uint64_t lo = __shfl_sync(0xffffffffu, off_lo, j & 31);
+      const uint64_t hi = __shfl_sync(0xffffffffu, off_hi, j & 31);
+      if (j >= STAGES) ptx::mbarrier_wait(empty0 + 8 * s, uint32_t(j / STAGES - 1) & 1u);
+      const uint32_t s_val = smem_base + s * L::kStageBytes;
+      const uint32_t s_x = s_val + L::kValueBytes + L::kBitmapBytes;
+      const uint32_t full = full0 + 8 * s;
+      const bool ragged = j == ragged_tile;
+      if (lane == 0) {
+        const uint32_t value_bytes = uint32_t(hi - lo) * 2u;
+        const uint32_t x_bytes = ragged ? 0u : uint32_t(n_valid) * 128u;
+        ptx::mbarrier_arrive_expect_tx(full, value_bytes + L::kBitmapBytes + x_bytes);
+        if (value_bytes) ptx::bulk_copy(s_val, p.values + lo, value_bytes, full);
+        ptx::bulk_copy(s_val + L::kValueBytes, p.bitmaps + (group_base + j) * 64,
+                       L::kBitmapBytes, full);
+      }
+      __syncwarp();
+      const int64_t k0 = (gk_begin + j) * 64;
+      if (!ragged) {
+        for (int r = lane; r < n_valid; r += 32)
+          ptx::bulk_copy(s_x + r * L::kXRowBytes, x + (n0 + r) * p.ldx + k0, 128u, full);
+      } else {
+        unsigned char* sx = smem + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes;
+        for (int i = lane; i < n_valid * 64; i += 32) {
+          const int r = i >> 6, c = i & 63;
+          const T v = (k0 + c < p.k) ? x[(n0 + r) * p.ldx + k0 + c] : ptx::from_float<T>(0.f);
+          *reinterpret_cast<T*>(sx + r * L::kXRowBytes + c * 2) = v;
+        }
+      }
+    };
+
+    // Where the values of every bitmap half of tile j start: lane L counts bitmaps 2L and
+    // 2L+1 (both halves), a warp scan turns counts into starts.
+    const auto scan = [&](int j) {
+      const int s = j % STAGES;
+      ptx::mbarrier_wait(full0 + 8 * s, uint32_t(j / STAGES) & 1u);
+      const uint32_t* words =
+          reinterpret_cast<const uint32_t*>(smem + s * L::kStageBytes + L::kValueBytes);
+      const uint2 lo = reinterpret_cast<const uint2*>(words)[lane];
+      const uint2 hi = reinterpret_cast<const uint2*>(words + 64)[lane];
+      const SmbdCounts c = smbd_counts(lo.x, lo.y, hi.x, hi.y);
+      uint32_t incl = c.both;
+#pragma unroll
+      for (int d = 1; d < 32; d <<= 1) {
+        const uint32_t t = __shfl_up_sync(0xffffffffu, incl, d);
+        if (lane >= d) incl += t;
+      }
+      const SmbdStarts at = smbd_starts(uint32_t(s * L::kStageBytes), incl - c.both, c);
+      uint32_t* t = starts + s * 128;
+      *reinterpret_cast<uint2*>(t + 2 * lane) = make_uint2(at.low0, at.low1);
+      *reinterpret_cast<uint2*>(t + 64 + 2 * lane) = make_uint2(at.high0, at.high1);
+      __syncwarp();
+      if (lane == 0) ptx::mbarrier_arrive(ready0 + 8 * s);
+    };
+
+    int issued = 0;
+    for (int j = 0; j < iters; ++j) {
+      for (; issued < iters && issued <= j + kAhead; ++issued) issue(issued);
+      scan(j);
+    }
+  } else {
+    // ---------------- decoding warps ----------------
+    const SmbdLane me = smbd_lane(lane);
+    for (int j = 0; j < iters; ++j) {
+      const int s = j % STAGES;
+      ptx::mbarrier_wait(ready0 + 8 * s, uint32_t(j / STAGES) & 1u);
+      __syncwarp();  // ldmatrix and mma (.sync.aligned) need the warp whole
+      const uint32_t* words =
+          reinterpret_cast<const uint32_t*>(smem + s * L::kStageBytes + L::kValueBytes);
+      const uint32_t s_x = smem_base + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes;
+      smbd_multiply_stage<T, TILE_N>(smem, words, starts + s * 128 + me.upper * 64 + warp * 16,
+                                     s_x, me, acc);
+      __syncwarp();  // every lane has read the stage
+      if (lane == 0) ptx::mbarrier_arrive(empty0 + 8 * s);
+    }
+    if constexpr (kAcc == 2) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) acc[0][0][i] += acc[1][0][i];
+    }
+  }
+
+  __syncthreads();  // no warp reads the stages any more: reuse them for the output tile
+  smbd_store_tile<T, TILE_N>(p, acc[0], smem, n_valid);
+#else
+  __trap();  // launched only on sm_90 (the entry checks the device)
+#endif
+}
+
+}  // namespace spinfer::cuda
