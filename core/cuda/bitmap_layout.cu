@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "cuda/smbd_decode.hpp"
+
 namespace spinfer::cuda {
 namespace {
 
@@ -30,7 +32,8 @@ void join_bitmap_words(std::vector<uint64_t>& bitmaps) {
   std::vector<uint64_t> group(64);
   for (size_t g = 0; g + 64 <= bitmaps.size(); g += 64) {
     const uint32_t* w = reinterpret_cast<const uint32_t*>(bitmaps.data() + g);
-    for (int b = 0; b < 64; ++b) group[b] = uint64_t(w[b]) | (uint64_t(w[64 + b]) << 32);
+    for (int b = 0; b < 64; ++b)
+      group[b] = uint64_t(smbd_half_to_file(w[b])) | (uint64_t(smbd_half_to_file(w[64 + b])) << 32);
     std::copy(group.begin(), group.end(), bitmaps.begin() + std::ptrdiff_t(g));
   }
 }

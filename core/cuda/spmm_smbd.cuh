@@ -36,9 +36,11 @@ namespace spinfer::cuda {
 // GroupTile), never for a guessed number of non-zeros.
 template <int TILE_N>
 struct SmbdLayout {
-  // 4096 values of a dense GroupTile + 8 of slack: a lane reads value idx+1 even when it
-  // only needs idx (the extra read is discarded).
-  static constexpr int kValueBytes = (4096 + 8) * 2;
+  // The values start after 16 bytes of front pad (a lane reads value i - 1 even when it
+  // only needs value i, smbd_pair_index): 4096 values of a dense GroupTile + 8 of slack
+  // (a lane reads value i even when it only needs i - 1). Both extra reads are discarded.
+  static constexpr int kValuePad = 16;
+  static constexpr int kValueBytes = kValuePad + (4096 + 8) * 2;
   static constexpr int kBitmapBytes = 64 * 8;
   // 64 k-values of one token, padded by 16 bytes: the 8 row addresses of an ldmatrix
   // then fall in 8 distinct bank groups, and every row stays one contiguous bulk copy.
@@ -62,11 +64,11 @@ constexpr int smbd_acc_sets() { return TILE_N == 8 ? 2 : 1; }
 
 // One staged GroupTile, one warp: decodes TCTile row `warp` (16 rows x 64 k) straight
 // into A-fragment registers and multiplies it with the staged X tile: acc += W * X^T.
-// `s_words`: the stage's bitmap words [half][64]; `at`: byte offsets from `smem` where the
-// values of the warp's 16 bitmaps start, in the lane's half; `s_x`: shared address of X.
+// `s_words`: the stage's bitmap words [half][64]; `at`: shared addresses where the values
+// of the warp's 16 bitmaps start, in the lane's half; `s_x`: shared address of X.
 template <typename T, int TILE_N>
 __device__ __forceinline__ void smbd_multiply_stage(
-    const unsigned char* smem, const uint32_t* s_words, const uint32_t* at, uint32_t s_x,
+    const uint32_t* s_words, const uint32_t* at, uint32_t s_x,
     const SmbdLane& me, float (&acc)[smbd_acc_sets<TILE_N>()][TILE_N / 8][4]) {
   using L = SmbdLayout<TILE_N>;
   constexpr int kNS = TILE_N / 8;
@@ -100,9 +102,8 @@ __device__ __forceinline__ void smbd_multiply_stage(
         *reinterpret_cast<const uint4*>(s_words + me.upper * 64 + warp * 16 + tk * 4);
     const uint4 start = *reinterpret_cast<const uint4*>(at + tk * 4);
     const auto decode = [&](uint32_t word, uint32_t first) {
-      const uint16_t* v = reinterpret_cast<const uint16_t*>(smem + first + 2 * smbd_rank(word, me));
-      const uint32_t v0 = v[0], v1 = v[1];
-      return ptx::prmt(v0, v1, ptx::prmt(kSmbdSelLo, kSmbdSelHi, smbd_table_index(word, me)));
+      const uint32_t v = first + 2 * smbd_pair_index(word, me);
+      return ptx::prmt(ptx::lds_u16(v - 2), ptx::lds_u16(v), smbd_selector(word, me));
     };
     const uint32_t a[4] = {decode(words.x, start.x), decode(words.y, start.y),
                            decode(words.z, start.z), decode(words.w, start.w)};
@@ -136,8 +137,8 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   constexpr int kNS = TILE_N / 8;          // mma n-subtiles
   constexpr int kAcc = smbd_acc_sets<TILE_N>();
   extern __shared__ __align__(16) unsigned char smem[];
-  // Per warp, for the stage being decoded: byte offset (from smem) of the first value of
-  // each (half, bitmap) of the warp's 16 bitmaps.
+  // Per warp, for the stage being decoded: shared address of the first value of each
+  // (half, bitmap) of the warp's 16 bitmaps.
   __shared__ __align__(16) uint32_t value_at[4][2][16];
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -216,7 +217,7 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
       const uint32_t value_bytes = uint32_t(hi - lo) * 2u;
       if (lane == 0) {
         ptx::mbarrier_arrive_expect_tx(bar, value_bytes + L::kBitmapBytes);
-        if (value_bytes) ptx::bulk_copy(s_val, p.values + lo, value_bytes, bar);
+        if (value_bytes) ptx::bulk_copy(s_val + L::kValuePad, p.values + lo, value_bytes, bar);
         ptx::bulk_copy(s_val + L::kValueBytes, p.bitmaps + (group_base + j) * 64, L::kBitmapBytes,
                        bar);
       }
@@ -225,7 +226,7 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
     const uint16_t* g_val = p.values + lo;
     const int chunks = int((hi - lo) >> 3);
     for (int c = tid; c < chunks; c += kSmbdThreads)
-      ptx::cp_async_16(s_val + c * 16, g_val + c * 8, 16);
+      ptx::cp_async_16(s_val + L::kValuePad + c * 16, g_val + c * 8, 16);
     if (tid < 32)
       ptx::cp_async_16(s_val + L::kValueBytes + tid * 16,
                        p.bitmaps + (group_base + j) * 64 + tid * 2, 16);
@@ -286,7 +287,7 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
 
     // Where the values of every bitmap half start in the GroupTile's run: lane L counts
     // bitmaps 2L and 2L+1, a warp scan turns the counts into starts, and the 8 lanes that
-    // hold this warp's 16 bitmaps publish them (as byte offsets into `smem`).
+    // hold this warp's 16 bitmaps publish them (as shared addresses).
     {
       const uint2 lo = reinterpret_cast<const uint2*>(s_words)[lane];
       const uint2 hi = reinterpret_cast<const uint2*>(s_words + 64)[lane];
@@ -298,7 +299,8 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
         if (lane >= d) incl += t;
       }
       if ((lane >> 3) == warp) {
-        const SmbdStarts at = smbd_starts(uint32_t(stage * L::kStageBytes), incl - c.both, c);
+        const SmbdStarts at =
+            smbd_starts(smem_base + uint32_t(stage * L::kStageBytes + L::kValuePad), incl - c.both, c);
         uint32_t* t = &value_at[warp][0][2 * (lane & 7)];
         *reinterpret_cast<uint2*>(t) = make_uint2(at.low0, at.low1);
         *reinterpret_cast<uint2*>(t + 16) = make_uint2(at.high0, at.high1);
@@ -306,7 +308,7 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
       __syncwarp();
     }
 
-    smbd_multiply_stage<T, TILE_N>(smem, s_words, &value_at[warp][me.upper][0], s_x, me, acc);
+    smbd_multiply_stage<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, acc);
   }
   if constexpr (kAcc == 2) {
 #pragma unroll

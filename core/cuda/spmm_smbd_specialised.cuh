@@ -37,8 +37,8 @@ constexpr int specialised_min_blocks() { return TILE_N <= 32 ? 5 : 4; }
 template <int TILE_N, int STAGES>
 struct SpecialisedLayout {
   using Stage = SmbdLayout<TILE_N>;
-  // After the stages: per stage, byte offsets (from smem) of the first value of every
-  // bitmap half, [half][64 bitmaps], written by the producer's scan.
+  // After the stages: per stage, shared addresses of the first value of every bitmap
+  // half, [half][64 bitmaps], written by the producer's scan.
   static constexpr int kStartsOffset = STAGES * Stage::kStageBytes;
   static constexpr int kStartsBytes = STAGES * 2 * 64 * 4;
   static constexpr int kPipelineBytes = kStartsOffset + kStartsBytes;
@@ -131,7 +131,7 @@ __global__ void __launch_bounds__(kSpecialisedThreads, specialised_min_blocks<TI
         const uint32_t value_bytes = uint32_t(hi - lo) * 2u;
         const uint32_t x_bytes = ragged ? 0u : uint32_t(n_valid) * 128u;
         ptx::mbarrier_arrive_expect_tx(full, value_bytes + L::kBitmapBytes + x_bytes);
-        if (value_bytes) ptx::bulk_copy(s_val, p.values + lo, value_bytes, full);
+        if (value_bytes) ptx::bulk_copy(s_val + L::kValuePad, p.values + lo, value_bytes, full);
         ptx::bulk_copy(s_val + L::kValueBytes, p.bitmaps + (group_base + j) * 64,
                        L::kBitmapBytes, full);
       }
@@ -166,7 +166,8 @@ __global__ void __launch_bounds__(kSpecialisedThreads, specialised_min_blocks<TI
         const uint32_t t = __shfl_up_sync(0xffffffffu, incl, d);
         if (lane >= d) incl += t;
       }
-      const SmbdStarts at = smbd_starts(uint32_t(s * L::kStageBytes), incl - c.both, c);
+      const SmbdStarts at =
+          smbd_starts(smem_base + uint32_t(s * L::kStageBytes + L::kValuePad), incl - c.both, c);
       uint32_t* t = starts + s * 128;
       *reinterpret_cast<uint2*>(t + 2 * lane) = make_uint2(at.low0, at.low1);
       *reinterpret_cast<uint2*>(t + 64 + 2 * lane) = make_uint2(at.high0, at.high1);
@@ -189,7 +190,7 @@ __global__ void __launch_bounds__(kSpecialisedThreads, specialised_min_blocks<TI
       const uint32_t* words =
           reinterpret_cast<const uint32_t*>(smem + s * L::kStageBytes + L::kValueBytes);
       const uint32_t s_x = smem_base + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes;
-      smbd_multiply_stage<T, TILE_N>(smem, words, starts + s * 128 + me.upper * 64 + warp * 16,
+      smbd_multiply_stage<T, TILE_N>(words, starts + s * 128 + me.upper * 64 + warp * 16,
                                      s_x, me, acc);
       __syncwarp();  // every lane has read the stage
       if (lane == 0) ptx::mbarrier_arrive(empty0 + 8 * s);
