@@ -1,6 +1,7 @@
 #include "io/safetensors.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -142,9 +143,14 @@ SafetensorsFile SafetensorsFile::parse(std::vector<uint8_t> bytes, const std::st
       corrupt(what, "tensor '" + key + "' byte range [" + std::to_string(t.begin) + ", " +
                         std::to_string(t.end) + ") lies outside the " + std::to_string(data_size) +
                         "-byte data section (truncated?)");
-    if (t.end - t.begin != count * elem)
-      corrupt(what, "tensor '" + key + "' holds " + std::to_string(t.end - t.begin) +
-                        " bytes but its shape and dtype need " + std::to_string(count * elem));
+    // count * elem can exceed 64 bits (count is capped at 2^62, elem is up to 8): compare
+    // by division first, so a wrapped product never matches the byte range.
+    const uint64_t span = t.end - t.begin;
+    if (count > span / elem || span != count * elem)
+      corrupt(what, "tensor '" + key + "' holds " + std::to_string(span) +
+                        " bytes but its shape and dtype need " +
+                        (count > UINT64_MAX / elem ? std::string("more than 2^64")
+                                                   : std::to_string(count * elem)));
     if (t.end > t.begin) ranges.emplace_back(t.begin, t.end);
     f.tensors_[key] = std::move(t);
   }

@@ -153,6 +153,9 @@ TEST_CASE("corrupt and truncated files give a status, never a crash") {
       {"size", C, [&](json& h) { h["w.values"]["shape"] = {1}; }},
       {"unknown_dtype", C, [&](json& h) { h["w.values"]["dtype"] = "Q4"; }},
       {"meta_type", C, [&](json& h) { h["__metadata__"]["spinfer.format"] = 3; }},
+      // shape x element size wraps past 2^64 to the byte count of the range (0 here)
+      {"wrap_extra", C, [&](json& h) { h["extra"] = {{"dtype", "U64"}, {"shape", {uint64_t(1) << 61}}, {"data_offsets", {0, 0}}}; }},
+      {"wrap_bitmaps", C, [&](json& h) { h["w.bitmaps"]["shape"] = {uint64_t(1) << 61}; h["w.bitmaps"]["data_offsets"][1] = h["w.bitmaps"]["data_offsets"][0]; }},
   };
   for (const auto& c : cases) {
     const std::string q = with_header(p, c.tag, c.edit);
