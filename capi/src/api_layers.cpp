@@ -49,9 +49,30 @@ void init_base(LayerBase& base, spinfer_context_t* ctx, const spinfer_matrix_t* 
 }
 
 void check_n(const LayerBase& base, int64_t n) {
-  require(n >= 0 && (base.max_tokens == 0 || n <= base.max_tokens), SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+  if (base.max_tokens == 0) {  // a layer without scratch (linear): any n whose arrays exist
+    require(n >= 0 && n <= kMaxTokens * 64, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+      return "n = " + std::to_string(n) + " is outside [0, " + std::to_string(kMaxTokens * 64) + "]";
+    });
+    return;
+  }
+  require(n >= 0 && n <= base.max_tokens, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
     return "n = " + std::to_string(n) + " is outside [0, max_tokens = " + std::to_string(base.max_tokens) +
            "]";
+  });
+}
+
+// An op reads `in` ([n, in_width]) while it writes `out` ([n, out_width]): they must not
+// share a byte (the output would be written before the input is read, or half-way).
+void require_disjoint(const void* in, int64_t in_width, const char* in_name, const void* out,
+                      int64_t out_width, int64_t n, DType dt) {
+  if (!in || !out || n == 0) return;
+  const uintptr_t size = spinfer::dtype_size(dt);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(in), b = reinterpret_cast<uintptr_t>(out);
+  const uintptr_t a_end = a + uintptr_t(n) * uintptr_t(in_width) * size;
+  const uintptr_t b_end = b + uintptr_t(n) * uintptr_t(out_width) * size;
+  require(a_end <= b || b_end <= a, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+    return std::string(in_name) + " overlaps y (the op reads " + in_name +
+           " while it writes y; pass separate buffers)";
   });
 }
 
@@ -101,7 +122,10 @@ spinfer_status_t spinfer_linear_forward(spinfer_context_t* ctx, spinfer_linear_t
     require_not_null(x, "x");
     require_not_null(y, "y");
     const int64_t in = layer->layer->in_features(), outf = layer->layer->out_features();
-    ActivationIo io(layer->base, spinfer::capi::require_dtype(dtype, "x/y"));
+    const DType dt = spinfer::capi::require_dtype(dtype, "x/y");
+    require_disjoint(x, in, "x", y, outf, n, dt);
+    require_disjoint(residual, outf, "residual", y, outf, n, dt);
+    ActivationIo io(layer->base, dt);
     const void* xi = io.in(x, n * in);
     const void* ri = io.in(residual, n * outf);
     layer->layer->forward(xi, n, ri, io.out(y, n * outf), stream);
@@ -170,7 +194,10 @@ spinfer_status_t spinfer_mlp_forward(spinfer_context_t* ctx, spinfer_mlp_t* mlp,
     require_not_null(x, "x");
     require_not_null(y, "y");
     const int64_t h = mlp->layer->hidden();
-    ActivationIo io(mlp->base, spinfer::capi::require_dtype(dtype, "x/y"));
+    const DType dt = spinfer::capi::require_dtype(dtype, "x/y");
+    require_disjoint(x, h, "x", y, h, n, dt);
+    require_disjoint(residual, h, "residual", y, h, n, dt);
+    ActivationIo io(mlp->base, dt);
     const void* xi = io.in(x, n * h);
     const void* ri = io.in(residual, n * h);
     void* yo = io.out(y, n * h);
@@ -251,7 +278,10 @@ spinfer_status_t spinfer_attention_forward(spinfer_context_t* ctx, spinfer_atten
     require_not_null(x, "x");
     require_not_null(y, "y");
     const int64_t h = attention->layer->hidden();
-    ActivationIo io(attention->base, spinfer::capi::require_dtype(dtype, "x/y"));
+    const DType dt = spinfer::capi::require_dtype(dtype, "x/y");
+    require_disjoint(x, h, "x", y, h, n, dt);
+    require_disjoint(residual, h, "residual", y, h, n, dt);
+    ActivationIo io(attention->base, dt);
     const void* xi = io.in(x, n * h);
     const void* ri = io.in(residual, n * h);
     void* yo = io.out(y, n * h);

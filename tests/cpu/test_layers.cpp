@@ -373,6 +373,15 @@ TEST_CASE("layer API: NULL handles, shapes and dtypes give statuses with message
   Ctx other;
   CHECK(spinfer_linear_forward(other.ctx, lin, x.data(), 1, nullptr, y.data(), SPINFER_DTYPE_F32, nullptr) ==
         SPINFER_STATUS_INVALID_ARGUMENT);
+  // A residual that is (or overlaps) y: y is written before the residual is read.
+  CHECK(spinfer_linear_forward(c.ctx, lin, x.data(), 1, y.data(), y.data(), SPINFER_DTYPE_F32, nullptr) ==
+        SPINFER_STATUS_INVALID_ARGUMENT);
+  CHECK(std::strstr(spinfer_last_error_message(), "residual overlaps y") != nullptr);
+  CHECK(spinfer_linear_forward(c.ctx, lin, x.data(), 1, y.data() + 63, y.data(), SPINFER_DTYPE_F32, nullptr) ==
+        SPINFER_STATUS_INVALID_ARGUMENT);
+  // n whose n x features product would overflow is refused before anything is computed.
+  CHECK(spinfer_linear_forward(c.ctx, lin, x.data(), (int64_t(1) << 57) + 1, nullptr, y.data(),
+                               SPINFER_DTYPE_F32, nullptr) == SPINFER_STATUS_INVALID_ARGUMENT);
   spinfer_linear_destroy(lin);
   CHECK(spinfer_linear_destroy(nullptr) == SPINFER_STATUS_SUCCESS);
   CHECK(spinfer_mlp_destroy(nullptr) == SPINFER_STATUS_SUCCESS);
