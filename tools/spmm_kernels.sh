@@ -5,7 +5,7 @@
 # run, against cuBLAS), and Nsight Compute counts per kernel: issued warp instructions
 # and shared-memory wavefronts per GroupTile, the numbers of the cost model
 # (docs/performance.md).
-#   OUT=... tools/spmm_kernels.sh [build] [test] [sanitize] [bench] [ncu]   (default: all)
+#   OUT=... tools/spmm_kernels.sh [build] [test] [bench] [ncu] [sanitize]   (default: all, in this order)
 # Needs the header-only test dependencies in .deps (DEVELOPERS.md, "The GPU machine").
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ OUT=${OUT:-$PWD/spmm_kernels_out}
 mkdir -p "$OUT"
 BUILD=${BUILD_DIR:-build-gpu}
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(build test sanitize bench ncu)
+[ ${#steps[@]} -eq 0 ] && steps=(build test bench ncu sanitize)
 has() { local s; for s in "${steps[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 BENCH=$BUILD/bench/spmm/bench_spmm
 TESTS=$BUILD/tests/gpu/spinfer_gpu_tests
@@ -33,17 +33,6 @@ if has test; then
   "$TESTS" -tc='spmm*' >"$OUT/tests.log" 2>&1 || rc=1
   echo "tests: $(grep -E '^\[doctest\] (test cases|assertions)' "$OUT/tests.log" | tr '\n' ' ')"
   grep -B3 -A12 -m3 "ERROR" "$OUT/tests.log" | head -60
-fi
-
-if has sanitize; then
-  # Small cases of every kernel (the non-uniform test and the bias / split-K / tile test).
-  for tool in memcheck racecheck synccheck; do
-    compute-sanitizer --tool $tool --error-exitcode 99 "$TESTS" \
-      -tc='*non-uniform*,*forced split-K*' >>"$OUT/sanitize.log" 2>&1
-    r=$?
-    echo "$tool: exit $r $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize.log" | tail -1)"
-    [ $r -ne 0 ] && rc=1
-  done
 fi
 
 if has bench; then
@@ -72,4 +61,15 @@ if has ncu && command -v ncu >/dev/null; then
        /dram__throughput/{printf "%-22s %-12s %8s us  inst/GT %6.0f  smem wavefronts/GT %5.0f  conflicts/GT %5.0f  DRAM %s%%\n", c, k, t, i/g, w/g, b/g, $NF}' \
     "$OUT/ncu.txt" | tee "$OUT/ncu_summary.txt"
 fi
+if has sanitize; then
+  # Small cases of every kernel (the non-uniform test and the bias / split-K / tile test).
+  for tool in memcheck racecheck synccheck; do
+    compute-sanitizer --tool $tool --error-exitcode 99 "$TESTS" \
+      -tc='*non-uniform*,*forced split-K*' >>"$OUT/sanitize.log" 2>&1
+    r=$?
+    echo "$tool: exit $r $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitize.log" | tail -1)"
+    [ $r -ne 0 ] && rc=1
+  done
+fi
+
 exit $rc
