@@ -6,6 +6,7 @@
 //       Lists the matrices of a spinfer safetensors file with their statistics.
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -30,19 +31,61 @@ namespace {
     if (s_ != SPINFER_STATUS_SUCCESS) die(#expr, s_); \
   } while (0)
 
+const char kUsage[] =
+    "usage: spinfer demo [--rows M] [--cols K] [--tokens N] [--sparsity S] [--dtype f16|bf16]\n"
+    "         M, K in [1, 65536] with M * K <= 2^28; N in [1, 4096]; S in [0, 1)\n"
+    "       spinfer inspect FILE.safetensors\n"
+    "       spinfer --version | --help\n";
+
+// Reports a bad command line (exit code 2) naming the option and the value.
+[[noreturn]] void bad_argument(const std::string& option, const std::string& value, const char* want) {
+  std::fprintf(stderr, "spinfer demo: %s '%s' is not %s\n%s", option.c_str(), value.c_str(), want, kUsage);
+  std::exit(2);
+}
+
+// The whole string as an integer in [lo, hi], else bad_argument.
+int64_t parse_integer(const std::string& option, const char* text, int64_t lo, int64_t hi) {
+  char* end = nullptr;
+  errno = 0;
+  const long long v = std::strtoll(text, &end, 10);
+  const std::string want = "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
+  if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi) bad_argument(option, text, want.c_str());
+  return v;
+}
+
 int demo(int argc, char** argv) {
   int64_t rows = 4096, cols = 4096, n = 8;
   double sparsity = 0.5;
   spinfer_dtype_t dtype = SPINFER_DTYPE_F16;
-  for (int i = 2; i + 1 < argc; i += 2) {
+  for (int i = 2; i < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--rows") rows = std::atoll(argv[i + 1]);
-    else if (k == "--cols") cols = std::atoll(argv[i + 1]);
-    else if (k == "--tokens") n = std::atoll(argv[i + 1]);
-    else if (k == "--sparsity") sparsity = std::atof(argv[i + 1]);
-    else if (k == "--dtype") dtype = std::string(argv[i + 1]) == "bf16" ? SPINFER_DTYPE_BF16 : SPINFER_DTYPE_F16;
-    else { std::fprintf(stderr, "spinfer demo: unknown option %s\n", argv[i]); return 2; }
+    if (k == "--help" || k == "-h") {
+      std::printf("%s", kUsage);
+      return 0;
+    }
+    if (i + 1 >= argc) bad_argument(k, "", "followed by a value");
+    const char* v = argv[i + 1];
+    if (k == "--rows") rows = parse_integer(k, v, 1, 65536);
+    else if (k == "--cols") cols = parse_integer(k, v, 1, 65536);
+    else if (k == "--tokens") n = parse_integer(k, v, 1, 4096);
+    else if (k == "--sparsity") {
+      char* end = nullptr;
+      sparsity = std::strtod(v, &end);
+      // Written so that NaN fails too; 1.0 would leave nothing to multiply.
+      if (end == v || *end != '\0' || !(sparsity >= 0.0 && sparsity < 1.0))
+        bad_argument(k, v, "a number in [0, 1)");
+    } else if (k == "--dtype") {
+      const std::string d = v;
+      if (d == "f16" || d == "fp16") dtype = SPINFER_DTYPE_F16;
+      else if (d == "bf16") dtype = SPINFER_DTYPE_BF16;
+      else bad_argument(k, v, "f16 or bf16 (the storage dtypes of the format)");
+    } else {
+      std::fprintf(stderr, "spinfer demo: unknown option %s\n%s", argv[i], kUsage);
+      return 2;
+    }
   }
+  if (rows * cols > (int64_t(1) << 28))
+    bad_argument("--rows x --cols", std::to_string(rows) + " x " + std::to_string(cols), "at most 2^28 weights");
   std::printf("spinfer %s: W %lld x %lld, N = %lld tokens, target sparsity %.0f %%\n", spinfer_version(),
               (long long)rows, (long long)cols, (long long)n, sparsity * 100);
 
@@ -53,12 +96,20 @@ int demo(int argc, char** argv) {
   for (auto& v : w) v = normal(rng);
   std::vector<float> mags(w.size());
   for (size_t i = 0; i < w.size(); ++i) mags[i] = std::fabs(w[i]);
-  const size_t cut = size_t(sparsity * double(w.size()));
+  // Exactly `cut` weights are pruned: every |w| below the threshold, then ties at it in
+  // order until the count is reached (a `<=` test would prune every tie).
+  size_t cut = std::min(w.size(), size_t(sparsity * double(w.size())));
   if (cut > 0) {
     std::nth_element(mags.begin(), mags.begin() + std::ptrdiff_t(cut - 1), mags.end());
     const float threshold = mags[cut - 1];
-    for (auto& v : w)
-      if (std::fabs(v) <= threshold) v = 0.0f;
+    size_t below = 0;
+    for (const float v : w) below += std::fabs(v) < threshold;
+    size_t ties = cut - below;
+    for (auto& v : w) {
+      const float a = std::fabs(v);
+      if (a < threshold) v = 0.0f;
+      else if (a == threshold && ties > 0) { v = 0.0f; --ties; }
+    }
   }
 
   // 2. Encode, save, load back.
@@ -158,6 +209,10 @@ int inspect(const char* path) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0)) {
+    std::printf("%s", kUsage);
+    return 0;
+  }
   if (argc >= 2 && std::strcmp(argv[1], "demo") == 0) return demo(argc, argv);
   if (argc == 3 && std::strcmp(argv[1], "inspect") == 0) return inspect(argv[2]);
   if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
@@ -165,9 +220,6 @@ int main(int argc, char** argv) {
                 spinfer_has_cuda() ? "CUDA" : "host only");
     return 0;
   }
-  std::fprintf(stderr,
-               "usage: spinfer demo [--rows M] [--cols K] [--tokens N] [--sparsity S] [--dtype f16|bf16]\n"
-               "       spinfer inspect FILE.safetensors\n"
-               "       spinfer --version\n");
+  std::fprintf(stderr, "%s", kUsage);
   return 2;
 }
