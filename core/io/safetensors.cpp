@@ -11,6 +11,7 @@
 
 #include "common/error.hpp"
 #include "common/fault_injection.hpp"
+#include "io/file_kind.hpp"
 #include "io/json_text.hpp"
 
 namespace spinfer::io {
@@ -45,6 +46,7 @@ namespace {
 // An open file and its size, or IO_ERROR naming the path.
 std::ifstream open_for_reading(const std::string& path, uint64_t& size) {
   std::ifstream in;
+  require_regular_file(path);  // before open: a FIFO would block it
   if (!fault::should_fail(fault::Site::file_open)) in.open(path, std::ios::binary | std::ios::ate);
   if (!in.is_open()) throw Error(SPINFER_STATUS_IO_ERROR, "cannot open '" + path + "' for reading");
   const std::streamoff end = in.tellg();
@@ -191,6 +193,7 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
   std::string text = header.str();
   text.append((8 - text.size() % 8) % 8, ' ');  // keep the data section 8-byte aligned
 
+  require_replaceable(path);
   // A name of its own per call: concurrent saves to one path must not share a temporary.
   static std::atomic<uint64_t> save_counter{0};
   const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(save_counter++);
@@ -211,6 +214,12 @@ void write_safetensors(const std::string& path, const std::vector<TensorToWrite>
       std::remove(tmp.c_str());
       throw Error(SPINFER_STATUS_IO_ERROR, "cannot write '" + tmp + "' (disk full?)");
     }
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  try {
+    require_replaceable(path);  // again: the path may have changed while the data was written
   } catch (...) {
     std::remove(tmp.c_str());
     throw;

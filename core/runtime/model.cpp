@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "common/error.hpp"
+#include "io/file_kind.hpp"
 #include "runtime/weight_store.hpp"
 
 namespace spinfer::runtime {
@@ -186,6 +187,7 @@ int64_t Model::generate_greedy(int32_t seq, const int32_t* prompt, int64_t promp
 namespace {
 
 std::string read_text(const std::string& path) {
+  io::require_regular_file(path);  // a FIFO would block the open, a directory "open" fine
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   require(bool(f), SPINFER_STATUS_IO_ERROR, [&] { return "cannot open '" + path + "'"; });
   const std::streamoff size = f.tellg();

@@ -1,6 +1,7 @@
 // safetensors files: round trips, several matrices per file, and corrupt input.
 #include <doctest/doctest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -163,6 +164,48 @@ TEST_CASE("corrupt and truncated files give a status, never a crash") {
     std::remove(q.c_str());
   }
   std::remove(p.c_str());
+}
+
+TEST_CASE("paths that are not regular files: IO_ERROR, never a hang or a replaced link") {
+  namespace fs = std::filesystem;
+  const HostMatrix a = sample(70, 90, 0.5, DType::f16, 4);
+  const fs::path dir = fs::temp_directory_path() / ("spinfer_kinds_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto status_of = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.status();
+    }
+    return SPINFER_STATUS_SUCCESS;
+  };
+  // A directory where a file is expected (was OUT_OF_MEMORY: it tried to read 2^63 bytes).
+  CHECK(load_status(dir.string()) == SPINFER_STATUS_IO_ERROR);
+  CHECK(status_of([&] { io::list_matrices(dir.string()); }) == SPINFER_STATUS_IO_ERROR);
+  // A FIFO (opening one for reading blocks until a writer comes: must fail at once).
+  const fs::path fifo = dir / "fifo.safetensors";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(load_status(fifo.string()) == SPINFER_STATUS_IO_ERROR);
+  CHECK(status_of([&] { io::list_matrices(fifo.string()); }) == SPINFER_STATUS_IO_ERROR);
+  // Saving never replaces a symbolic link, a directory, a FIFO or a read-only file.
+  const fs::path target = dir / "target.safetensors", link = dir / "link.safetensors";
+  io::save_matrices(target.string(), {{"w", &a}});
+  const auto before = read_bytes(target.string());
+  fs::create_symlink(target, link);
+  CHECK(status_of([&] { io::save_matrices(link.string(), {{"w", &a}}); }) == SPINFER_STATUS_IO_ERROR);
+  CHECK(fs::is_symlink(link));
+  CHECK(status_of([&] { io::save_matrices(dir.string(), {{"w", &a}}); }) == SPINFER_STATUS_IO_ERROR);
+  CHECK(status_of([&] { io::save_matrices(fifo.string(), {{"w", &a}}); }) == SPINFER_STATUS_IO_ERROR);
+  CHECK(fs::is_fifo(fifo));
+  fs::permissions(target, fs::perms::owner_read);
+  CHECK(status_of([&] { io::save_matrices(target.string(), {{"w", &a}}); }) == SPINFER_STATUS_IO_ERROR);
+  CHECK(read_bytes(target.string()) == before);
+  // Nothing was left behind (no temporaries).
+  size_t entries = 0;
+  for (const auto& e : fs::directory_iterator(dir)) entries += !e.path().empty();
+  CHECK(entries == 3);
+  fs::permissions(target, fs::perms::owner_all);
+  fs::remove_all(dir);
 }
 
 TEST_CASE("encode + save + load of 4096 x 11008 fp16 at 50 % is well under a second") {
