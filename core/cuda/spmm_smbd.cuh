@@ -1,5 +1,6 @@
-// The SpMM kernel: Y = X * W^T with W in TCA-BME (docs/format.md), following the
-// Shared Memory Bitmap Decoding (SMBD) of SpInfer (Fan et al., EuroSys '25, §4.2-4.3).
+// The block SpMM kernel: Y = X * W^T with W in TCA-BME (docs/format.md), following the
+// Shared Memory Bitmap Decoding (SMBD) of SpInfer (Fan et al., EuroSys '25, §4.2-4.3),
+// and the decode stage it shares with the warp-specialised kernel (spmm_smbd_specialised.cuh).
 //
 // Map
 //   - One block (4 warps) computes a 64-row strip of Y^T (one GroupTile row of W) for
@@ -8,17 +9,14 @@
 //     aligned runs), its 64 bitmaps and the matching X tile into shared memory while the
 //     warps decode and multiply an earlier stage. Hopper: values and bitmaps by two bulk
 //     copies (one lane) on a per-stage mbarrier; X, and everything before Hopper, by
-//     16-byte cp.async from all threads.
+//     16-byte cp.async from all threads. One block barrier per stage.
 //   - Warp w owns TCTile row w of the GroupTile (16 rows x 64 k). W is operand A of
-//     mma.m16n8k16 (Y^T = W * X^T): for BitmapTile j of a TCTile, lane L owns bits 2L and
-//     2L+1, so it finds its values at start_j + popcount(bitmap & ((1 << 2L) - 1)). The
-//     bitmaps arrive as 32-bit halves (cuda/bitmap_layout.hpp), so a lane loads its half
-//     of a TCTile's four bitmaps, and their starts (scanned once per stage), with one
-//     16-byte load each.
-//   - Epilogue: accumulators go through shared memory; with split-K every block writes
-//     fp32 partials to the context workspace and the last block of a tile (atomic
-//     counter, reset by that block so graph replays work) sums them in slice order:
-//     the result does not depend on which block finishes last.
+//     mma.m16n8k16 (Y^T = W * X^T): for BitmapTile j of a TCTile, lane L owns its pair of
+//     bits, and reads values i-1 and i of the tile's run with i = popcount(word & mask)
+//     (smbd_decode.hpp). The bitmaps arrive as 32-bit halves (cuda/bitmap_layout.hpp), so
+//     a lane loads its half of a TCTile's four bitmaps, and their starts (scanned once per
+//     stage by every warp), with one 16-byte load each.
+//   - Epilogue: smbd_store_tile (spmm_epilogue.cuh).
 // No validation here: the entry (spmm.cu) checks everything first.
 #pragma once
 
