@@ -34,8 +34,17 @@ WeightStore::WeightStore(const std::string& dir) {
     files_.push_back(std::make_unique<io::SafetensorsFile>(io::SafetensorsFile::read(path)));
     paths_.push_back(path);
     const io::SafetensorsFile* f = files_.back().get();
-    for (const std::string& m : io::list_matrices(*f)) matrices_[m] = {f, path};
-    for (const auto& [name, entry] : f->tensors()) tensors_[name] = {f, path};
+    // A name in two files would make the outcome depend on which file sorts last (a stray
+    // copy changes the model): refuse it, naming both files.
+    const auto add = [&](std::map<std::string, Located>& to, const std::string& name, const char* what) {
+      const auto [it, inserted] = to.emplace(name, Located{f, path});
+      require(inserted, SPINFER_STATUS_CORRUPT_DATA, [&] {
+        return std::string(what) + " '" + name + "' is in both '" + it->second.path + "' and '" + path +
+               "' (remove the stray file)";
+      });
+    };
+    for (const std::string& m : io::list_matrices(*f)) add(matrices_, m, "matrix");
+    for (const auto& [name, entry] : f->tensors()) add(tensors_, name, "tensor");
   }
 }
 

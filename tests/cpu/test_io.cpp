@@ -15,6 +15,7 @@
 #include "format/encode.hpp"
 #include "io/matrix_file.hpp"
 #include "io/safetensors.hpp"
+#include "runtime/weight_store.hpp"
 #include "test_util.hpp"
 
 using namespace spinfer;
@@ -205,6 +206,29 @@ TEST_CASE("paths that are not regular files: IO_ERROR, never a hang or a replace
   for (const auto& e : fs::directory_iterator(dir)) entries += !e.path().empty();
   CHECK(entries == 3);
   fs::permissions(target, fs::perms::owner_all);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("a model directory with one name in two files is refused, naming both") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("spinfer_dup_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const HostMatrix a = sample(70, 90, 0.5, DType::f16, 4), b = sample(70, 90, 0.6, DType::f16, 5);
+  io::save_matrices((dir / "model-00001.safetensors").string(), {{"layer.w", &a}});
+  io::save_matrices((dir / "model-00002.safetensors").string(), {{"other.w", &b}});
+  CHECK_NOTHROW(runtime::WeightStore(dir.string()));
+  // A stray copy holding a tensor that is already there.
+  io::save_matrices((dir / "stray.safetensors").string(), {{"layer.w", &b}});
+  try {
+    runtime::WeightStore store(dir.string());
+    FAIL("a duplicated matrix was accepted");
+  } catch (const Error& e) {
+    CHECK(e.status() == SPINFER_STATUS_CORRUPT_DATA);
+    const std::string msg = e.what();
+    CHECK(msg.find("layer.w") != std::string::npos);
+    CHECK(msg.find("model-00001.safetensors") != std::string::npos);
+    CHECK(msg.find("stray.safetensors") != std::string::npos);
+  }
   fs::remove_all(dir);
 }
 
