@@ -56,6 +56,9 @@ Attention::Attention(Backend& backend, const AttentionConfig& c, const MatrixInp
   bias_len(k_bias, kvd, "k");
   bias_len(v_bias, kvd, "v");
   bias_len(o_bias, hidden_, "o");
+  require(std::isfinite(c.scale), SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+    return "attention scale must be finite (0 = 1 / sqrt(head_dim)), got " + std::to_string(c.scale);
+  });
   scale_ = c.scale != 0.0f ? c.scale : float(1.0 / std::sqrt(double(head_dim_)));
 
   const DType act = backend.act_dtype();
@@ -83,6 +86,15 @@ Attention::Attention(Backend& backend, const AttentionConfig& c, const MatrixInp
     std::vector<float> f = c.inv_freq.empty() ? rope_inv_freq(head_dim_, c.rope_theta) : c.inv_freq;
     require(int64_t(f.size()) == head_dim_ / 2, SPINFER_STATUS_INVALID_ARGUMENT,
             "RoPE frequency table must have head_dim / 2 entries");
+    require(!c.inv_freq.empty() || (c.rope_theta > 0 && std::isfinite(c.rope_theta)),
+            SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+              return "attention rope_theta must be finite and > 0, got " + std::to_string(c.rope_theta);
+            });
+    for (const float v : f)
+      require(std::isfinite(v), SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+        return "the RoPE frequencies hold NaN or infinity (rope_theta " + std::to_string(c.rope_theta) +
+               " is too small)";
+      });
     inv_freq_ = to_backend(backend, f, DType::f32, stream);
   }
 }

@@ -1,6 +1,7 @@
 #include "runtime/model.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 
 #include "common/error.hpp"
@@ -161,7 +162,12 @@ int64_t Model::generate_greedy(int32_t seq, const int32_t* prompt, int64_t promp
   require(max_new >= 0, SPINFER_STATUS_INVALID_ARGUMENT, "max_new_tokens is negative");
   require(max_new == 0 || out != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "out_tokens is NULL");
   std::vector<float> logits(size_t(parts_.config.vocab_size));
+  // Non-finite logits (overflowing weights or activations) have no arg max: an error,
+  // not token 0.
   auto argmax = [&] {
+    for (const float v : logits)
+      require(std::isfinite(v), SPINFER_STATUS_CORRUPT_DATA,
+              "the logits hold NaN or infinity: no greedy token (check the weights and config)");
     return int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
   };
   prefill(seq, prompt, prompt_length, logits.data(), stream);  // undoes itself if it fails

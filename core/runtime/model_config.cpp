@@ -37,6 +37,15 @@ struct Reader {
     if (!it->is_number()) bad(key, "is not a number");
     return it->get<double>();
   }
+  // A number in [lo, hi] (NaN and infinities fail), else CORRUPT_DATA naming the field:
+  // values that would load and then compute NaN everywhere are refused at load.
+  double number_in(const std::string& key, double fallback, double lo, double hi) const {
+    const double v = number(key, fallback);
+    if (!(v >= lo && v <= hi))
+      bad(key, "is out of range: " + std::to_string(v) + " (expected " + std::to_string(lo) + " to " +
+                   std::to_string(hi) + ")");
+    return v;
+  }
   bool boolean(const std::string& key, bool fallback) const {
     auto it = j.find(key);
     if (it == j.end() || it->is_null()) return fallback;
@@ -63,14 +72,18 @@ void apply_rope_scaling(const json& s, const std::string& what, ModelConfig& c) 
   std::string type = r.string("rope_type", r.string("type", "default"));
   if (type == "default") return;
   const double factor = r.number("factor", 1.0);
-  if (!(factor > 0)) throw Error(SPINFER_STATUS_CORRUPT_DATA, what + ": rope_scaling.factor must be > 0");
+  if (!(factor > 0) || !std::isfinite(factor))
+    throw Error(SPINFER_STATUS_CORRUPT_DATA, what + ": rope_scaling.factor must be a finite number > 0");
   if (type == "linear") {
     for (float& f : c.inv_freq) f = float(f / factor);
     return;
   }
   if (type != "llama3") unsupported(what, "rope_scaling type '" + type + "' is not supported");
-  const double low = r.number("low_freq_factor", 1.0), high = r.number("high_freq_factor", 4.0);
-  const double old_ctx = r.number("original_max_position_embeddings", 8192.0);
+  const double low = r.number_in("low_freq_factor", 1.0, 1e-6, 1e6);
+  const double high = r.number_in("high_freq_factor", 4.0, 1e-6, 1e6);
+  if (!(high > low))
+    throw Error(SPINFER_STATUS_CORRUPT_DATA, what + ": rope_scaling.high_freq_factor must exceed low_freq_factor");
+  const double old_ctx = r.number_in("original_max_position_embeddings", 8192.0, 1, 1e12);
   const double pi = 3.14159265358979323846;
   const double low_wavelen = old_ctx / low, high_wavelen = old_ctx / high;
   for (float& f : c.inv_freq) {
@@ -139,7 +152,7 @@ ModelConfig parse_model_config(const std::string& text, const std::string& what)
     c.arch = SPINFER_ARCH_LLAMA;
     c.intermediate_size = r.integer("intermediate_size", 0, true);
     c.num_kv_heads = int(r.integer("num_key_value_heads", c.num_heads, false, 1, 4096));
-    c.norm_eps = float(r.number("rms_norm_eps", 1e-6));
+    c.norm_eps = float(r.number_in("rms_norm_eps", 1e-6, 0.0, 1.0));
     c.activation = activation_from_name(r.string("hidden_act", "silu"));
     c.tie_word_embeddings = r.boolean("tie_word_embeddings", false);
     c.attention_bias = r.boolean("attention_bias", false);
@@ -165,12 +178,19 @@ ModelConfig parse_model_config(const std::string& text, const std::string& what)
     // Newer transformers write "rope_parameters" {rope_type, rope_theta, factor, ...}
     // instead of rope_theta + rope_scaling.
     const bool params = j.contains("rope_parameters") && j["rope_parameters"].is_object();
-    const double theta = params ? Reader{j["rope_parameters"], what}.number("rope_theta", r.number("rope_theta", 10000.0))
-                                : r.number("rope_theta", 10000.0);
+    // rope_theta <= 0 or not finite turns the rotary frequencies into NaN; a tiny one into
+    // infinities (checked on the table below).
+    constexpr double kTiny = 1e-300;
+    const double theta =
+        params ? Reader{j["rope_parameters"], what}.number_in("rope_theta", r.number("rope_theta", 10000.0), kTiny, 1e300)
+               : r.number_in("rope_theta", 10000.0, kTiny, 1e300);
     c.inv_freq = layers::rope_inv_freq(c.head_dim, theta);
     if (params) apply_rope_scaling(j["rope_parameters"], what, c);
     else if (j.contains("rope_scaling")) apply_rope_scaling(j["rope_scaling"], what, c);
     if (r.number("partial_rotary_factor", 1.0) != 1.0) unsupported(what, "partial rotary embeddings");
+    for (const float f : c.inv_freq)
+      if (!std::isfinite(f) || f < 0)
+        throw Error(SPINFER_STATUS_CORRUPT_DATA, what + ": the rope parameters give a non-finite frequency");
   }
   return c;
 }

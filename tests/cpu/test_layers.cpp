@@ -402,4 +402,17 @@ TEST_CASE("layer API: NULL handles, shapes and dtypes give statuses with message
                                  SPINFER_DTYPE_F32, &ac, nullptr) == SPINFER_STATUS_SHAPE_MISMATCH);
   CHECK(attn == nullptr);
   CHECK(std::strstr(spinfer_last_error_message(), "expected") != nullptr);
+  // A score scale of NaN or infinity (every attention output NaN) is refused at creation.
+  Mat kk = ref::random_mat(32, 64, 0.5, 0, rng);
+  Enc ekk(kk);
+  for (double bad_scale : {std::nan(""), -double(INFINITY), double(INFINITY)}) {
+    ac.scale = bad_scale;
+    CHECK(spinfer_attention_create(c.ctx, &attn, eq.m, ekk.m, ekk.m, eq.m, nullptr, nullptr, nullptr, nullptr,
+                                   SPINFER_DTYPE_F32, &ac, nullptr) == SPINFER_STATUS_INVALID_ARGUMENT);
+    CHECK(std::strstr(spinfer_last_error_message(), "scale") != nullptr);
+  }
+  ac.scale = 0;
+  SP_OK(spinfer_attention_create(c.ctx, &attn, eq.m, ekk.m, ekk.m, eq.m, nullptr, nullptr, nullptr, nullptr,
+                                 SPINFER_DTYPE_F32, &ac, nullptr));
+  spinfer_attention_destroy(attn);
 }

@@ -173,4 +173,24 @@ TEST_CASE("model config: Hugging Face fields, RoPE variants and refusals") {
         SPINFER_STATUS_NOT_SUPPORTED);
   CHECK(status_of("not json") == SPINFER_STATUS_CORRUPT_DATA);
   CHECK(status_of("{" + base + R"(, "hidden_act": "relu6"})") == SPINFER_STATUS_NOT_SUPPORTED);
+  // Values that would load and then give NaN logits everywhere are refused at load, the
+  // field named in the message.
+  for (const char* bad : {R"("rope_theta": 0)", R"("rope_theta": -10000.0)", R"("rope_theta": 1e-300)",
+                          R"("rms_norm_eps": -1e-6)", R"("rms_norm_eps": 2.0)",
+                          R"("rope_parameters": {"rope_theta": -1.0})",
+                          R"("rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 4.0, "high_freq_factor": 4.0})"}) {
+    CAPTURE(bad);
+    std::string message;
+    spinfer_status_t s = SPINFER_STATUS_SUCCESS;
+    try {
+      parse_model_config("{" + base + ", " + bad + "}", "cfg");
+    } catch (const spinfer::Error& e) {
+      s = e.status();
+      message = e.what();
+    }
+    CHECK(s == SPINFER_STATUS_CORRUPT_DATA);
+    const std::string field = std::string(bad).substr(2, std::string(bad).find('"', 2) - 2);
+    const bool named = message.find(field) != std::string::npos || message.find("rope") != std::string::npos;
+    CHECK_MESSAGE(named, message);
+  }
 }
