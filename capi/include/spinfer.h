@@ -185,7 +185,8 @@ typedef enum spinfer_location_t SPINFER_ENUM_INT {
   SPINFER_LOCATION_DEVICE = 1
 } spinfer_location_t;
 
-/** Facts about an encoded matrix. Set struct_size before calling get_info. */
+/** Facts about an encoded matrix. Initialise with spinfer_matrix_info_init() (or set
+ *  struct_size) before calling get_info. */
 typedef struct spinfer_matrix_info_t {
   size_t struct_size;          /**< sizeof(spinfer_matrix_info_t), set by the caller */
   int64_t rows;                /**< M */
@@ -221,6 +222,9 @@ SPINFER_API spinfer_status_t spinfer_matrix_encode(spinfer_matrix_t** out, const
  */
 SPINFER_API spinfer_status_t spinfer_matrix_decode(const spinfer_matrix_t* matrix, void* dense,
                                                    spinfer_dtype_t dense_dtype, int64_t ld);
+
+/** Zero `info` and set its struct_size, as every other struct's _init does. */
+SPINFER_API spinfer_status_t spinfer_matrix_info_init(spinfer_matrix_info_t* info);
 
 /** Fill `info` (its struct_size must be set; a smaller older struct is filled as far as it goes). */
 SPINFER_API spinfer_status_t spinfer_matrix_get_info(const spinfer_matrix_t* matrix,

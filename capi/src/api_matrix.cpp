@@ -51,6 +51,14 @@ spinfer_status_t spinfer_matrix_decode(const spinfer_matrix_t* matrix, void* den
   });
 }
 
+spinfer_status_t spinfer_matrix_info_init(spinfer_matrix_info_t* info) {
+  return guard([&] {
+    require_not_null(info, "info");
+    *info = spinfer_matrix_info_t{};
+    info->struct_size = sizeof(spinfer_matrix_info_t);
+  });
+}
+
 spinfer_status_t spinfer_matrix_get_info(const spinfer_matrix_t* matrix, spinfer_matrix_info_t* info) {
   return guard([&] {
     require_not_null(matrix, "matrix");

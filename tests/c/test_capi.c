@@ -106,8 +106,10 @@ static void test_end_to_end(void) {
 
   CHECK_STATUS(spinfer_matrix_encode(&m, w, SPINFER_DTYPE_F32, M, K, K, SPINFER_DTYPE_BF16), SPINFER_STATUS_SUCCESS);
   CHECK_STATUS(spinfer_matrix_validate(m), SPINFER_STATUS_SUCCESS);
-  memset(&info, 0, sizeof info);
-  info.struct_size = sizeof info;
+  memset(&info, 0xAB, sizeof info);
+  CHECK_STATUS(spinfer_matrix_info_init(&info), SPINFER_STATUS_SUCCESS);
+  CHECK(info.struct_size == sizeof info && info.rows == 0 && info.nnz == 0 && info.bytes == 0);
+  CHECK_STATUS(spinfer_matrix_info_init(NULL), SPINFER_STATUS_INVALID_ARGUMENT);
   CHECK_STATUS(spinfer_matrix_get_info(m, &info), SPINFER_STATUS_SUCCESS);
   CHECK(info.rows == M && info.cols == K && info.dtype == SPINFER_DTYPE_BF16);
   CHECK(info.location == SPINFER_LOCATION_HOST && info.format_version == SPINFER_FORMAT_VERSION);

@@ -219,7 +219,8 @@ pub const SPINFER_LOCATION_HOST: spinfer_location_t = 0;
 pub const SPINFER_LOCATION_DEVICE: spinfer_location_t = 1;
 #[doc = " Where a matrix's arrays live."]
 pub type spinfer_location_t = ::std::os::raw::c_uint;
-#[doc = " Facts about an encoded matrix. Set struct_size before calling get_info."]
+#[doc = " Facts about an encoded matrix. Initialise with spinfer_matrix_info_init() (or set"]
+#[doc = "  struct_size) before calling get_info."]
 #[repr(C)]
 pub struct spinfer_matrix_info_t {
     #[doc = "< sizeof(spinfer_matrix_info_t), set by the caller"]
@@ -491,6 +492,10 @@ extern "C" {
         dense_dtype: spinfer_dtype_t,
         ld: i64,
     ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Zero `info` and set its struct_size, as every other struct's _init does."]
+    pub fn spinfer_matrix_info_init(info: *mut spinfer_matrix_info_t) -> spinfer_status_t;
 }
 extern "C" {
     #[doc = " Fill `info` (its struct_size must be set; a smaller older struct is filled as far as it goes)."]

@@ -5,7 +5,7 @@ use spinfer_sys as sys;
 
 use crate::dtype::{DType, Element};
 use crate::error::{check, Error, Result, Status};
-use crate::ffi::Handle;
+use crate::ffi::{library_defaults, Handle};
 use crate::shape::{from_c_count, required_len, to_i64};
 
 /// Where a matrix's arrays live.
@@ -180,9 +180,8 @@ impl Matrix {
 
     /// Shape, dtype, location, non-zero count and sizes of the matrix.
     pub fn info(&self) -> Result<MatrixInfo> {
-        // SAFETY: an all-zero struct is valid plain data; the library fills it.
-        let mut raw: sys::spinfer_matrix_info_t = unsafe { std::mem::zeroed() };
-        raw.struct_size = std::mem::size_of::<sys::spinfer_matrix_info_t>();
+        // SAFETY: the library's _init fills the plain-data struct (struct_size set).
+        let mut raw = unsafe { library_defaults(sys::spinfer_matrix_info_init) }?;
         // SAFETY: live handle, valid out pointer.
         check(unsafe { sys::spinfer_matrix_get_info(self.as_ptr(), &mut raw) })?;
         let location = match raw.location {
