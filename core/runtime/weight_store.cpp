@@ -37,10 +37,10 @@ WeightStore::WeightStore(const std::string& dir) {
     // A name in two files would make the outcome depend on which file sorts last (a stray
     // copy changes the model): refuse it, naming both files.
     const auto add = [&](std::map<std::string, Located>& to, const std::string& name, const char* what) {
-      const auto [it, inserted] = to.emplace(name, Located{f, path});
-      require(inserted, SPINFER_STATUS_CORRUPT_DATA, [&] {
-        return std::string(what) + " '" + name + "' is in both '" + it->second.path + "' and '" + path +
-               "' (remove the stray file)";
+      const auto added = to.emplace(name, Located{f, path});
+      require(added.second, SPINFER_STATUS_CORRUPT_DATA, [&] {
+        return std::string(what) + " '" + name + "' is in both '" + added.first->second.path + "' and '" +
+               path + "' (remove the stray file)";
       });
     };
     for (const std::string& m : io::list_matrices(*f)) add(matrices_, m, "matrix");
