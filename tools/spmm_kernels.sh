@@ -5,7 +5,7 @@
 # run, against cuBLAS), and Nsight Compute counts per kernel: issued warp instructions
 # and shared-memory wavefronts per GroupTile, the numbers of the cost model
 # (docs/performance.md).
-#   OUT=... tools/spmm_kernels.sh [build] [test] [bench] [ncu] [sanitize]   (default: all, in this order)
+#   OUT=... tools/spmm_kernels.sh [build] [bench] [test] [ncu] [sanitize]   (default: all, in this order)
 # Needs the header-only test dependencies in .deps (DEVELOPERS.md, "The GPU machine").
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ OUT=${OUT:-$PWD/spmm_kernels_out}
 mkdir -p "$OUT"
 BUILD=${BUILD_DIR:-build-gpu}
 steps=("$@")
-[ ${#steps[@]} -eq 0 ] && steps=(build test bench ncu sanitize)
+[ ${#steps[@]} -eq 0 ] && steps=(build bench test ncu sanitize)
 has() { local s; for s in "${steps[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 BENCH=$BUILD/bench/spmm/bench_spmm
 TESTS=$BUILD/tests/gpu/spinfer_gpu_tests
@@ -29,21 +29,21 @@ if has build; then
   echo "build: ok ($(head -1 "$OUT/build.log"))"
 fi
 
+if has bench; then
+  "$BENCH" --quick --dtype f16 --no-cusparse --csv "$OUT/bench_quick.csv" >"$OUT/bench_quick.txt" 2>&1 || rc=1
+  sed -n '/^Summary/,$p' "$OUT/bench_quick.txt"
+fi
+
 if has test; then
   "$TESTS" -tc='spmm*' >"$OUT/tests.log" 2>&1 || rc=1
   echo "tests: $(grep -E '^\[doctest\] (test cases|assertions)' "$OUT/tests.log" | tr '\n' ' ')"
   grep -B3 -A12 -m3 "ERROR" "$OUT/tests.log" | head -60
 fi
 
-if has bench; then
-  "$BENCH" --quick --dtype f16 --no-cusparse --csv "$OUT/bench_quick.csv" >"$OUT/bench_quick.txt" 2>&1 || rc=1
-  sed -n '/^Summary/,$p' "$OUT/bench_quick.txt"
-fi
-
 if has ncu && command -v ncu >/dev/null; then
   # Per case and kernel: duration, warp instructions and shared-memory wavefronts.
   metrics=gpu__time_duration.sum,smsp__inst_executed.sum,l1tex__data_pipe_lsu_wavefronts_mem_shared.sum,l1tex__data_bank_conflicts_pipe_lsu_mem_shared.sum,dram__throughput.avg.pct_of_peak_sustained_elapsed
-  for c in "28672 8192 8 0.3" "28672 8192 8 0.7" "4096 11008 8 0.5" "4096 11008 64 0.5"; do
+  for c in "28672 8192 8 0.3" "28672 8192 8 0.7" "4096 11008 64 0.5"; do
     set -- $c
     groups=$(( ($1 + 63) / 64 * (($2 + 63) / 64) ))
     for k in block specialised; do
