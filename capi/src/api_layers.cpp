@@ -336,6 +336,12 @@ spinfer_status_t spinfer_decoder_layer_create(spinfer_context_t* ctx, spinfer_de
     require(c.hidden_size >= 1 && c.intermediate_size >= 1 && c.num_heads >= 1,
             SPINFER_STATUS_INVALID_ARGUMENT,
             "config->hidden_size, intermediate_size and num_heads must be set (>= 1)");
+    constexpr int64_t kMaxFeatures = int64_t(1) << 24;
+    require(c.hidden_size <= kMaxFeatures && c.intermediate_size <= kMaxFeatures,
+            SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+              return "config->hidden_size " + std::to_string(c.hidden_size) + " or intermediate_size " +
+                     std::to_string(c.intermediate_size) + " exceeds 2^24";
+            });
     require(c.max_tokens >= 1 && c.max_tokens <= kMaxTokens, SPINFER_STATUS_INVALID_ARGUMENT,
             "config->max_tokens must be in [1, 2^24]");
     require(c.norm_eps > 0 && c.rope_theta > 0, SPINFER_STATUS_INVALID_ARGUMENT,
@@ -351,7 +357,13 @@ spinfer_status_t spinfer_decoder_layer_create(spinfer_context_t* ctx, spinfer_de
     const int kvh = c.num_kv_heads ? c.num_kv_heads : c.num_heads;
     require(c.head_dim > 0 || H % c.num_heads == 0, SPINFER_STATUS_INVALID_ARGUMENT,
             "hidden_size is not a multiple of num_heads; set head_dim");
-    const int hd = c.head_dim ? c.head_dim : int(H / c.num_heads);
+    // In 64 bits: hidden_size / num_heads must not be cut to int before it is checked.
+    const int64_t head_dim = c.head_dim ? int64_t(c.head_dim) : H / c.num_heads;
+    require(head_dim >= 2 && head_dim <= 256 && head_dim % 2 == 0, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+      return "head_dim " + std::to_string(head_dim) + (c.head_dim ? "" : " (hidden_size / num_heads)") +
+             " must be even and in [2, 256]";
+    });
+    const int hd = int(head_dim);
     const int64_t qd = int64_t(c.num_heads) * hd, kvd = int64_t(kvh) * hd;
 
     auto h = std::make_unique<spinfer_decoder_layer>();

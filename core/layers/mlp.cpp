@@ -12,9 +12,16 @@ Mlp::Mlp(Backend& backend, const MlpConfig& config, const MatrixInput& gate, con
           "MLP needs the up (fc1) and down (fc2) matrices");
   inter_ = up.rows();
   hidden_ = up.cols();
+  const auto shape = [](const MatrixInput& m) {
+    return "[" + std::to_string(m.rows()) + ", " + std::to_string(m.cols()) + "]";
+  };
   require(down.rows() == hidden_ && down.cols() == inter_, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
-    return "MLP down matrix must be [hidden, inter] = [" + std::to_string(hidden_) + ", " +
-           std::to_string(inter_) + "]";
+    // Name the odd one out: with a gate that agrees with down, up is the wrong one.
+    const bool gate_fits_down = config.gated && gate.present() && gate.rows() == down.cols() &&
+                                gate.cols() == down.rows();
+    return std::string("MLP ") + (gate_fits_down ? "up" : "down") + " matrix does not fit: up is " +
+           shape(up) + (config.gated && gate.present() ? ", gate is " + shape(gate) : std::string()) +
+           ", down is " + shape(down) + "; expected up and gate [inter, hidden], down [hidden, inter]";
   });
   require(int64_t(up_bias.size()) == 0 || int64_t(up_bias.size()) == inter_,
           SPINFER_STATUS_SHAPE_MISMATCH, "MLP up bias must have inter elements");
@@ -22,8 +29,9 @@ Mlp::Mlp(Backend& backend, const MlpConfig& config, const MatrixInput& gate, con
           SPINFER_STATUS_SHAPE_MISMATCH, "MLP down bias must have hidden elements");
   if (config.gated) {
     require(gate.present(), SPINFER_STATUS_INVALID_ARGUMENT, "a gated MLP needs the gate matrix");
-    require(gate.rows() == inter_ && gate.cols() == hidden_, SPINFER_STATUS_SHAPE_MISMATCH,
-            "MLP gate matrix must have the up matrix's shape");
+    require(gate.rows() == inter_ && gate.cols() == hidden_, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+      return "MLP gate matrix is " + shape(gate) + " but up and down give [inter, hidden] = " + shape(up);
+    });
     require(up_bias.empty(), SPINFER_STATUS_INVALID_ARGUMENT, "a gated MLP takes no up bias");
     fused_ = config.fuse_gate_up && can_concat_rows({gate, up});
     if (fused_) {

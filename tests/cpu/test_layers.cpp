@@ -125,7 +125,21 @@ TEST_CASE("mlp: plain (OPT) and gated (LLaMA), joined and separate gate/up") {
     // More tokens than max_tokens is refused.
     CHECK(spinfer_mlp_forward(c.ctx, mlp, xf.data(), 8, nullptr, y.data(), SPINFER_DTYPE_F32, nullptr) ==
           SPINFER_STATUS_INVALID_ARGUMENT);
+    // The residual or x as y: refused, the buffer named.
+    CHECK(spinfer_mlp_forward(c.ctx, mlp, xf.data(), n, y.data(), y.data(), SPINFER_DTYPE_F32, nullptr) ==
+          SPINFER_STATUS_INVALID_ARGUMENT);
+    CHECK(std::strstr(spinfer_last_error_message(), "residual overlaps y") != nullptr);
+    CHECK(spinfer_mlp_forward(c.ctx, mlp, y.data(), n, nullptr, y.data(), SPINFER_DTYPE_F32, nullptr) ==
+          SPINFER_STATUS_INVALID_ARGUMENT);
     spinfer_mlp_destroy(mlp);
+    if (k.gated) {
+      // An up matrix of the wrong shape is blamed on up (gate and down agree), not on down.
+      Mat bad_up = ref::random_mat(k.I + 8, k.H, 0.5, 2, rng);
+      Enc eb(bad_up);
+      CHECK(spinfer_mlp_create(c.ctx, &mlp, gate.m, eb.m, down.m, nullptr, db.data(), SPINFER_DTYPE_F32, &cfg,
+                               nullptr) == SPINFER_STATUS_SHAPE_MISMATCH);
+      CHECK(std::strstr(spinfer_last_error_message(), "MLP up matrix does not fit") != nullptr);
+    }
   }
 }
 
@@ -324,6 +338,19 @@ TEST_CASE("decoder layer: OPT (LayerNorm, biases, ReLU) and LLaMA (RMSNorm, RoPE
     cfg.norm_eps = w.eps;
     cfg.max_tokens = 16;
     spinfer_decoder_layer_t* layer = nullptr;
+    {
+      // hidden_size / num_heads is checked in 64 bits (2^40 / 1 once passed as int 0), and
+      // the message carries the values, not a wrapped negative.
+      spinfer_decoder_config_t big = cfg;
+      big.num_heads = 1;
+      big.num_kv_heads = 0;
+      big.hidden_size = int64_t(1) << 24;
+      CHECK(spinfer_decoder_layer_create(c.ctx, &layer, &dw, &big, nullptr) == SPINFER_STATUS_INVALID_ARGUMENT);
+      CHECK(std::strstr(spinfer_last_error_message(), "head_dim 16777216") != nullptr);
+      big.hidden_size = int64_t(1) << 40;
+      CHECK(spinfer_decoder_layer_create(c.ctx, &layer, &dw, &big, nullptr) == SPINFER_STATUS_INVALID_ARGUMENT);
+      CHECK(std::strstr(spinfer_last_error_message(), "1099511627776") != nullptr);
+    }
     SP_OK(spinfer_decoder_layer_create(c.ctx, &layer, &dw, &cfg, nullptr));
     auto forward = [&](spinfer_kv_cache_t* cache, int l, const float* x, int64_t n, float* y) {
       return spinfer_decoder_layer_forward(c.ctx, layer, cache, l, x, n, y, SPINFER_DTYPE_F32, nullptr);
