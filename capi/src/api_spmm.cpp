@@ -36,6 +36,17 @@ spinfer_status_t spinfer_spmm_ex(spinfer_context_t* ctx, const spinfer_matrix_t*
       opts.tile_n = options->tile_n;
     }
     if (const auto* h = w->host()) {
+      // A host matrix runs on the host: with a CUDA context the caller may well have
+      // passed device arrays (forgotten upload), which the CPU must not touch.
+      if (ctx->cuda) {
+        const std::pair<const void*, const char*> arrays[] = {{x, "x"}, {y, "y"}, {bias, "bias"}};
+        for (const auto& a : arrays)
+          require(!spinfer::cuda::is_device_memory(a.first), SPINFER_STATUS_WRONG_LOCATION, [&] {
+            return std::string(a.second) +
+                   " is GPU memory but w lives on the host (upload w with spinfer_matrix_upload, "
+                   "or pass host arrays)";
+          });
+      }
       spinfer::host::spmm(*h, x, n, ldx, bias, y, ldy, dt, ctx->host_threads);
       return;
     }

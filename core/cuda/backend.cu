@@ -23,6 +23,16 @@ bool device_available(int device) {
   return major >= 8;
 }
 
+bool is_device_memory(const void* p) {
+  if (!p) return false;
+  cudaPointerAttributes attr{};
+  if (cudaPointerGetAttributes(&attr, p) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return attr.type == cudaMemoryTypeDevice;
+}
+
 DeviceContextPtr create_context(int device) {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);

@@ -42,6 +42,7 @@ struct SpmmOptions {
 
 bool built_with_cuda();                 // false in the no-CUDA build
 bool device_available(int device);      // a usable GPU with this ordinal exists
+bool is_device_memory(const void* p);   // p points into memory only a GPU can read
 DeviceContextPtr create_context(int device);
 
 DeviceMatrixPtr upload(DeviceContext& ctx, const HostMatrix& host, void* stream);

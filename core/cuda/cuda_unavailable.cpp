@@ -22,6 +22,7 @@ void DeviceMatrixDeleter::operator()(DeviceMatrix* p) const { delete p; }
 
 bool built_with_cuda() { return false; }
 bool device_available(int) { return false; }
+bool is_device_memory(const void*) { return false; }
 DeviceContextPtr create_context(int) { unavailable("creating a CUDA context"); }
 DeviceMatrixPtr upload(DeviceContext&, const HostMatrix&, void*) { unavailable("upload"); }
 DeviceMatrixPtr encode_device(DeviceContext&, const void*, DType, int64_t, int64_t, int64_t, DType,

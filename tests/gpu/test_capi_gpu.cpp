@@ -135,6 +135,10 @@ TEST_CASE("C API: GPU SpMM agrees with the host backend; upload, download, GPU e
                      SPINFER_DTYPE_F16, s) == SPINFER_STATUS_MISALIGNED);
   CHECK(spinfer_spmm(gpu, dm, dx.p, n, ldx, nullptr, dy.p, ldy, SPINFER_DTYPE_BF16, s) ==
         SPINFER_STATUS_UNSUPPORTED_DTYPE);
+  // A host matrix with device arrays (the upload forgotten): a status, not a segfault.
+  CHECK(spinfer_spmm(gpu, hm, dx.p, n, ldx, nullptr, dy.p, ldy, SPINFER_DTYPE_F16, s) ==
+        SPINFER_STATUS_WRONG_LOCATION);
+  CHECK(std::strstr(spinfer_last_error_message(), "spinfer_matrix_upload") != nullptr);
   spinfer_matrix_t* bad = nullptr;
   CHECK(spinfer_matrix_upload(host, hm, &bad, nullptr) == SPINFER_STATUS_NOT_SUPPORTED);
   CHECK(bad == nullptr);
