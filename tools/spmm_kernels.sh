@@ -7,6 +7,8 @@
 # (docs/performance.md).
 #   OUT=... tools/spmm_kernels.sh [build] [bench] [test] [ncu] [sanitize]   (default: all, in this order)
 # Needs the header-only test dependencies in .deps (DEVELOPERS.md, "The GPU machine").
+# Without the build step it runs binaries built elsewhere for sm_90a (BUILD_DIR=build-sm90,
+# carried to the device): CUDA 13 on both sides, the CUDA runtime linked statically.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/spmm_kernels_out}
@@ -15,6 +17,7 @@ BUILD=${BUILD_DIR:-build-gpu}
 steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(build bench test ncu sanitize)
 has() { local s; for s in "${steps[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}
 BENCH=$BUILD/bench/spmm/bench_spmm
 TESTS=$BUILD/tests/gpu/spinfer_gpu_tests
 rc=0
