@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
       sc::spmm(*ctx, *w, x.p, case_n, case_k, nullptr, y.p, case_m, dt, opt, s);
     }, 1, s);
     // The configuration that ran: the override, or what the dispatcher chose.
-    const sc::SpmmKernel kernel = sc::choose_kernel(opt, ctx->has_specialised_spmm());
+    const sc::SpmmKernel kernel = sc::choose_kernel(opt, ctx->has_specialised_spmm(), case_n);
     const int tile_n = sc::choose_tile_n(case_n, opt);
     const auto plan = sc::plan_spmm_split((case_m + 63) / 64, (case_k + 63) / 64, case_n, tile_n, ctx->sm_count(),
                                           ctx->blocks_per_sm(kernel, tile_n), opt);
@@ -312,7 +312,7 @@ int main(int argc, char** argv) {
             }, rs, s);
           };
           const sc::SpmmOptions opt;
-          const sc::SpmmKernel kernel = sc::choose_kernel(opt, ctx->has_specialised_spmm());
+          const sc::SpmmKernel kernel = sc::choose_kernel(opt, ctx->has_specialised_spmm(), n);
           r.t_block = time_kernel(sc::SpmmKernel::block);
           if (ctx->has_specialised_spmm()) r.t_specialised = time_kernel(sc::SpmmKernel::specialised);
           r.t_spinfer = kernel == sc::SpmmKernel::specialised ? r.t_specialised : r.t_block;

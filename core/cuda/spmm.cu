@@ -91,7 +91,7 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
   const TileGrid tiles{w.rows, w.cols};
 
   // Token tiles beyond the grid's y limit run as further launches on shifted x / y.
-  const SpmmKernel kernel = choose_kernel(options, ctx.has_specialised_spmm());
+  const SpmmKernel kernel = choose_kernel(options, ctx.has_specialised_spmm(), n);
   const int tile_n = choose_tile_n(n, options);
   const int64_t max_tokens_per_launch = int64_t(65535) * tile_n;
   for (int64_t t0 = 0; t0 < n; t0 += max_tokens_per_launch) {

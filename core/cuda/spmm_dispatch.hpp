@@ -18,11 +18,14 @@ struct SpmmPlan {
   int tiles_per_split = 1;  // K GroupTiles per slice
 };
 
-// The kernel: the override, else the block kernel (the warp-specialised one is selectable
-// until it is measured on the device).
-inline SpmmKernel choose_kernel(const SpmmOptions& options, bool /*has_specialised*/) {
+// The kernel: the override, else the warp-specialised kernel for a single token on a
+// device that runs it, else the block kernel. Measured on an H100 (bench/RESULTS.md,
+// 2026-12-07, `bench_spmm --quick`): at N = 1 the specialised kernel was faster in 11 of
+// 12 cases (up to 1.11x the block kernel); from N = 8 on it was slower (its producer copies
+// X with one bulk copy per token row, and small bulk copies are slow), at N = 64 by 1.6-1.8x.
+inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised, int64_t n) {
   if (options.kernel != SpmmKernel::automatic) return options.kernel;
-  return SpmmKernel::block;
+  return has_specialised && n == 1 ? SpmmKernel::specialised : SpmmKernel::block;
 }
 
 // The smallest tile that holds every token (decode: N <= 8 -> 8), 64 for long inputs.

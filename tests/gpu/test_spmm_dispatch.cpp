@@ -58,6 +58,18 @@ TEST_CASE("SpMM dispatch: tile_n is the smallest tile holding N (64 beyond), or 
   for (int o : {8, 16, 32, 64}) CHECK(choose_tile_n(1000, SpmmOptions{0, o}) == o);
 }
 
+TEST_CASE("SpMM dispatch: the kernel is the override, else specialised for one token on sm_90") {
+  for (int64_t n : {1, 2, 8, 64, 1000}) {
+    CHECK(choose_kernel({}, false, n) == SpmmKernel::block);
+    CHECK(choose_kernel({}, true, n) == (n == 1 ? SpmmKernel::specialised : SpmmKernel::block));
+    for (SpmmKernel k : {SpmmKernel::block, SpmmKernel::specialised}) {
+      SpmmOptions o;
+      o.kernel = k;
+      CHECK(choose_kernel(o, true, n) == k);
+    }
+  }
+}
+
 TEST_CASE("SpMM dispatch: split-K plans cover K exactly, no empty slice, waves filled") {
   // LLaMA / OPT projection shapes in GroupTiles (64 x 64), and odd ones.
   const int64_t shapes[][2] = {{64, 64},   {172, 64},  {64, 172}, {224, 64},  {64, 224}, {448, 128},
