@@ -101,14 +101,16 @@ class JsonBuilder {
   bool end_object() { return close(); }
   bool end_array() { return close(); }
   bool key(json::string_t& k) {
-    json& slot = (*open_.back())[k];
-    // A repeated key: the last value wins, as with json::parse. Empty the earlier one
-    // first so that overwriting it frees nothing that would allocate.
-    empty_bottom_up(slot);
-    slot = nullptr;
-    slot_ = &slot;
+    // A repeated key is refused (which of two values a reader takes is not defined by
+    // JSON; in a safetensors header it would let two entries describe one tensor).
+    if (open_.back()->contains(k)) {
+      duplicate_ = k;
+      return false;  // stops the parse
+    }
+    slot_ = &(*open_.back())[k];
     return true;
   }
+  const std::string& duplicate() const { return duplicate_; }
   template <typename Exception>
   bool parse_error(std::size_t, const std::string&, const Exception& e) {
     throw e;
@@ -145,18 +147,22 @@ class JsonBuilder {
   json& root_;
   std::vector<json*> open_;  // the objects and arrays not yet closed, outermost first
   json* slot_ = nullptr;     // value of the last key read
+  std::string duplicate_;    // a key seen twice in one object, when the parse stopped on it
 };
 
 // Parses JSON text into `doc` (null before; guard it with a JsonTeardown first).
 // Returns "" or what is wrong with the text (a syntax error, or nesting deeper than
 // kMaxJsonDepth). Out of memory throws std::bad_alloc, leaving `doc` half-built.
 inline std::string parse_json(std::string_view text, nlohmann::json& doc) {
+  // JSON text has no byte-order mark (RFC 8259 §8.1; Python's json refuses one too).
+  if (text.substr(0, 3) == "\xEF\xBB\xBF") return "the text starts with a UTF-8 byte-order mark";
   JsonBuilder builder(doc);
   try {
     if (nlohmann::json::sax_parse(text.begin(), text.end(), &builder)) return {};
   } catch (const nlohmann::json::exception& e) {
     return e.what();
   }
+  if (!builder.duplicate().empty()) return "key '" + builder.duplicate() + "' appears twice in one object";
   return "objects and arrays nest deeper than " + std::to_string(kMaxJsonDepth) + " levels";
 }
 

@@ -122,6 +122,11 @@ HostMatrix load_matrix(const SafetensorsFile& file, const std::string& path,
                       " spinfer matrices; name the one to load");
     name = names[0];
   }
+  // A file may omit "spinfer.format" (the per-matrix entries identify it), but one that
+  // names another format is not ours to decode.
+  auto format = file.metadata().find("spinfer.format");
+  if (format != file.metadata().end() && format->second != "tca-bme")
+    corrupt(path, "spinfer.format is '" + format->second + "'; this library reads 'tca-bme'");
   auto meta = file.metadata().find(kMatrixKey + name);
   if (meta == file.metadata().end())
     throw Error(SPINFER_STATUS_NOT_FOUND, "file '" + path + "' has no spinfer matrix named '" + name + "'");

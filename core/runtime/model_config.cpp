@@ -60,7 +60,7 @@ struct Reader {
   }
 };
 
-void unsupported(const std::string& what, const std::string& detail) {
+[[noreturn]] void unsupported(const std::string& what, const std::string& detail) {
   throw Error(SPINFER_STATUS_NOT_SUPPORTED, what + ": " + detail);
 }
 
@@ -99,10 +99,13 @@ void apply_rope_scaling(const json& s, const std::string& what, ModelConfig& c) 
   }
 }
 
-DType dtype_from(const Reader& r) {
+DType dtype_from(const Reader& r, const std::string& what) {
   const std::string t = r.string("torch_dtype", r.string("dtype", "float16"));
   if (t == "bfloat16") return DType::bf16;
-  return DType::f16;  // float16, and float32 checkpoints run in fp16
+  if (t == "float16" || t == "float32" || t == "float" || t == "half" || t == "auto")
+    return DType::f16;  // float32 checkpoints run in fp16
+  unsupported(what, "torch_dtype '" + t + "' (a quantized or non-float checkpoint) is not supported; "
+                    "float16, bfloat16 and float32 are");
 }
 
 }  // namespace
@@ -127,7 +130,7 @@ ModelConfig parse_model_config(const std::string& text, const std::string& what)
   Reader r{j, what};
   const std::string type = r.string("model_type", "");
   ModelConfig c;
-  c.dtype = dtype_from(r);
+  c.dtype = dtype_from(r, what);
   c.vocab_size = r.integer("vocab_size", 0, true);
   c.hidden_size = r.integer("hidden_size", 0, true);
   c.num_layers = r.integer("num_hidden_layers", 0, true, 1, 100000);

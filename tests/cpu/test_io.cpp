@@ -167,6 +167,43 @@ TEST_CASE("corrupt and truncated files give a status, never a crash") {
   std::remove(p.c_str());
 }
 
+TEST_CASE("lenient reading, refused: a byte-order mark, a repeated key, another spinfer.format") {
+  const HostMatrix a = sample(70, 90, 0.5, DType::f16, 4);
+  const std::string p = temp_path("lenient");
+  io::save_matrices(p, {{"w", &a}});
+  const auto bytes = read_bytes(p);
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[size_t(i)];
+  const std::string header(bytes.begin() + 8, bytes.begin() + 8 + std::ptrdiff_t(n));
+  // Rewrites the header text with `edit` (raw text: BOMs and duplicates survive).
+  const auto with_text = [&](const std::string& text) {
+    std::vector<uint8_t> out(8);
+    for (int i = 0; i < 8; ++i) out[size_t(i)] = uint8_t(uint64_t(text.size()) >> (8 * i));
+    out.insert(out.end(), text.begin(), text.end());
+    out.insert(out.end(), bytes.begin() + 8 + std::ptrdiff_t(n), bytes.end());
+    const std::string q = temp_path("lenient_edit");
+    write_bytes(q, out);
+    const spinfer_status_t s = load_status(q);
+    std::remove(q.c_str());
+    return s;
+  };
+  CHECK(with_text(header) == SPINFER_STATUS_SUCCESS);
+  CHECK(with_text("\xEF\xBB\xBF" + header) == SPINFER_STATUS_CORRUPT_DATA);
+  // The same tensor entry twice in the header object.
+  const size_t at = header.find("\"w.bitmaps\"");
+  REQUIRE(at != std::string::npos);
+  const size_t end = header.find('}', at) + 1;
+  const std::string entry = header.substr(at, end - at);
+  CHECK(with_text("{" + entry + "," + header.substr(1)) == SPINFER_STATUS_CORRUPT_DATA);
+  // A file that says it holds another format.
+  std::string csr = header;
+  const size_t f = csr.find("\"tca-bme\"");
+  REQUIRE(f != std::string::npos);
+  csr.replace(f, 9, "\"csr-xx\"");
+  CHECK(with_text(csr) == SPINFER_STATUS_CORRUPT_DATA);
+  std::remove(p.c_str());
+}
+
 TEST_CASE("paths that are not regular files: IO_ERROR, never a hang or a replaced link") {
   namespace fs = std::filesystem;
   const HostMatrix a = sample(70, 90, 0.5, DType::f16, 4);

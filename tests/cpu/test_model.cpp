@@ -173,6 +173,12 @@ TEST_CASE("model config: Hugging Face fields, RoPE variants and refusals") {
         SPINFER_STATUS_NOT_SUPPORTED);
   CHECK(status_of("not json") == SPINFER_STATUS_CORRUPT_DATA);
   CHECK(status_of("{" + base + R"(, "hidden_act": "relu6"})") == SPINFER_STATUS_NOT_SUPPORTED);
+  // A quantized checkpoint's dtype is refused (it was read as fp16), the dtype named.
+  CHECK(status_of("{" + base + R"(, "torch_dtype": "int8"})") == SPINFER_STATUS_NOT_SUPPORTED);
+  CHECK(status_of("{" + base + R"(, "torch_dtype": "float32"})") == SPINFER_STATUS_SUCCESS);
+  // JSON that Python's json module refuses, or reads ambiguously, is refused.
+  CHECK(status_of("\xEF\xBB\xBF{" + base + "}") == SPINFER_STATUS_CORRUPT_DATA);
+  CHECK(status_of("{" + base + R"(, "vocab_size": 11})") == SPINFER_STATUS_CORRUPT_DATA);
   // Values that would load and then give NaN logits everywhere are refused at load, the
   // field named in the message.
   for (const char* bad : {R"("rope_theta": 0)", R"("rope_theta": -10000.0)", R"("rope_theta": 1e-300)",
