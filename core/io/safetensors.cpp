@@ -18,7 +18,10 @@ namespace spinfer::io {
 namespace {
 
 using nlohmann::json;
-constexpr uint64_t kMaxHeaderBytes = uint64_t(100) << 20;  // as the reference reader
+// Largest header read (docs/format.md). Real headers are kilobytes (a few MB for the
+// largest sharded checkpoints); parsing costs ~15x the header in memory, so the
+// reference reader's 100 MB would let a crafted file take 1.5 GB and seconds.
+constexpr uint64_t kMaxHeaderBytes = uint64_t(16) << 20;
 
 [[noreturn]] void corrupt(const std::string& what, const std::string& detail) {
   throw Error(SPINFER_STATUS_CORRUPT_DATA, "corrupt safetensors file " + what + ": " + detail);
@@ -95,7 +98,8 @@ SafetensorsFile SafetensorsFile::parse(std::vector<uint8_t> bytes, const std::st
   if (file_size == UINT64_MAX) file_size = bytes.size();
   if (file_size < 8) corrupt(what, "shorter than the 8-byte header length");
   const uint64_t header_len = read_u64_le(bytes.data());
-  if (header_len > kMaxHeaderBytes) corrupt(what, "header length " + std::to_string(header_len) + " is too large");
+  if (header_len > kMaxHeaderBytes)
+    corrupt(what, "header length " + std::to_string(header_len) + " exceeds the 16 MiB limit");
   if (header_len > file_size - 8)
     corrupt(what, "header length " + std::to_string(header_len) + " runs past the end of the file (truncated?)");
   f.data_start_ = 8 + header_len;

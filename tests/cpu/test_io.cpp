@@ -189,6 +189,9 @@ TEST_CASE("lenient reading, refused: a byte-order mark, a repeated key, another 
   };
   CHECK(with_text(header) == SPINFER_STATUS_SUCCESS);
   CHECK(with_text("\xEF\xBB\xBF" + header) == SPINFER_STATUS_CORRUPT_DATA);
+  // A header "bomb": valid JSON padded past the 16 MiB limit is refused before parsing.
+  CHECK(with_text(header + std::string((size_t(16) << 20) + 1, ' ')) == SPINFER_STATUS_CORRUPT_DATA);
+  CHECK(with_text(header + std::string(size_t(1) << 20, ' ')) == SPINFER_STATUS_SUCCESS);
   // The same tensor entry twice in the header object.
   const size_t at = header.find("\"w.bitmaps\"");
   REQUIRE(at != std::string::npos);
