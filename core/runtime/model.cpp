@@ -161,6 +161,17 @@ int64_t Model::generate_greedy(int32_t seq, const int32_t* prompt, int64_t promp
                                int64_t max_new, int32_t eos, int32_t* out, void* stream) {
   require(max_new >= 0, SPINFER_STATUS_INVALID_ARGUMENT, "max_new_tokens is negative");
   require(max_new == 0 || out != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "out_tokens is NULL");
+  // The whole generation must fit the sequence's context: refuse it before any work,
+  // not after the last step (the last token generated is never fed back).
+  if (seq >= 0 && seq < runtime_.max_sequences && prompt_length >= 0) {
+    const int64_t need = cache_->length(seq) + prompt_length + std::max<int64_t>(max_new - 1, 0);
+    require(need <= runtime_.max_sequence_length, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+      return "sequence " + std::to_string(seq) + " would need " + std::to_string(need) +
+             " positions (" + std::to_string(cache_->length(seq)) + " cached + " +
+             std::to_string(prompt_length) + " prompt + " + std::to_string(max_new) +
+             " new - 1), more than max_sequence_length " + std::to_string(runtime_.max_sequence_length);
+    });
+  }
   std::vector<float> logits(size_t(parts_.config.vocab_size));
   // Non-finite logits (overflowing weights or activations) have no arg max: an error,
   // not token 0.

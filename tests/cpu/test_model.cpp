@@ -104,6 +104,15 @@ TEST_CASE("model: tiny OPT and LLaMA, dense and encoded weights, prefill, batche
         if (margin(r) > 1e-3) CHECK(out[size_t(i)] == argmax(r));
         seq.push_back(out[size_t(i)]);
       }
+      // A generation that cannot fit the context (40) is refused before any work: the
+      // slot keeps its length and the output is untouched.
+      std::vector<int32_t> untouched(40, -7);
+      CHECK(spinfer_model_generate_greedy(ctx, model, 2, prompt.data(), 4, 40, -1, untouched.data(), &produced,
+                                          nullptr) == SPINFER_STATUS_INVALID_ARGUMENT);
+      CHECK(std::strstr(spinfer_last_error_message(), "max_sequence_length 40") != nullptr);
+      SP_OK(spinfer_model_sequence_length(model, 2, &len));
+      CHECK(len == 4 + 10 - 1);
+      CHECK(untouched[0] == -7);
       // Releasing frees the slot for reuse from position 0.
       SP_OK(spinfer_model_release_sequence(model, 2));
       SP_OK(spinfer_model_sequence_length(model, 2, &len));

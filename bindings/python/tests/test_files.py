@@ -85,6 +85,21 @@ def test_file_errors(rng, tmp_path):
         spinfer.save(tmp_path / "dup.safetensors", [("a", w), ("a", w)])
     with pytest.raises(spinfer.InvalidArgumentError, match="empty"):
         spinfer.save(tmp_path / "empty.safetensors", {"": w})
+    # Embedded NULs are refused as Python's own open() refuses them (C strings would
+    # silently keep only the part before the NUL), and non-str names are TypeErrors.
+    with pytest.raises(ValueError, match="null"):
+        spinfer.save(tmp_path / "nul.safetensors", {"a\0b": w})
+    assert not (tmp_path / "nul.safetensors").exists()
+    with pytest.raises(ValueError, match="null"):
+        spinfer.load(str(good) + "\0junk")
+    with pytest.raises(ValueError, match="null"):
+        spinfer.load(good, "w\0x")
+    with pytest.raises(ValueError, match="null"):
+        spinfer.matrix_names(str(good) + "\0junk")
+    with pytest.raises(TypeError):
+        spinfer.save(tmp_path / "t.safetensors", {3: w})
+    with pytest.raises(TypeError):
+        spinfer.load(good, b"w")
 
 
 def test_corrupt_and_truncated_files(rng, tmp_path):

@@ -17,7 +17,20 @@ Matrices = Union[Mapping[str, Matrix], Sequence[Tuple[str, Matrix]]]
 def _path(path) -> Optional[str]:
     if path is None:
         return None  # the library reports the NULL path
-    return os.fsdecode(path)
+    text = os.fsdecode(path)
+    if "\0" in text:  # as open() does: C would stop at the NUL and open another file
+        raise ValueError("embedded null character in path")
+    return text
+
+
+def _name(name, what: str = "name") -> Optional[str]:
+    if name is None:
+        return None
+    if not isinstance(name, str):
+        raise TypeError(f"{what} must be a str, not {type(name).__name__}")
+    if "\0" in name:  # a C string would keep only the part before it
+        raise ValueError(f"embedded null character in {what} {name!r}")
+    return name
 
 
 def save(path: PathLike, matrices: Matrices) -> None:
@@ -31,7 +44,7 @@ def save(path: PathLike, matrices: Matrices) -> None:
     raw = []
     for pair in pairs:
         name, matrix = pair
-        raw.append((name, handle_or_null(matrix, Matrix, f"matrix {name!r}")))
+        raw.append((_name(name, "matrix name"), handle_or_null(matrix, Matrix, f"matrix {name!r}")))
     # `pairs` keeps the matrices alive during the call.
     check(capi.spinfer_save(_path(path), raw))
     del pairs
@@ -41,7 +54,7 @@ def load(path: PathLike, name: Optional[str] = None) -> Matrix:
     """Load the matrix ``name`` from a safetensors file into a new host matrix
     (``name`` may be None when the file holds exactly one). Every field is
     validated: a corrupt file raises CorruptDataError, an unknown name NotFoundError."""
-    return Matrix._wrap(checked(capi.spinfer_load(_path(path), name)))
+    return Matrix._wrap(checked(capi.spinfer_load(_path(path), _name(name))))
 
 
 def matrix_names(path: PathLike) -> List[str]:
