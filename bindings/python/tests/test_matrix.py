@@ -112,6 +112,15 @@ def test_from_arrays_rejects_corrupt_arrays(rng):
         spinfer.from_arrays(64, 64, "f16", values, bitmaps, offsets, format_version=99)
     with pytest.raises(spinfer.SpinferError):
         spinfer.from_arrays(64, 64, "f16", values, bitmaps[:-1], offsets)
+    # Arrays of the wrong kind are TypeErrors, not bits reinterpreted or values truncated.
+    with pytest.raises(TypeError, match="bitmaps"):
+        spinfer.from_arrays(64, 64, "f16", values, bitmaps.astype(np.float64), offsets)
+    with pytest.raises(TypeError, match="group_offsets"):
+        spinfer.from_arrays(64, 64, "f16", values, bitmaps, offsets.astype(np.float64).tolist())
+    with pytest.raises(TypeError, match="values"):
+        spinfer.from_arrays(64, 64, "f16", values.astype(np.float32), bitmaps, offsets)
+    with pytest.raises(TypeError):
+        spinfer.from_arrays(64.5, 64, "f16", values, bitmaps, offsets)
 
 
 def test_close_and_context_manager(rng):

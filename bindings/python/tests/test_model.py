@@ -84,6 +84,12 @@ def test_model_info_prefill_and_decode(tiny_llama, host_ctx, rng):
         assert (info.num_heads, info.num_kv_heads, info.head_dim) == (4, 2, 16)
         assert info.weight_bytes < info.dense_weight_bytes
         prompt = rng.integers(0, 96, size=7).tolist()
+        # Token ids must be integers: floats are not truncated into some other token.
+        with pytest.raises(TypeError):
+            model.prefill(0, [1.7, 2.2])
+        with pytest.raises(ValueError):
+            model.prefill(0, [2 ** 40])
+        assert model.sequence_length(0) == 0
         logits = model.prefill(0, prompt)
         assert logits.shape == (96,) and logits.dtype == np.float32
         full = forward_ref(ref, prompt + [5, 9])

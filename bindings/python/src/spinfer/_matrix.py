@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -169,14 +171,32 @@ def from_arrays(rows: int, cols: int, dtype, values, bitmaps, group_offsets,
     validating them: ``values`` 16-bit items (uint16 bits or float16/bfloat16),
     ``bitmaps`` and ``group_offsets`` uint64."""
     version = capi.SPINFER_FORMAT_VERSION if format_version is None else format_version
+    # Sizes are integers, as Python's own sequence APIs require (rows=1.5 is a TypeError).
+    rows, cols, version = operator.index(rows), operator.index(cols), operator.index(version)
     arrays = []
-    for arr, item in ((values, np.uint16), (bitmaps, np.uint64), (group_offsets, np.uint64)):
+    for name, arr, item in (("values", values, np.uint16), ("bitmaps", bitmaps, np.uint64),
+                            ("group_offsets", group_offsets, np.uint64)):
         if arr is None:
             arrays.append(None)  # the library names the missing array
-        elif isinstance(arr, np.ndarray):
-            arrays.append(np.ascontiguousarray(arr))
-        else:
-            arrays.append(np.ascontiguousarray(np.asarray(arr, dtype=item)))
-    handle = checked(capi.spinfer_matrix_from_arrays(int(rows), int(cols), int(as_dtype(dtype)),
-                                                     int(version), *arrays))
+            continue
+        if isinstance(arr, np.ndarray):
+            given = arr
+        else:  # a sequence: Python integers only (bit patterns), converted exactly
+            items = list(arr)
+            if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
+                raise TypeError(f"{name} must hold integers (bit patterns)")
+            given = np.array(items, dtype=item)
+        # The bits are taken as they are: an array of another kind (float64 bitmaps,
+        # say) would be reinterpreted, so only integers of the right width pass, plus
+        # 16-bit floats for the values.
+        ok = given.dtype.itemsize == np.dtype(item).itemsize and (
+            given.dtype.kind in "iu" or (name == "values" and given.dtype.kind in "fV")
+            or (name == "values" and given.dtype.name == "bfloat16"))
+        if not ok:
+            raise TypeError(f"{name} must be an array of {np.dtype(item).name}"
+                            f"{' (or float16 / bfloat16)' if name == 'values' else ''}, "
+                            f"not {given.dtype}")
+        arrays.append(np.ascontiguousarray(given))
+    handle = checked(capi.spinfer_matrix_from_arrays(rows, cols, int(as_dtype(dtype)),
+                                                     version, *arrays))
     return Matrix._wrap(handle)

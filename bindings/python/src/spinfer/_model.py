@@ -37,7 +37,13 @@ class ModelInfo:
 
 
 def _tokens(tokens, what) -> np.ndarray:
-    arr = np.ascontiguousarray(tokens, dtype=np.int32)
+    given = np.asarray(tokens)
+    # Token ids are integers: 2.7 must not quietly become token 2 (nor True token 1).
+    if given.size and given.dtype.kind not in "iu":
+        raise TypeError(f"{what} must hold integers, not {given.dtype}")
+    if given.size and (given.min() < np.iinfo(np.int32).min or given.max() > np.iinfo(np.int32).max):
+        raise ValueError(f"{what} holds a value outside int32")
+    arr = np.ascontiguousarray(given, dtype=np.int32)
     if arr.ndim != 1:
         raise make_error(capi.SPINFER_STATUS_SHAPE_MISMATCH, f"{what} must be 1-D")
     return arr
