@@ -2615,9 +2615,11 @@ extern "C" {
 }
 extern "C" {
     #[doc = " Load a model from directory `dir`: a Hugging Face `config.json` (model_type \"opt\""]
-    #[doc = " or \"llama\"/\"mistral\"-style) and *.safetensors files holding the linear weights as"]
-    #[doc = " spinfer matrices and embeddings/norms as dense tensors, under Hugging Face names"]
-    #[doc = " (tools/spinfer_convert.py writes such a directory). Weights go to the context's"]
+    #[doc = " or \"llama\"/\"mistral\"-style) and *.safetensors files holding the weights under Hugging"]
+    #[doc = " Face names. A linear weight may be a spinfer matrix (tools/spinfer_convert.py writes"]
+    #[doc = " such a directory) or a dense F32/F16/BF16 tensor, as in an unconverted Hugging Face"]
+    #[doc = " checkpoint (one file or several shards): a dense one is encoded at load, its zeros"]
+    #[doc = " (a pruned checkpoint's) dropped, nothing else changed. Weights go to the context's"]
     #[doc = " device on `stream` (the call returns when they are there). `config` may be NULL."]
     #[doc = " Bad or missing fields give CORRUPT_DATA / NOT_FOUND naming the field; features"]
     #[doc = " outside these families (e.g. rope_scaling kinds other than \"llama3\") give"]
