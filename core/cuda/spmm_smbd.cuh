@@ -55,6 +55,56 @@ constexpr int smbd_smem_bytes() {
                                                              : smbd_out_bytes<TILE_N>());
 }
 
+// Token rows past N stay zero in the X tile of every stage: written once at the start by
+// all THREADS threads of the block, never copied over (copies cover rows below n_valid).
+template <int TILE_N, int STAGES, int THREADS>
+__device__ __forceinline__ void smbd_zero_padding_rows(unsigned char* smem, int n_valid) {
+  using L = SmbdLayout<TILE_N>;
+  if (n_valid >= TILE_N) return;
+  constexpr int kChunksPerRow = L::kXRowBytes / 16;
+  const int per_stage = (TILE_N - n_valid) * kChunksPerRow;
+  for (int i = threadIdx.x; i < STAGES * per_stage; i += THREADS) {
+    const int s = i / per_stage, r = i % per_stage;
+    *reinterpret_cast<uint4*>(smem + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes +
+                              (n_valid + r / kChunksPerRow) * L::kXRowBytes +
+                              (r % kChunksPerRow) * 16) = make_uint4(0, 0, 0, 0);
+  }
+}
+
+// The X tile of the matrix's last K-tile when K is not a multiple of 64, by plain stores
+// (threads first, first + step, ...): columns past K are written as zeros, so nothing
+// outside the caller's [n, K] block is read (NaN * 0 would poison Y).
+template <typename T, int TILE_N>
+__device__ __forceinline__ void smbd_store_ragged_x(unsigned char* sx, const SmbdParams& p,
+                                                    int64_t n0, int64_t k0, int n_valid, int first,
+                                                    int step) {
+  using L = SmbdLayout<TILE_N>;
+  const T* x = static_cast<const T*>(p.x);
+  for (int i = first; i < n_valid * 64; i += step) {
+    const int r = i >> 6, c = i & 63;
+    const T v = (k0 + c < p.k) ? x[(n0 + r) * p.ldx + k0 + c] : ptx::from_float<T>(0.f);
+    *reinterpret_cast<T*>(sx + r * L::kXRowBytes + c * 2) = v;
+  }
+}
+
+// Lane L's share of the scan over a staged GroupTile's bitmap words ([half][64]): where
+// the values of its BitmapTiles 2L and 2L+1 start, by half, as shared addresses (`values`:
+// address of the GroupTile's first value). Lane L counts its two BitmapTiles, a 5-step
+// warp scan turns the counts into starts. Called by the whole warp.
+__device__ __forceinline__ SmbdStarts smbd_scan_starts(const uint32_t* words, uint32_t values,
+                                                       int lane) {
+  const uint2 lo = reinterpret_cast<const uint2*>(words)[lane];
+  const uint2 hi = reinterpret_cast<const uint2*>(words + 64)[lane];
+  const SmbdCounts c = smbd_counts(lo.x, lo.y, hi.x, hi.y);
+  uint32_t incl = c.both;
+#pragma unroll
+  for (int d = 1; d < 32; d <<= 1) {
+    const uint32_t t = __shfl_up_sync(0xffffffffu, incl, d);
+    if (lane >= d) incl += t;
+  }
+  return smbd_starts(values, incl - c.both, c);
+}
+
 // acc[a][ns]: m16n8 accumulator fragments of token subtile ns; with a single token tile
 // two sets alternate between k-steps to break the mma dependency chain.
 template <int TILE_N>
@@ -150,17 +200,7 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   const uint32_t smem_base = ptx::smem_addr(smem);
   const T* x = static_cast<const T*>(p.x);
 
-  // Token rows past N stay zero in every stage: write them once.
-  if (n_valid < TILE_N) {
-    constexpr int kChunksPerRow = L::kXRowBytes / 16;
-    const int per_stage = (TILE_N - n_valid) * kChunksPerRow;
-    for (int i = tid; i < STAGES * per_stage; i += kSmbdThreads) {
-      const int s = i / per_stage, r = i % per_stage;
-      *reinterpret_cast<uint4*>(smem + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes +
-                                (n_valid + r / kChunksPerRow) * L::kXRowBytes +
-                                (r % kChunksPerRow) * 16) = make_uint4(0, 0, 0, 0);
-    }
-  }
+  smbd_zero_padding_rows<TILE_N, STAGES, kSmbdThreads>(smem, n_valid);
 
 #if SPINFER_SMBD_BULK
   __shared__ __align__(8) uint64_t full_bar[STAGES];
@@ -198,15 +238,9 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
     const uint32_t s_val = smem_base + stage * L::kStageBytes;
     const uint32_t s_x = s_val + L::kValueBytes + L::kBitmapBytes;
     const bool ragged = j == ragged_tile;
-    if (ragged) {
-      const int64_t k0 = (gk_begin + j) * 64;
-      unsigned char* sx = smem + stage * L::kStageBytes + L::kValueBytes + L::kBitmapBytes;
-      for (int i = tid; i < n_valid * 64; i += kSmbdThreads) {
-        const int r = i >> 6, c = i & 63;
-        const T v = (k0 + c < p.k) ? x[(n0 + r) * p.ldx + k0 + c] : ptx::from_float<T>(0.f);
-        *reinterpret_cast<T*>(sx + r * L::kXRowBytes + c * 2) = v;
-      }
-    }
+    if (ragged)
+      smbd_store_ragged_x<T, TILE_N>(smem + stage * L::kStageBytes + L::kValueBytes + L::kBitmapBytes,
+                                     p, n0, (gk_begin + j) * 64, n_valid, tid, kSmbdThreads);
 #if SPINFER_SMBD_BULK
     // Values and bitmaps: two bulk copies on the stage's mbarrier, issued by two lanes of
     // warp 0 (one instruction each, so the producer adds almost nothing to warp 0's time).
@@ -287,18 +321,9 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
     // bitmaps 2L and 2L+1, a warp scan turns the counts into starts, and the 8 lanes that
     // hold this warp's 16 bitmaps publish them (as shared addresses).
     {
-      const uint2 lo = reinterpret_cast<const uint2*>(s_words)[lane];
-      const uint2 hi = reinterpret_cast<const uint2*>(s_words + 64)[lane];
-      const SmbdCounts c = smbd_counts(lo.x, lo.y, hi.x, hi.y);
-      uint32_t incl = c.both;
-#pragma unroll
-      for (int d = 1; d < 32; d <<= 1) {
-        const uint32_t t = __shfl_up_sync(0xffffffffu, incl, d);
-        if (lane >= d) incl += t;
-      }
+      const SmbdStarts at =
+          smbd_scan_starts(s_words, smem_base + uint32_t(stage * L::kStageBytes + L::kValuePad), lane);
       if ((lane >> 3) == warp) {
-        const SmbdStarts at =
-            smbd_starts(smem_base + uint32_t(stage * L::kStageBytes + L::kValuePad), incl - c.both, c);
         uint32_t* t = &value_at[warp][0][2 * (lane & 7)];
         *reinterpret_cast<uint2*>(t) = make_uint2(at.low0, at.low1);
         *reinterpret_cast<uint2*>(t + 16) = make_uint2(at.high0, at.high1);

@@ -74,17 +74,7 @@ __global__ void __launch_bounds__(kSpecialisedThreads, specialised_min_blocks<TI
                  empty0 = ready0 + 8 * STAGES;
   uint32_t* starts = reinterpret_cast<uint32_t*>(smem + SL::kStartsOffset);
 
-  // Token rows past N stay zero in every stage: write them once (never copied over).
-  if (n_valid < TILE_N) {
-    constexpr int kChunksPerRow = L::kXRowBytes / 16;
-    const int per_stage = (TILE_N - n_valid) * kChunksPerRow;
-    for (int i = tid; i < STAGES * per_stage; i += kSpecialisedThreads) {
-      const int s = i / per_stage, r = i % per_stage;
-      *reinterpret_cast<uint4*>(smem + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes +
-                                (n_valid + r / kChunksPerRow) * L::kXRowBytes +
-                                (r % kChunksPerRow) * 16) = make_uint4(0, 0, 0, 0);
-    }
-  }
+  smbd_zero_padding_rows<TILE_N, STAGES, kSpecialisedThreads>(smem, n_valid);
   if (tid == 0) {
 #pragma unroll
     for (int s = 0; s < STAGES; ++s) {
@@ -141,12 +131,8 @@ __global__ void __launch_bounds__(kSpecialisedThreads, specialised_min_blocks<TI
         for (int r = lane; r < n_valid; r += 32)
           ptx::bulk_copy(s_x + r * L::kXRowBytes, x + (n0 + r) * p.ldx + k0, 128u, full);
       } else {
-        unsigned char* sx = smem + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes;
-        for (int i = lane; i < n_valid * 64; i += 32) {
-          const int r = i >> 6, c = i & 63;
-          const T v = (k0 + c < p.k) ? x[(n0 + r) * p.ldx + k0 + c] : ptx::from_float<T>(0.f);
-          *reinterpret_cast<T*>(sx + r * L::kXRowBytes + c * 2) = v;
-        }
+        smbd_store_ragged_x<T, TILE_N>(smem + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes,
+                                       p, n0, k0, n_valid, lane, 32);
       }
     };
 
@@ -157,17 +143,8 @@ __global__ void __launch_bounds__(kSpecialisedThreads, specialised_min_blocks<TI
       ptx::mbarrier_wait(full0 + 8 * s, uint32_t(j / STAGES) & 1u);
       const uint32_t* words =
           reinterpret_cast<const uint32_t*>(smem + s * L::kStageBytes + L::kValueBytes);
-      const uint2 lo = reinterpret_cast<const uint2*>(words)[lane];
-      const uint2 hi = reinterpret_cast<const uint2*>(words + 64)[lane];
-      const SmbdCounts c = smbd_counts(lo.x, lo.y, hi.x, hi.y);
-      uint32_t incl = c.both;
-#pragma unroll
-      for (int d = 1; d < 32; d <<= 1) {
-        const uint32_t t = __shfl_up_sync(0xffffffffu, incl, d);
-        if (lane >= d) incl += t;
-      }
       const SmbdStarts at =
-          smbd_starts(smem_base + uint32_t(s * L::kStageBytes + L::kValuePad), incl - c.both, c);
+          smbd_scan_starts(words, smem_base + uint32_t(s * L::kStageBytes + L::kValuePad), lane);
       uint32_t* t = starts + s * 128;
       *reinterpret_cast<uint2*>(t + 2 * lane) = make_uint2(at.low0, at.low1);
       *reinterpret_cast<uint2*>(t + 64 + 2 * lane) = make_uint2(at.high0, at.high1);
