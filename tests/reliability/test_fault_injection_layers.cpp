@@ -326,7 +326,7 @@ TEST_CASE("fault injection: model load, prefill, decode_step, generate on the ho
 // matrix metadata): nlohmann's json::parse freed its half-built document inside a
 // noexcept destructor that allocates, so the process terminated. Now every failure is
 // OUT_OF_MEMORY with a message, also for a config nested as deep as parse_json allows,
-// with a repeated key whose first value is a nested object.
+// with nested objects and arrays beside it. (A repeated key is refused: CORRUPT_DATA.)
 TEST_CASE("fault injection: out of memory while parsing JSON (model load)") {
   std::mt19937_64 rng(34);
   const auto m = spinfer::test::make_model(false, rng);
@@ -338,7 +338,7 @@ TEST_CASE("fault injection: out of memory while parsing JSON (model load)") {
   const int deepest = spinfer::io::kMaxJsonDepth - 1;
   add_to_config(dir, base.str(),
                 "\"task_specific_params\": " + nested_json(deepest) +
-                    ", \"repeated\": {\"a\": [1, {\"b\": [2]}]}, \"repeated\": [3, [4]]");
+                    ", \"extra_a\": {\"a\": [1, {\"b\": [2]}]}, \"extra_b\": [3, [4]]");
   spinfer_context_t* ctx = host_context();
   spinfer_model_config_t mc;
   spinfer_model_config_init(&mc);
@@ -351,6 +351,11 @@ TEST_CASE("fault injection: out of memory while parsing JSON (model load)") {
              [&](bool ok) -> const char* { return ok == (made != nullptr) ? nullptr : "handle/status disagree"; },
              [&] { spinfer_model_destroy(made); made = nullptr; }},
             false);
+
+  // A repeated key is refused (which value a reader keeps is not defined by JSON).
+  add_to_config(dir, base.str(), "\"repeated\": {\"a\": [1]}, \"repeated\": [3, [4]]");
+  REQUIRE(spinfer_model_load(ctx, &made, dir.c_str(), &mc, nullptr) == SPINFER_STATUS_CORRUPT_DATA);
+  CHECK(std::string(spinfer_last_error_message()).find("appears twice") != std::string::npos);
 
   // One level deeper is refused as corrupt; out of memory at any point before that
   // (persistent) is still OUT_OF_MEMORY, with nothing leaked.
