@@ -122,6 +122,14 @@ void run_case(sc::DeviceContext& ctx, const Case& c, std::mt19937_64& rng, bool 
   }
 }
 
+// run_case on every kernel the device runs, the same case (kernel override set).
+void run_on_every_kernel(sc::DeviceContext& ctx, Case c, std::mt19937_64& rng, bool check_cublas) {
+  for (sc::SpmmKernel kernel : kernels(ctx)) {
+    c.options.kernel = kernel;
+    run_case(ctx, c, rng, check_cublas);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("spmm matches float64 and cuBLAS over shapes, sparsities and token counts") {
@@ -132,15 +140,12 @@ TEST_CASE("spmm matches float64 and cuBLAS over shapes, sparsities and token cou
   const double sparsities[] = {0.0, 0.3, 0.5, 0.7, 0.9, 0.99};
   const int64_t ns[] = {1, 2, 7, 8, 16, 33, 64, 128, 1000};
   int index = 0;
-  for (sc::SpmmKernel kernel : kernels(*ctx)) {
-    for (DType dtype : {DType::f16, DType::bf16}) {
-      for (const auto& s : shapes) {
-        for (int64_t n : ns) {
-          if (double(s[0]) * double(s[1]) * double(n) > 1.2e9) continue;  // keep the CPU reference quick
-          Case c{s[0], s[1], n, sparsities[index++ % 6], dtype};
-          c.options.kernel = kernel;
-          run_case(*ctx, c, rng, /*check_cublas=*/true);
-        }
+  for (DType dtype : {DType::f16, DType::bf16}) {
+    for (const auto& s : shapes) {
+      for (int64_t n : ns) {
+        if (double(s[0]) * double(s[1]) * double(n) > 1.2e9) continue;  // keep the CPU reference quick
+        run_on_every_kernel(*ctx, Case{s[0], s[1], n, sparsities[index++ % 6], dtype}, rng,
+                            /*check_cublas=*/true);
       }
     }
   }
@@ -149,48 +154,38 @@ TEST_CASE("spmm matches float64 and cuBLAS over shapes, sparsities and token cou
 TEST_CASE("spmm on a non-uniform pattern: skewed row blocks, empty rows and columns, a dense row") {
   auto ctx = sc::create_context(0);
   std::mt19937_64 rng(31);
-  for (sc::SpmmKernel kernel : kernels(*ctx))
-    for (DType dtype : {DType::f16, DType::bf16})
-      for (int64_t n : {1, 8, 19, 64}) {
-        Case c{520, 1000, n, 0.0, dtype};
-        c.skewed = true;
-        c.options.kernel = kernel;
-        run_case(*ctx, c, rng, /*check_cublas=*/false);
-      }
+  for (DType dtype : {DType::f16, DType::bf16})
+    for (int64_t n : {1, 8, 19, 64}) {
+      Case c{520, 1000, n, 0.0, dtype};
+      c.skewed = true;
+      run_on_every_kernel(*ctx, c, rng, /*check_cublas=*/false);
+    }
 }
 
 TEST_CASE("spmm every sparsity on one shape, both dtypes") {
   auto ctx = sc::create_context(0);
   std::mt19937_64 rng(7);
-  for (sc::SpmmKernel kernel : kernels(*ctx))
-    for (DType dtype : {DType::f16, DType::bf16})
-      for (double s : {0.0, 0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99})
-        for (int64_t n : {1, 8, 33}) {
-          Case c{192, 704, n, s, dtype};
-          c.options.kernel = kernel;
-          run_case(*ctx, c, rng, /*check_cublas=*/false);
-        }
+  for (DType dtype : {DType::f16, DType::bf16})
+    for (double s : {0.0, 0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99})
+      for (int64_t n : {1, 8, 33}) run_on_every_kernel(*ctx, Case{192, 704, n, s, dtype}, rng, false);
 }
 
 TEST_CASE("spmm with bias, padded leading dimensions, forced split-K and tile sizes") {
   auto ctx = sc::create_context(0);
   std::mt19937_64 rng(99);
-  for (sc::SpmmKernel kernel : kernels(*ctx))
   for (DType dtype : {DType::f16, DType::bf16}) {
     Case c{333, 1111, 21, 0.6, dtype};
-    c.options.kernel = kernel;
     c.with_bias = true;
     c.pad_x = 16;
     c.pad_y = 8;
-    run_case(*ctx, c, rng, false);
+    run_on_every_kernel(*ctx, c, rng, false);
     for (int split : {1, 2, 3, 7, 18}) {
       for (int tile : {0, 8, 16, 32, 64}) {
         Case f{130, 1150, 40, 0.75, dtype};
         f.options.split_k = split;
         f.options.tile_n = tile;
-        f.options.kernel = kernel;
         f.with_bias = (split % 2) == 1;
-        run_case(*ctx, f, rng, false);
+        run_on_every_kernel(*ctx, f, rng, false);
       }
     }
   }
@@ -199,11 +194,6 @@ TEST_CASE("spmm with bias, padded leading dimensions, forced split-K and tile si
 TEST_CASE("spmm on a large decode shape uses split-K and stays exact to tolerance") {
   auto ctx = sc::create_context(0);
   std::mt19937_64 rng(5);
-  for (sc::SpmmKernel kernel : kernels(*ctx))
-    for (DType dtype : {DType::f16, DType::bf16})
-      for (int64_t n : {1, 8, 64}) {
-        Case c{4096, 4096, n, 0.5, dtype};
-        c.options.kernel = kernel;
-        run_case(*ctx, c, rng, /*check_cublas=*/true);
-      }
+  for (DType dtype : {DType::f16, DType::bf16})
+    for (int64_t n : {1, 8, 64}) run_on_every_kernel(*ctx, Case{4096, 4096, n, 0.5, dtype}, rng, true);
 }
