@@ -1,6 +1,8 @@
 // Layers: linear, MLP, attention, decoder layer (spinfer.h §7.1, 7.2, 7.4, 7.5).
 #include "layer_handles.hpp"
 
+#include "common/byte_range.hpp"
+
 using spinfer::DType;
 using spinfer::require;
 using spinfer::capi::ActivationIo;
@@ -65,12 +67,11 @@ void check_n(const LayerBase& base, int64_t n) {
 // share a byte (the output would be written before the input is read, or half-way).
 void require_disjoint(const void* in, int64_t in_width, const char* in_name, const void* out,
                       int64_t out_width, int64_t n, DType dt) {
-  if (!in || !out || n == 0) return;
-  const uintptr_t size = spinfer::dtype_size(dt);
-  const uintptr_t a = reinterpret_cast<uintptr_t>(in), b = reinterpret_cast<uintptr_t>(out);
-  const uintptr_t a_end = a + uintptr_t(n) * uintptr_t(in_width) * size;
-  const uintptr_t b_end = b + uintptr_t(n) * uintptr_t(out_width) * size;
-  require(a_end <= b || b_end <= a, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+  if (!in || !out) return;  // an absent residual
+  const size_t size = spinfer::dtype_size(dt);
+  const bool overlap =
+      spinfer::bytes_overlap(in, size_t(n * in_width) * size, out, size_t(n * out_width) * size);
+  require(!overlap, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
     return std::string(in_name) + " overlaps y (the op reads " + in_name +
            " while it writes y; pass separate buffers)";
   });

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <string>
 
+#include "common/byte_range.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_context.hpp"
 #include "cuda/device_matrix.hpp"
@@ -76,14 +77,11 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
   if (bias) require_device_pointer(bias, ctx.device(), "bias");
   {
     // y must not overlap x or bias: the kernel reads them while other blocks write y.
-    const auto lo = [](const void* p) { return reinterpret_cast<uintptr_t>(p); };
-    const uintptr_t y0 = lo(y), y1 = y0 + uintptr_t(((n - 1) * ldy + w.rows) * 2);
-    const uintptr_t x0 = lo(x), x1 = x0 + uintptr_t(((n - 1) * ldx + w.cols) * 2);
-    require(y1 <= x0 || x1 <= y0, SPINFER_STATUS_INVALID_ARGUMENT, "y overlaps x");
-    if (bias) {
-      const uintptr_t b0 = lo(bias), b1 = b0 + uintptr_t(w.rows * 2);
-      require(y1 <= b0 || b1 <= y0, SPINFER_STATUS_INVALID_ARGUMENT, "y overlaps bias");
-    }
+    const size_t y_bytes = size_t(((n - 1) * ldy + w.rows) * 2);
+    require(!bytes_overlap(y, y_bytes, x, size_t(((n - 1) * ldx + w.cols) * 2)),
+            SPINFER_STATUS_INVALID_ARGUMENT, "y overlaps x");
+    require(!bytes_overlap(y, y_bytes, bias, bias ? size_t(w.rows * 2) : 0),
+            SPINFER_STATUS_INVALID_ARGUMENT, "y overlaps bias");
   }
 
   DeviceGuard guard(ctx.device());

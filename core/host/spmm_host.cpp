@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "common/byte_range.hpp"
 #include "common/error.hpp"
 #include "host/thread_pool.hpp"
 
@@ -35,16 +36,11 @@ void check_args(const HostMatrix& w, const void* x, int64_t n, int64_t ldx, cons
   require(x != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "x is NULL");
   require(y != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "y is NULL");
   const size_t es = dtype_size(dtype);
-  auto* yb = static_cast<const char*>(y);
-  auto* xb = static_cast<const char*>(x);
-  const char* y_end = yb + size_t((n - 1) * ldy + w.rows) * es;
-  const char* x_end = xb + size_t((n - 1) * ldx + w.cols) * es;
-  require(y_end <= xb || x_end <= yb, SPINFER_STATUS_INVALID_ARGUMENT, "y overlaps x");
-  if (bias) {
-    auto* bb = static_cast<const char*>(bias);
-    require(y_end <= bb || bb + size_t(w.rows) * es <= yb, SPINFER_STATUS_INVALID_ARGUMENT,
-            "y overlaps bias");
-  }
+  const size_t y_bytes = size_t((n - 1) * ldy + w.rows) * es;
+  require(!bytes_overlap(y, y_bytes, x, size_t((n - 1) * ldx + w.cols) * es),
+          SPINFER_STATUS_INVALID_ARGUMENT, "y overlaps x");
+  require(!bytes_overlap(y, y_bytes, bias, bias ? size_t(w.rows) * es : 0),
+          SPINFER_STATUS_INVALID_ARGUMENT, "y overlaps bias");
   const size_t align = es;
   require(reinterpret_cast<uintptr_t>(x) % align == 0 && reinterpret_cast<uintptr_t>(y) % align == 0 &&
               reinterpret_cast<uintptr_t>(bias) % align == 0,

@@ -93,6 +93,11 @@ TEST_CASE("host SpMM rejects bad arguments") {
   CHECK(status_of([&] { host::spmm(w, x, 2, 1, nullptr, y, 2, DType::f32, 0); }) == SPINFER_STATUS_SHAPE_MISMATCH);
   CHECK(status_of([&] { host::spmm(w, x, 2, 2, nullptr, y, 1, DType::f32, 0); }) == SPINFER_STATUS_SHAPE_MISMATCH);
   CHECK(status_of([&] { host::spmm(w, x, 2, 2, nullptr, x + 1, 2, DType::f32, 0); }) == SPINFER_STATUS_INVALID_ARGUMENT);
+  // Ranges that only touch are fine (x is 4 floats, y the next 4); y over the bias is not.
+  float buf[12] = {1, 2, 3, 4, 0, 0, 0, 0, 1, 1, 0, 0};
+  CHECK(status_of([&] { host::spmm(w, buf, 2, 2, buf + 8, buf + 4, 2, DType::f32, 0); }) == SPINFER_STATUS_SUCCESS);
+  CHECK(buf[4] == 2.0f);
+  CHECK(status_of([&] { host::spmm(w, buf, 2, 2, buf + 7, buf + 4, 2, DType::f32, 0); }) == SPINFER_STATUS_INVALID_ARGUMENT);
   CHECK(status_of([&] { host::spmm(w, x, 2, 2, nullptr, y, 2, DType(9), 0); }) == SPINFER_STATUS_UNSUPPORTED_DTYPE);
   CHECK(status_of([&] { host::spmm(w, x, 0, 2, nullptr, nullptr, 2, DType::f32, 0); }) == SPINFER_STATUS_SUCCESS);
 }
