@@ -18,8 +18,8 @@ steps=("$@")
 [ ${#steps[@]} -eq 0 ] && steps=(build bench test ncu sanitize)
 has() { local s; for s in "${steps[@]}"; do [ "$s" = "$1" ] && return 0; done; return 1; }
 export LD_LIBRARY_PATH=/usr/local/cuda/lib64:/usr/local/cuda/lib:${LD_LIBRARY_PATH:-}
-BENCH=$BUILD/bench/spmm/bench_spmm
-TESTS=$BUILD/tests/gpu/spinfer_gpu_tests
+BENCH=${BENCH:-$BUILD/bench/spmm/bench_spmm}
+TESTS=${TESTS:-$BUILD/tests/gpu/spinfer_gpu_tests}
 rc=0
 
 if has build; then
@@ -33,7 +33,7 @@ if has build; then
 fi
 
 if has bench; then
-  "$BENCH" --quick --dtype f16 --no-cusparse --csv "$OUT/bench_quick.csv" >"$OUT/bench_quick.txt" 2>&1 || rc=1
+  "$BENCH" --quick ${BENCH_ARGS:-} --dtype f16 --no-cusparse --csv "$OUT/bench_quick.csv" >"$OUT/bench_quick.txt" 2>&1 || rc=1
   sed -n '/^Summary/,$p' "$OUT/bench_quick.txt"
 fi
 
@@ -49,19 +49,20 @@ if has ncu && command -v ncu >/dev/null; then
   for c in "28672 8192 8 0.3" "28672 8192 8 0.7" "4096 11008 64 0.5"; do
     set -- $c
     groups=$(( ($1 + 63) / 64 * (($2 + 63) / 64) ))
-    for k in block specialised; do
+    for k in block specialised wgmma; do
       echo "== case $c kernel $k groups $groups" >>"$OUT/ncu.txt"
       ncu --metrics $metrics -k regex:spmm_smbd -c 1 "$BENCH" --dtype f16 --case $c --kernel $k \
         >>"$OUT/ncu.txt" 2>&1
     done
   done
   # instructions and wavefronts per GroupTile, one line per case and kernel
+  # (ncu prints the metrics sorted by name: smsp__inst_executed comes last)
   awk '/^== case/{c=$3" "$4" "$5" "$6; k=$8; g=$10}
+       /dram__throughput/{d=$NF}
        /gpu__time_duration.sum/{t=$NF}
-       /smsp__inst_executed.sum/{gsub(",","",$NF); i=$NF}
        /l1tex__data_bank_conflicts/{gsub(",","",$NF); b=$NF}
        /l1tex__data_pipe_lsu_wavefronts_mem_shared.sum/{gsub(",","",$NF); w=$NF}
-       /dram__throughput/{printf "%-22s %-12s %8s us  inst/GT %6.0f  smem wavefronts/GT %5.0f  conflicts/GT %5.0f  DRAM %s%%\n", c, k, t, i/g, w/g, b/g, $NF}' \
+       /smsp__inst_executed.sum/{gsub(",","",$NF); printf "%-22s %-12s %8s us  inst/GT %6.0f  smem wavefronts/GT %5.0f  conflicts/GT %5.0f  DRAM %s%%\n", c, k, t, $NF/g, w/g, b/g, d}' \
     "$OUT/ncu.txt" | tee "$OUT/ncu_summary.txt"
 fi
 if has sanitize; then

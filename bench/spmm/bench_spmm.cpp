@@ -115,11 +115,15 @@ struct Row {
   int64_t m, k, n;
   double sparsity;
   double t_spinfer = NAN, t_cublas = NAN, t_cusparse = NAN, t_cusparselt = NAN;  // microseconds
-  double t_block = NAN, t_specialised = NAN;  // each SMBD kernel; t_spinfer: the dispatcher's
+  double t_block = NAN, t_specialised = NAN, t_wgmma = NAN;  // each SMBD kernel; t_spinfer: the dispatcher's
   double bytes = 0;  // bytes that must move for spinfer
   int split_k = 1, tile_n = 8;
   bool lt_padded = false;  // cuSPARSELt ran with N rounded up to 16
 };
+
+const char* kernel_name(sc::SpmmKernel k) {
+  return k == sc::SpmmKernel::specialised ? "specialised" : k == sc::SpmmKernel::wgmma ? "wgmma" : "block";
+}
 
 double geomean(const std::vector<double>& v) {
   if (v.empty()) return NAN;
@@ -134,6 +138,7 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep the table if the run is cut short
   std::string csv_path = "spmm.csv";
   bool quick = false, with_cusparse = true;
+  int64_t max_n = 0;  // > 0: only token counts up to this
   int64_t case_m = 0, case_k = 0, case_n = 0;
   double case_sp = 0;
   sc::SpmmOptions case_opt;
@@ -142,6 +147,7 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--csv" && i + 1 < argc) csv_path = argv[++i];
     else if (a == "--quick") quick = true;
+    else if (a == "--max-n" && i + 1 < argc) max_n = std::atoll(argv[++i]);
     else if (a == "--no-cusparse") with_cusparse = false;
     else if (a == "--case" && i + 4 < argc) {
       // One spinfer configuration only (for profilers): --case M K N SPARSITY
@@ -157,6 +163,7 @@ int main(int argc, char** argv) {
       const std::string kname = argv[++i];
       case_opt.kernel = kname == "block"         ? sc::SpmmKernel::block
                         : kname == "specialised" ? sc::SpmmKernel::specialised
+                        : kname == "wgmma"       ? sc::SpmmKernel::wgmma
                                                  : sc::SpmmKernel::automatic;
     }
     else if (a == "--dtype" && i + 1 < argc) {
@@ -164,8 +171,8 @@ int main(int argc, char** argv) {
       dtypes = d == "f16" ? std::vector<bool>{false} : d == "bf16" ? std::vector<bool>{true}
                                                                    : std::vector<bool>{false, true};
     } else {
-      std::fprintf(stderr, "usage: bench_spmm [--csv FILE] [--quick] [--dtype f16|bf16|both] [--no-cusparse]\n"
-                           "       bench_spmm --case M K N SPARSITY [--tile-n T] [--split-k S] [--kernel block|specialised]\n");
+      std::fprintf(stderr, "usage: bench_spmm [--csv FILE] [--quick] [--max-n N] [--dtype f16|bf16|both] [--no-cusparse]\n"
+                           "       bench_spmm --case M K N SPARSITY [--tile-n T] [--split-k S] [--kernel block|specialised|wgmma]\n");
       return 1;
     }
   }
@@ -208,13 +215,14 @@ int main(int argc, char** argv) {
       sc::spmm(*ctx, *w, x.p, case_n, case_k, nullptr, y.p, case_m, dt, opt, s);
     }, 1, s);
     // The configuration that ran: the override, or what the dispatcher chose.
-    const sc::SpmmKernel kernel = sc::choose_kernel(opt, ctx->has_specialised_spmm(), case_n);
     const int tile_n = sc::choose_tile_n(case_n, opt);
+    const sc::SpmmKernel kernel =
+        sc::choose_kernel(opt, ctx->has_specialised_spmm(), ctx->has_wgmma_spmm(), tile_n);
     const auto plan = sc::plan_spmm_split((case_m + 63) / 64, (case_k + 63) / 64, case_n, tile_n, ctx->sm_count(),
                                           ctx->blocks_per_sm(kernel, tile_n), opt);
     std::printf("case %ldx%ldx%ld sparsity %.2f kernel %s tile_n %d split_k %u: %.2f us (L2 warm)\n",
                 long(case_m), long(case_k), long(case_n), case_sp,
-                kernel == sc::SpmmKernel::specialised ? "specialised" : "block", tile_n,
+                kernel_name(kernel), tile_n,
                 plan.grid.split_k, ms * 1e3);
     return 0;
   }
@@ -230,11 +238,12 @@ int main(int argc, char** argv) {
     ns = {1, 8, 16, 64, 256};
     sparsities = {0.3, 0.5, 0.7, 0.9};
   }
+  if (max_n > 0) ns.erase(std::remove_if(ns.begin(), ns.end(), [&](int64_t v) { return v > max_n; }), ns.end());
 
   std::vector<Row> rows;
-  std::printf("\n%-5s %6s %6s %5s %5s | %9s %9s %9s %9s %9s | %7s %7s %7s %7s | %7s %6s | %s\n", "dtype",
-              "M", "K", "N", "sp%", "block", "special", "cuBLAS", "cuSPARSE", "cuSPLt", "x_cuBLAS", "blk_x",
-              "spc_x", "x_2:4", "GB/s", "%copy", "split/tile");
+  std::printf("\n%-5s %6s %6s %5s %5s | %9s %9s %9s %9s %9s %9s | %7s %7s %7s %7s %7s | %7s %6s | %s\n",
+              "dtype", "M", "K", "N", "sp%", "block", "special", "wgmma", "cuBLAS", "cuSPARSE", "cuSPLt",
+              "x_cuBLAS", "blk_x", "spc_x", "wg_x", "x_2:4", "GB/s", "%copy", "split/tile");
   for (bool bf16 : dtypes) {
     const char* dname = bf16 ? "bf16" : "f16";
     const spinfer::DType dt = bf16 ? spinfer::DType::bf16 : spinfer::DType::f16;
@@ -312,10 +321,14 @@ int main(int argc, char** argv) {
             }, rs, s);
           };
           const sc::SpmmOptions opt;
-          const sc::SpmmKernel kernel = sc::choose_kernel(opt, ctx->has_specialised_spmm(), n);
+          const sc::SpmmKernel kernel = sc::choose_kernel(opt, ctx->has_specialised_spmm(),
+                                                          ctx->has_wgmma_spmm(), sc::choose_tile_n(n, opt));
           r.t_block = time_kernel(sc::SpmmKernel::block);
           if (ctx->has_specialised_spmm()) r.t_specialised = time_kernel(sc::SpmmKernel::specialised);
-          r.t_spinfer = kernel == sc::SpmmKernel::specialised ? r.t_specialised : r.t_block;
+          if (ctx->has_wgmma_spmm()) r.t_wgmma = time_kernel(sc::SpmmKernel::wgmma);
+          r.t_spinfer = kernel == sc::SpmmKernel::specialised ? r.t_specialised
+                        : kernel == sc::SpmmKernel::wgmma     ? r.t_wgmma
+                                                              : r.t_block;
           r.bytes = wbytes + double(n) * k * 2 + double(n) * m * 2;
           r.tile_n = sc::choose_tile_n(n, opt);
           const auto plan = sc::plan_spmm_split((m + 63) / 64, (k + 63) / 64, n, r.tile_n,
@@ -332,10 +345,11 @@ int main(int argc, char** argv) {
           if (t_lt.count(n)) r.t_cusparselt = t_lt[n];
           r.lt_padded = lt_padded[n];
           const double gbs = r.bytes / (r.t_spinfer * 1e-6) / 1e9;
-          std::printf("%-5s %6ld %6ld %5ld %5.0f | %9.2f %9.2f %9.2f %9.2f %9.2f | %7.2f %7.2f %7.2f %7.2f | %7.0f %5.1f%% | %d/%d\n",
-                      dname, long(m), long(k), long(n), sp * 100, r.t_block, r.t_specialised, r.t_cublas,
-                      r.t_cusparse, r.t_cusparselt, r.t_cublas / r.t_spinfer, r.t_cublas / r.t_block,
-                      r.t_cublas / r.t_specialised, r.t_cusparselt / r.t_spinfer, gbs, 100 * gbs / copy_gbs,
+          std::printf("%-5s %6ld %6ld %5ld %5.0f | %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f | %7.2f %7.2f %7.2f %7.2f %7.2f | %7.0f %5.1f%% | %d/%d\n",
+                      dname, long(m), long(k), long(n), sp * 100, r.t_block, r.t_specialised, r.t_wgmma,
+                      r.t_cublas, r.t_cusparse, r.t_cusparselt, r.t_cublas / r.t_spinfer,
+                      r.t_cublas / r.t_block, r.t_cublas / r.t_specialised, r.t_cublas / r.t_wgmma,
+                      r.t_cusparselt / r.t_spinfer, gbs, 100 * gbs / copy_gbs,
                       r.split_k, r.tile_n);
           std::fflush(stdout);
           rows.push_back(r);
@@ -348,24 +362,24 @@ int main(int argc, char** argv) {
   if (FILE* f = std::fopen(csv_path.c_str(), "w")) {
     std::fprintf(f, "dtype,M,K,N,sparsity,spinfer_us,cublas_us,cusparse_us,cusparselt_us,"
                     "speedup_vs_cublas,bytes_moved,spinfer_GBps,fraction_of_copy_bw,split_k,tile_n,copy_GBps,"
-                    "cusparselt_n_padded,block_kernel_us,specialised_kernel_us\n");
+                    "cusparselt_n_padded,block_kernel_us,specialised_kernel_us,wgmma_kernel_us\n");
     for (const Row& r : rows) {
       const double gbs = r.bytes / (r.t_spinfer * 1e-6) / 1e9;
-      std::fprintf(f, "%s,%ld,%ld,%ld,%.2f,%.3f,%.3f,%.3f,%.3f,%.4f,%.0f,%.1f,%.4f,%d,%d,%.1f,%d,%.3f,%.3f\n", r.dtype,
+      std::fprintf(f, "%s,%ld,%ld,%ld,%.2f,%.3f,%.3f,%.3f,%.3f,%.4f,%.0f,%.1f,%.4f,%d,%d,%.1f,%d,%.3f,%.3f,%.3f\n", r.dtype,
                    long(r.m), long(r.k), long(r.n), r.sparsity, r.t_spinfer, r.t_cublas, r.t_cusparse,
                    r.t_cusparselt, r.t_cublas / r.t_spinfer, r.bytes, gbs, gbs / copy_gbs, r.split_k,
-                   r.tile_n, copy_gbs, int(r.lt_padded), r.t_block, r.t_specialised);
+                   r.tile_n, copy_gbs, int(r.lt_padded), r.t_block, r.t_specialised, r.t_wgmma);
     }
     std::fclose(f);
   }
 
   // ---- summary against the targets (N <= 64) ----
   std::printf("\nSummary (N <= 64; copy bandwidth %.0f GB/s)\n", copy_gbs);
-  std::printf("%-5s %5s | %8s %8s %6s | %8s %8s (BW fraction, M*K >= 4096*11008) | %8s %8s (geomeans)\n",
-              "dtype", "sp%", "geomean", "min", "<1.0x", "min", "median", "block", "special");
+  std::printf("%-5s %5s | %8s %8s %6s | %8s %8s (BW fraction, M*K >= 4096*11008) | %8s %8s %8s (geomeans)\n",
+              "dtype", "sp%", "geomean", "min", "<1.0x", "min", "median", "block", "special", "wgmma");
   for (const char* d : {"f16", "bf16"}) {
     for (double sp : sparsities) {
-      std::vector<double> sp_up, frac, block_up, spec_up;
+      std::vector<double> sp_up, frac, block_up, spec_up, wgmma_up;
       int below = 0;
       for (const Row& r : rows) {
         if (std::strcmp(r.dtype, d) || r.n > 64 || std::fabs(r.sparsity - sp) > 1e-9) continue;
@@ -373,15 +387,16 @@ int main(int argc, char** argv) {
         sp_up.push_back(x);
         block_up.push_back(r.t_cublas / r.t_block);
         if (!std::isnan(r.t_specialised)) spec_up.push_back(r.t_cublas / r.t_specialised);
+        if (!std::isnan(r.t_wgmma)) wgmma_up.push_back(r.t_cublas / r.t_wgmma);
         below += x < 1.0;
         if (r.m * r.k >= int64_t(4096) * 11008)
           frac.push_back(r.bytes / (r.t_spinfer * 1e-6) / 1e9 / copy_gbs);
       }
       if (sp_up.empty()) continue;
-      std::printf("%-5s %5.0f | %7.2fx %7.2fx %6d | %7.1f%% %7.1f%% | %7.2fx %7.2fx\n", d, sp * 100,
+      std::printf("%-5s %5.0f | %7.2fx %7.2fx %6d | %7.1f%% %7.1f%% | %7.2fx %7.2fx %7.2fx\n", d, sp * 100,
                   geomean(sp_up), *std::min_element(sp_up.begin(), sp_up.end()), below,
                   frac.empty() ? NAN : 100 * *std::min_element(frac.begin(), frac.end()),
-                  100 * median(frac), geomean(block_up), geomean(spec_up));
+                  100 * median(frac), geomean(block_up), geomean(spec_up), geomean(wgmma_up));
     }
   }
   // N = 1 against N = 8, and bf16 against fp16.

@@ -28,9 +28,10 @@ struct DeviceMatrixSummary {
 };
 
 // Which SMBD kernel runs a CUDA SpMM (docs/performance.md): `block` (every warp copies
-// and decodes, one block barrier per stage; sm_80+) or `specialised` (a producer warp
-// copies and scans, four warps only decode, mbarriers between them; sm_90 only).
-enum class SpmmKernel { automatic, block, specialised };
+// and decodes, one block barrier per stage; sm_80+), `specialised` (a producer warp
+// copies and scans, four warps only decode, mbarriers between them; sm_90 only) or
+// `wgmma` (the block kernel multiplying with warpgroup MMAs; sm_90a builds on sm_90).
+enum class SpmmKernel { automatic, block, specialised, wgmma };
 
 // Expert overrides; 0 / automatic means "chosen by the library". `kernel` is for the
 // benchmark and the tests (not in the C API).

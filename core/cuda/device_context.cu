@@ -14,6 +14,10 @@ DeviceContext::DeviceContext(int device) : device_(device) {
   DeviceGuard guard(device);
   check_cuda(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device),
              "cudaDeviceGetAttribute(multiprocessors)");
+  int smem = 0;
+  check_cuda(cudaDeviceGetAttribute(&smem, cudaDevAttrMaxSharedMemoryPerMultiprocessor, device),
+             "cudaDeviceGetAttribute(shared memory per multiprocessor)");
+  smem_per_sm_ = smem;
   int major = 0, minor = 0;
   check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
              "cudaDeviceGetAttribute(compute capability)");
@@ -24,13 +28,13 @@ DeviceContext::DeviceContext(int device) : device_(device) {
            ".x; spinfer's CUDA kernels need 8.0 or newer";
   });
   specialised_spmm_ = major == 9 && minor == 0;
+  wgmma_spmm_ = specialised_spmm_ && SPINFER_BUILT_SM90A;
   check_cuda(prepare_spmm_smbd(specialised_spmm_), "setting the SpMM kernels' shared-memory limit");
   const int tiles[4] = {8, 16, 32, 64};
-  for (int i = 0; i < 4; ++i) {
-    blocks_per_sm_[0][i] = spmm_smbd_blocks_per_sm(SpmmKernel::block, tiles[i]);
-    if (specialised_spmm_)
-      blocks_per_sm_[1][i] = spmm_smbd_blocks_per_sm(SpmmKernel::specialised, tiles[i]);
-  }
+  const SpmmKernel kernels[3] = {SpmmKernel::block, SpmmKernel::specialised, SpmmKernel::wgmma};
+  for (int k = 0; k < 3; ++k)
+    if (has_kernel(kernels[k]))
+      for (int i = 0; i < 4; ++i) blocks_per_sm_[k][i] = spmm_smbd_blocks_per_sm(kernels[k], tiles[i]);
 
   // One allocation for every slot: partials first (16-byte aligned), then counters.
   const size_t slot_bytes = kPartialBytesPerSlot + kCountersPerSlot * sizeof(unsigned);
@@ -66,8 +70,19 @@ DeviceContext::~DeviceContext() {
   cudaSetDevice(previous);
 }
 
+bool DeviceContext::has_kernel(SpmmKernel kernel) const {
+  switch (kernel) {
+    case SpmmKernel::block: return true;
+    case SpmmKernel::specialised: return specialised_spmm_;
+    case SpmmKernel::wgmma: return wgmma_spmm_;
+    default: return false;
+  }
+}
+
 int DeviceContext::blocks_per_sm(SpmmKernel kernel, int tile_n) const {
-  const int* per_tile = blocks_per_sm_[kernel == SpmmKernel::specialised ? 1 : 0];
+  const int* per_tile = blocks_per_sm_[kernel == SpmmKernel::specialised ? 1
+                                       : kernel == SpmmKernel::wgmma     ? 2
+                                                                         : 0];
   switch (tile_n) {
     case 8: return per_tile[0];
     case 16: return per_tile[1];

@@ -42,8 +42,12 @@ class DeviceContext {
 
   int device() const { return device_; }
   int sm_count() const { return sm_count_; }
-  // Whether the device runs the sm_90 SpMM kernel (compute capability 9.0).
+  int64_t smem_per_sm() const { return smem_per_sm_; }  // shared memory of one SM, bytes
+  // Whether the device runs the sm_90 SpMM kernels (compute capability 9.0), and of them
+  // the wgmma one (compiled for sm_90a only).
   bool has_specialised_spmm() const { return specialised_spmm_; }
+  bool has_wgmma_spmm() const { return wgmma_spmm_; }
+  bool has_kernel(SpmmKernel kernel) const;
   // Resident blocks per SM of an SpMM kernel with `tile_n` tokens per block.
   int blocks_per_sm(SpmmKernel kernel, int tile_n) const;
 
@@ -57,8 +61,9 @@ class DeviceContext {
  private:
   int device_ = 0;
   int sm_count_ = 0;
-  bool specialised_spmm_ = false;
-  int blocks_per_sm_[2][4] = {{1, 1, 1, 1}, {1, 1, 1, 1}};  // [block, specialised][tile_n 8..64]
+  int64_t smem_per_sm_ = 0;
+  bool specialised_spmm_ = false, wgmma_spmm_ = false;
+  int blocks_per_sm_[3][4] = {{1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}};  // [kernel][tile_n 8..64]
 
   std::mutex workspace_mutex_;
   unsigned char* workspace_memory_ = nullptr;

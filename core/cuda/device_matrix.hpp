@@ -14,6 +14,8 @@ struct DeviceMatrix {
   DType dtype = DType::f16;
   int device = 0;
   uint64_t values_count = 0, bitmaps_count = 0, offsets_count = 0;
+  // Values of the longest GroupTile run (padded, <= 4096): sizes the SpMM pipeline stages.
+  uint32_t max_group_values = 0;
   uint16_t* values = nullptr;         // values_count elements (at least 8 allocated)
   uint64_t* bitmaps = nullptr;        // bitmaps_count words, in the device layout (bitmap_layout.hpp)
   uint64_t* group_offsets = nullptr;  // offsets_count words

@@ -114,31 +114,35 @@ __global__ void __launch_bounds__(256) encode_bitmaps_kernel(EncodeShape s, uint
 }
 
 // Pass 2 (one block of 1024): offsets[g] = sum of padded counts before g; totals[0] =
-// offsets[groups] (values length), totals[1] = nnz.
+// offsets[groups] (values length), totals[1] = nnz, totals[2] = the longest padded run.
 __global__ void __launch_bounds__(1024) encode_offsets_kernel(const uint32_t* counts, int64_t groups,
                                                               uint64_t* offsets, uint64_t* totals) {
-  __shared__ uint64_t part[1024], nz[1024];
+  __shared__ uint64_t part[1024], nz[1024], longest[1024];
   const int t = threadIdx.x;
   const int64_t per = (groups + 1023) / 1024;
   const int64_t begin = min(groups, t * per), end = min(groups, begin + per);
-  uint64_t sum = 0, nnz = 0;
+  uint64_t sum = 0, nnz = 0, most = 0;
   for (int64_t g = begin; g < end; ++g) {
     sum += (counts[g] + 7u) & ~7u;
     nnz += counts[g];
+    most = max(most, uint64_t((counts[g] + 7u) & ~7u));
   }
   part[t] = sum;
   nz[t] = nnz;
+  longest[t] = most;
   __syncthreads();
   if (t == 0) {
-    uint64_t run = 0, total_nnz = 0;
+    uint64_t run = 0, total_nnz = 0, most = 0;
     for (int i = 0; i < 1024; ++i) {
       const uint64_t v = part[i];
       part[i] = run;
       run += v;
       total_nnz += nz[i];
+      most = max(most, longest[i]);
     }
     totals[0] = run;
     totals[1] = total_nnz;
+    totals[2] = most;
     offsets[groups] = run;
   }
   __syncthreads();
@@ -228,14 +232,14 @@ DeviceMatrixPtr encode_device(DeviceContext& ctx, const void* dense, DType dense
 
   // Bitmaps and offsets first; values once their length is known.
   void* tmp = nullptr;
-  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&tmp, size_t(groups) * sizeof(uint32_t) + 2 * sizeof(uint64_t))),
+  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&tmp, size_t(groups) * sizeof(uint32_t) + 3 * sizeof(uint64_t))),
              "cudaMalloc(encoder scratch)");
   struct Free {
     void* p;
     ~Free() { cudaFree(p); }
   } free_tmp{tmp};
   uint64_t* totals = static_cast<uint64_t*>(tmp);
-  uint32_t* counts = reinterpret_cast<uint32_t*>(totals + 2);
+  uint32_t* counts = reinterpret_cast<uint32_t*>(totals + 3);
 
   void* p = nullptr;
   check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&p, size_t(grid.bitmap_count()) * 8)), "cudaMalloc(bitmaps)");
@@ -253,7 +257,7 @@ DeviceMatrixPtr encode_device(DeviceContext& ctx, const void* dense, DType dense
   check_cuda(cudaGetLastError(), "launching the GPU encoder (bitmaps)");
   encode_offsets_kernel<<<1, 1024, 0, s>>>(counts, groups, m->group_offsets, totals);
   check_cuda(cudaGetLastError(), "launching the GPU encoder (offsets)");
-  uint64_t host_totals[2] = {0, 0};
+  uint64_t host_totals[3] = {0, 0, 0};
   check_cuda(cudaMemcpyAsync(host_totals, totals, sizeof(host_totals), cudaMemcpyDeviceToHost, s),
              "cudaMemcpyAsync(encoder totals)");
   check_cuda(cudaStreamSynchronize(s), "cudaStreamSynchronize(GPU encoder)");
@@ -262,6 +266,7 @@ DeviceMatrixPtr encode_device(DeviceContext& ctx, const void* dense, DType dense
   m->values = static_cast<uint16_t*>(p);
   m->values_count = host_totals[0];
   m->nnz = int64_t(host_totals[1]);
+  m->max_group_values = uint32_t(host_totals[2]);
   encode_values_kernel<<<blocks, 256, 0, s>>>(shape, words, m->group_offsets, m->values);
   check_cuda(cudaGetLastError(), "launching the GPU encoder (values)");
   // The scratch is freed on return (cudaFree waits for the device), so the matrix is

@@ -1,4 +1,5 @@
 // Host <-> device copies of encoded matrices (upload, download) and their summary.
+#include <algorithm>
 #include <string>
 
 #include "cuda/bitmap_layout.hpp"
@@ -47,6 +48,9 @@ DeviceMatrixPtr upload(DeviceContext& ctx, const HostMatrix& host, void* stream)
   m->nnz = host.nnz;
   m->dtype = host.dtype;
   m->device = ctx.device();
+  for (size_t g = 0; g + 1 < host.group_offsets.size(); ++g)
+    m->max_group_values = std::max<uint32_t>(
+        m->max_group_values, uint32_t(host.group_offsets[g + 1] - host.group_offsets[g]));
   m->allocate(host.values.size(), host.bitmaps.size(), host.group_offsets.size());
   copy_to_device(ctx, m->values, host.values.data(), host.values.size() * 2, s);
   copy_to_device(ctx, m->bitmaps, host.bitmaps.data(), host.bitmaps.size() * 8, s);

@@ -62,6 +62,8 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
   require(options.kernel != SpmmKernel::specialised || ctx.has_specialised_spmm(),
           SPINFER_STATUS_NOT_SUPPORTED,
           "the warp-specialised SpMM kernel needs a GPU of compute capability 9.0");
+  require(options.kernel != SpmmKernel::wgmma || ctx.has_wgmma_spmm(), SPINFER_STATUS_NOT_SUPPORTED,
+          "the wgmma SpMM kernel needs a GPU of compute capability 9.0 and a build for sm_90a");
   if (n == 0) return;
   require(x != nullptr && y != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "x or y is NULL");
   require(ldx % 8 == 0 && ldy % 8 == 0, SPINFER_STATUS_MISALIGNED, [&] {
@@ -89,8 +91,9 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
   const TileGrid tiles{w.rows, w.cols};
 
   // Token tiles beyond the grid's y limit run as further launches on shifted x / y.
-  const SpmmKernel kernel = choose_kernel(options, ctx.has_specialised_spmm(), n);
   const int tile_n = choose_tile_n(n, options);
+  const SpmmKernel kernel =
+      choose_kernel(options, ctx.has_specialised_spmm(), ctx.has_wgmma_spmm(), tile_n);
   const int64_t max_tokens_per_launch = int64_t(65535) * tile_n;
   for (int64_t t0 = 0; t0 < n; t0 += max_tokens_per_launch) {
     const int64_t nn = std::min(n - t0, max_tokens_per_launch);
@@ -120,6 +123,13 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
     p.tiles_per_split = plan.tiles_per_split;
     p.partials = ws ? ws->partials : nullptr;
     p.counters = ws ? ws->counters : nullptr;
+    if (kernel == SpmmKernel::specialised) {
+      const StagePlan stages = plan_stages(w.max_group_values, tile_n, ctx.blocks_per_sm(kernel, tile_n),
+                                           ctx.smem_per_sm());
+      p.stages = stages.stages;
+      p.stage_bytes = stages.stage_bytes;
+      p.value_bytes = stages.value_bytes;
+    }
     const cudaError_t err = launch_spmm_smbd(kernel, dtype, tile_n, p, plan.grid, s);
     check_cuda(err, "launching the SpMM kernel");
   }

@@ -18,14 +18,20 @@ struct SpmmPlan {
   int tiles_per_split = 1;  // K GroupTiles per slice
 };
 
-// The kernel: the override, else the warp-specialised kernel for a single token on a
-// device that runs it, else the block kernel. Measured on an H100 (bench/RESULTS.md,
-// 2026-12-07, `bench_spmm --quick`): at N = 1 the specialised kernel was faster in 11 of
-// 12 cases (up to 1.11x the block kernel); from N = 8 on it was slower (its producer copies
-// X with one bulk copy per token row, and small bulk copies are slow), at N = 64 by 1.6-1.8x.
-inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised, int64_t n) {
+// The kernel for a token tile of `tile_n`: the override, else by what was measured on an
+// H100 (bench/RESULTS.md, "Update 2026-12-07 (2)", `bench_spmm --quick`, 3 shapes x 4
+// sparsities, all kernels in the same run): tile 8 -> block (the specialised kernel was
+// 1-12 % slower at N = 1 and 8, the wgmma one 0-6 %); tile 16 -> specialised (up to 1.16x
+// the block kernel on large shapes: its stages sized by the matrix keep more bytes in
+// flight); tiles 32 and 64 -> wgmma (1.10-1.21x the block kernel at N = 64: one warpgroup
+// MMA per k-step instead of 8 mma.sync per warp). Kernels the device lacks fall back to
+// block.
+inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised, bool has_wgmma,
+                                int tile_n) {
   if (options.kernel != SpmmKernel::automatic) return options.kernel;
-  return has_specialised && n == 1 ? SpmmKernel::specialised : SpmmKernel::block;
+  if (tile_n == 16 && has_specialised) return SpmmKernel::specialised;
+  if (tile_n >= 32 && has_wgmma) return SpmmKernel::wgmma;
+  return SpmmKernel::block;
 }
 
 // The smallest tile that holds every token (decode: N <= 8 -> 8), 64 for long inputs.
@@ -78,6 +84,31 @@ inline SpmmPlan plan_spmm_split(int64_t group_rows, int64_t group_cols, int64_t 
   plan.grid.token_tiles = unsigned(token_tiles);
   plan.grid.split_k = unsigned(split);
   plan.tiles_per_split = int(per_split);
+  return plan;
+}
+
+// Pipeline stages of the specialised kernel, sized by the matrix's longest GroupTile run
+// (padded values) instead of a dense tile: the copy bandwidth needs bytes in flight, and
+// with dense-sized stages a sparser matrix had fewer bytes in flight, so its time stopped
+// falling with the sparsity. As many stages as fit the SM's shared memory divided among
+// `blocks_per_sm` blocks (each also holds ~2 KiB: reserved and static shared memory),
+// at least 3, at most kSmbdMaxStages. A stage: an X tile (tile_n x 64, rows padded to
+// 144 bytes) and, in stage_bytes, values (16-byte front pad, the run,
+// 8 values of slack; spmm_smbd.cuh) | 64 bitmaps | 128 value starts.
+struct StagePlan {
+  int stages = 3;
+  uint32_t stage_bytes = 0, value_bytes = 0;
+};
+
+inline StagePlan plan_stages(uint32_t max_group_values, int tile_n, int blocks_per_sm,
+                             int64_t smem_per_sm) {
+  StagePlan plan;
+  plan.value_bytes = (16 + (max_group_values + 8) * 2 + 15) / 16 * 16;
+  plan.stage_bytes = plan.value_bytes + 64 * 8 + 128 * 4;
+  const int64_t per_stage = int64_t(tile_n) * 144 + plan.stage_bytes;
+  const int64_t budget = std::min<int64_t>(smem_per_sm / std::max(1, blocks_per_sm) - 2048,
+                                           kSmbdMaxDynamicSmem);
+  plan.stages = int(std::clamp<int64_t>(budget / per_stage, 3, kSmbdMaxStages));
   return plan;
 }
 

@@ -12,24 +12,33 @@ namespace spinfer::cuda {
 template <int TILE_N>
 constexpr int smbd_stages() { return 3; }
 
-// Kernel, block size and dynamic shared memory of one variant.
+// Kernel, block size and dynamic shared memory of one variant. The specialised kernel's
+// stages are sized at launch (SmbdParams::stages): kSmem is its least (the output tile),
+// which occupancy queries use, and kMaxSmem what it may be given.
 template <typename T, int TILE_N, SpmmKernel K>
 struct SmbdVariant {
   static constexpr bool kSpecialised = K == SpmmKernel::specialised;
-  static constexpr int kStages = kSpecialised ? specialised_stages<TILE_N>() : smbd_stages<TILE_N>();
+  static constexpr bool kWgmma = K == SpmmKernel::wgmma;
+  static constexpr int kStages = smbd_stages<TILE_N>();
   static constexpr int kThreads = kSpecialised ? kSpecialisedThreads : kSmbdThreads;
-  static constexpr int kSmem = kSpecialised ? SpecialisedLayout<TILE_N, kStages>::kBytes
-                                            : smbd_smem_bytes<TILE_N, kStages>();
+  static constexpr int kSmem = kSpecialised ? smbd_out_bytes<TILE_N>()
+                                            : smbd_smem_bytes<TILE_N, kStages, kWgmma>();
+  static constexpr int kMaxSmem = kSpecialised ? kSmbdMaxDynamicSmem : kSmem;
   static constexpr auto kernel() {
-    if constexpr (kSpecialised) return spmm_smbd_specialised_kernel<T, TILE_N, kStages>;
-    else return spmm_smbd_kernel<T, TILE_N, kStages>;
+    if constexpr (kSpecialised) return spmm_smbd_specialised_kernel<T, TILE_N>;
+    else return spmm_smbd_kernel<T, TILE_N, kStages, kWgmma>;
+  }
+  static int smem(const SmbdParams& p) {
+    if constexpr (!kSpecialised) return kSmem;
+    const int pipeline = p.stages * (SmbdLayout<TILE_N, false>::kXBytes + int(p.stage_bytes));
+    return pipeline > smbd_out_bytes<TILE_N>() ? pipeline : smbd_out_bytes<TILE_N>();
   }
 };
 
 template <typename T, int TILE_N, SpmmKernel K>
 cudaError_t launch_variant(const SmbdParams& p, SmbdGrid grid, cudaStream_t stream) {
   using V = SmbdVariant<T, TILE_N, K>;
-  V::kernel()<<<dim3(grid.group_rows, grid.token_tiles, grid.split_k), V::kThreads, V::kSmem,
+  V::kernel()<<<dim3(grid.group_rows, grid.token_tiles, grid.split_k), V::kThreads, V::smem(p),
                 stream>>>(p);
   return cudaGetLastError();
 }
@@ -51,13 +60,20 @@ cudaError_t launch_spmm_smbd_dtype(SpmmKernel kernel, int tile_n, const SmbdPara
   if (kernel == SpmmKernel::specialised)
     return launch_tile<T, SpmmKernel::specialised>(tile_n, p, grid, stream);
   if (kernel == SpmmKernel::block) return launch_tile<T, SpmmKernel::block>(tile_n, p, grid, stream);
+  if (kernel == SpmmKernel::wgmma) return launch_tile<T, SpmmKernel::wgmma>(tile_n, p, grid, stream);
   return cudaErrorInvalidValue;
 }
 
 template <typename T, int TILE_N, SpmmKernel K>
 cudaError_t prepare_variant() {
   using V = SmbdVariant<T, TILE_N, K>;
-  return cudaFuncSetAttribute(V::kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize, V::kSmem);
+  cudaError_t e =
+      cudaFuncSetAttribute(V::kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize, V::kMaxSmem);
+  // Stages sized at launch fill the SM's shared memory: ask for all of it as shared.
+  if (e == cudaSuccess && V::kSpecialised)
+    e = cudaFuncSetAttribute(V::kernel(), cudaFuncAttributePreferredSharedMemoryCarveout,
+                             cudaSharedmemCarveoutMaxShared);
+  return e;
 }
 
 template <typename T, SpmmKernel K>
@@ -73,6 +89,7 @@ template <typename T>
 cudaError_t prepare_dtype(bool with_specialised) {
   cudaError_t e = prepare_tiles<T, SpmmKernel::block>();
   if (e == cudaSuccess && with_specialised) e = prepare_tiles<T, SpmmKernel::specialised>();
+  if (e == cudaSuccess && with_specialised) e = prepare_tiles<T, SpmmKernel::wgmma>();
   return e;
 }
 

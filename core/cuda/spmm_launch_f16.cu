@@ -20,8 +20,11 @@ cudaError_t prepare_spmm_smbd(bool with_specialised) {
 }
 
 int spmm_smbd_blocks_per_sm(SpmmKernel kernel, int tile_n) {
-  return kernel == SpmmKernel::specialised ? blocks_per_sm_tile<SpmmKernel::specialised>(tile_n)
-                                           : blocks_per_sm_tile<SpmmKernel::block>(tile_n);
+  switch (kernel) {
+    case SpmmKernel::specialised: return blocks_per_sm_tile<SpmmKernel::specialised>(tile_n);
+    case SpmmKernel::wgmma: return blocks_per_sm_tile<SpmmKernel::wgmma>(tile_n);
+    default: return blocks_per_sm_tile<SpmmKernel::block>(tile_n);
+  }
 }
 
 }  // namespace spinfer::cuda

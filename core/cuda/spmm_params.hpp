@@ -10,6 +10,12 @@
 
 namespace spinfer::cuda {
 
+// Most pipeline stages of a kernel whose stages are sized at launch (the specialised one).
+inline constexpr int kSmbdMaxStages = 16;
+// Dynamic shared memory such a kernel may be given (sm_90 allows 227 KiB per block,
+// static shared memory included).
+inline constexpr int kSmbdMaxDynamicSmem = 200 * 1024;
+
 struct SmbdParams {
   const uint16_t* values;         // device, 16-byte aligned
   const uint64_t* bitmaps;        // device
@@ -22,6 +28,10 @@ struct SmbdParams {
   int tiles_per_split;  // GroupTiles along K per blockIdx.z slice
   float* partials;      // split-K: [tile][slice][tile_n][64] fp32, else unused
   unsigned* counters;   // split-K: one per (blockIdx.x, blockIdx.y) tile, zero between launches
+  // Specialised kernel: stages of stage_bytes each, values first (value_bytes), from
+  // plan_stages (spmm_dispatch.hpp); unused by the block kernels.
+  int stages = 0;
+  uint32_t stage_bytes = 0, value_bytes = 0;
 };
 
 // Grid of one launch: x = GroupTile rows of W, y = token tiles, z = K slices.
@@ -31,7 +41,7 @@ struct SmbdGrid {
 
 // Launchers (spmm_launch_*.cu): typed by dtype, asynchronous on `stream`; never allocate
 // or synchronise; return the launch status. `tile_n` is 8, 16, 32 or 64; `kernel` is
-// block or specialised (the latter only on compute capability 9.0).
+// block, specialised or wgmma (the latter two only on compute capability 9.0).
 cudaError_t launch_spmm_smbd(SpmmKernel kernel, DType dtype, int tile_n, const SmbdParams& p,
                              SmbdGrid grid, cudaStream_t stream);
 

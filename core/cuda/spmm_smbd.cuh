@@ -23,6 +23,7 @@
 #include <cstdint>
 
 #include "cuda/ptx.cuh"
+#include "cuda/ptx_wgmma.cuh"
 #include "cuda/smbd_decode.hpp"
 #include "cuda/spmm_epilogue.cuh"
 #include "cuda/spmm_params.hpp"
@@ -30,9 +31,17 @@
 namespace spinfer::cuda {
 
 
-// Shared-memory layout of one pipeline stage; sized for the worst case (a dense
-// GroupTile), never for a guessed number of non-zeros.
-template <int TILE_N>
+// Shared-memory layout of the pipeline; stages sized for the worst case (a dense
+// GroupTile), never for a guessed number of non-zeros. The X tiles of all stages come
+// first, then per stage its values and bitmaps (kVBBytes).
+//
+// The X tile holds TILE_N tokens x 64 k. For mma.sync (SWIZZLE false) a token's 128 bytes
+// are padded to 144: the 8 row addresses of an ldmatrix then fall in 8 distinct bank
+// groups. For wgmma (SWIZZLE true) it is in the 128-byte swizzle wgmma reads through a
+// descriptor: 16-byte chunk c (k = 8c .. 8c+7) of token row r at chunk c ^ (r % 8) of its
+// 128-byte row, from a 1024-byte aligned base (smbd_aligned_smem); eight threads writing
+// one row, and the row addresses of an ldmatrix, then touch every bank once as well.
+template <int TILE_N, bool SWIZZLE = false>
 struct SmbdLayout {
   // The values start after 16 bytes of front pad (a lane reads value i - 1 even when it
   // only needs value i, smbd_pair_index): 4096 values of a dense GroupTile + 8 of slack
@@ -40,50 +49,54 @@ struct SmbdLayout {
   static constexpr int kValuePad = 16;
   static constexpr int kValueBytes = kValuePad + (4096 + 8) * 2;
   static constexpr int kBitmapBytes = 64 * 8;
-  // 64 k-values of one token, padded by 16 bytes: the 8 row addresses of an ldmatrix
-  // then fall in 8 distinct bank groups, and every row stays one contiguous bulk copy.
-  static constexpr int kXRowBytes = 64 * 2 + 16;
-  static constexpr int kXBytes = TILE_N * kXRowBytes;
-  static constexpr int kStageBytes = kValueBytes + kBitmapBytes + kXBytes;
-  static_assert(kStageBytes % 16 == 0, "stages must stay 16-byte aligned");
+  static constexpr int kVBBytes = kValueBytes + kBitmapBytes;
+  static constexpr int kXRowBytes = SWIZZLE ? 128 : 144;
+  static constexpr int kXBytes = TILE_N * kXRowBytes;  // swizzled: a multiple of 1024
+  // Slack to round the dynamic shared memory base up to 1024 bytes (swizzle only).
+  static constexpr int kAlignSlack = SWIZZLE ? 1024 : 0;
+  static __host__ __device__ constexpr uint32_t x_offset(int r, int c) {
+    return SWIZZLE ? uint32_t(r * 128 + ((c ^ (r & 7)) << 4)) : uint32_t(r * 144 + c * 16);
+  }
+  static_assert(kVBBytes % 16 == 0 && (!SWIZZLE || kXBytes % 1024 == 0), "stage alignment");
 };
 
-template <int TILE_N, int STAGES>
-constexpr int smbd_smem_bytes() {
-  using L = SmbdLayout<TILE_N>;
-  return (STAGES * L::kStageBytes > smbd_out_bytes<TILE_N>() ? STAGES * L::kStageBytes
-                                                             : smbd_out_bytes<TILE_N>());
+__device__ __forceinline__ unsigned char* smbd_aligned_smem(unsigned char* raw) {
+  return raw + ((1024u - (ptx::smem_addr(raw) & 1023u)) & 1023u);
 }
 
-// Token rows past N stay zero in the X tile of every stage: written once at the start by
-// all THREADS threads of the block, never copied over (copies cover rows below n_valid).
-template <int TILE_N, int STAGES, int THREADS>
-__device__ __forceinline__ void smbd_zero_padding_rows(unsigned char* smem, int n_valid) {
-  using L = SmbdLayout<TILE_N>;
+template <int TILE_N, int STAGES, bool SWIZZLE>
+constexpr int smbd_smem_bytes() {
+  using L = SmbdLayout<TILE_N, SWIZZLE>;
+  constexpr int pipeline = STAGES * (L::kXBytes + L::kVBBytes);
+  return (pipeline > smbd_out_bytes<TILE_N>() ? pipeline : smbd_out_bytes<TILE_N>()) + L::kAlignSlack;
+}
+
+// Token rows past N stay zero in the X tiles of every stage (`x_tiles`, `stages` tiles in
+// a row): written once at the start by all THREADS threads of the block, never copied over
+// (copies cover rows below n_valid).
+template <typename L, int TILE_N, int THREADS>
+__device__ __forceinline__ void smbd_zero_padding_rows(unsigned char* x_tiles, int n_valid, int stages) {
   if (n_valid >= TILE_N) return;
-  constexpr int kChunksPerRow = L::kXRowBytes / 16;
-  const int per_stage = (TILE_N - n_valid) * kChunksPerRow;
-  for (int i = threadIdx.x; i < STAGES * per_stage; i += THREADS) {
+  const int per_stage = (TILE_N - n_valid) * 8;  // 16-byte chunks
+  for (int i = threadIdx.x; i < stages * per_stage; i += THREADS) {
     const int s = i / per_stage, r = i % per_stage;
-    *reinterpret_cast<uint4*>(smem + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes +
-                              (n_valid + r / kChunksPerRow) * L::kXRowBytes +
-                              (r % kChunksPerRow) * 16) = make_uint4(0, 0, 0, 0);
+    *reinterpret_cast<uint4*>(x_tiles + s * L::kXBytes + L::x_offset(n_valid + r / 8, r % 8)) =
+        make_uint4(0, 0, 0, 0);
   }
 }
 
 // The X tile of the matrix's last K-tile when K is not a multiple of 64, by plain stores
 // (threads first, first + step, ...): columns past K are written as zeros, so nothing
 // outside the caller's [n, K] block is read (NaN * 0 would poison Y).
-template <typename T, int TILE_N>
+template <typename T, typename L>
 __device__ __forceinline__ void smbd_store_ragged_x(unsigned char* sx, const SmbdParams& p,
                                                     int64_t n0, int64_t k0, int n_valid, int first,
                                                     int step) {
-  using L = SmbdLayout<TILE_N>;
   const T* x = static_cast<const T*>(p.x);
   for (int i = first; i < n_valid * 64; i += step) {
     const int r = i >> 6, c = i & 63;
     const T v = (k0 + c < p.k) ? x[(n0 + r) * p.ldx + k0 + c] : ptx::from_float<T>(0.f);
-    *reinterpret_cast<T*>(sx + r * L::kXRowBytes + c * 2) = v;
+    *reinterpret_cast<T*>(sx + L::x_offset(r, c >> 3) + (c & 7) * 2) = v;
   }
 }
 
@@ -110,6 +123,24 @@ __device__ __forceinline__ SmbdStarts smbd_scan_starts(const uint32_t* words, ui
 template <int TILE_N>
 constexpr int smbd_acc_sets() { return TILE_N == 8 ? 2 : 1; }
 
+// The A fragment of TCTile (warp, tk) of a staged GroupTile, decoded straight into
+// registers: this lane's half-words of the four BitmapTiles and where their values start
+// (`at`, as in smbd_multiply_stage), one 16-byte load each.
+__device__ __forceinline__ void smbd_decode_a(const uint32_t* s_words, const uint32_t* at,
+                                              const SmbdLane& me, int warp, int tk,
+                                              uint32_t (&a)[4]) {
+  const uint4 words = *reinterpret_cast<const uint4*>(s_words + me.upper * 64 + warp * 16 + tk * 4);
+  const uint4 start = *reinterpret_cast<const uint4*>(at + tk * 4);
+  const auto decode = [&](uint32_t word, uint32_t first) {
+    const uint32_t v = first + 2 * smbd_pair_index(word, me);
+    return ptx::prmt(ptx::lds_u16(v - 2), ptx::lds_u16(v), smbd_selector(word, me));
+  };
+  a[0] = decode(words.x, start.x);
+  a[1] = decode(words.y, start.y);
+  a[2] = decode(words.z, start.z);
+  a[3] = decode(words.w, start.w);
+}
+
 // One staged GroupTile, one warp: decodes TCTile row `warp` (16 rows x 64 k) straight
 // into A-fragment registers and multiplies it with the staged X tile: acc += W * X^T.
 // `s_words`: the stage's bitmap words [half][64]; `at`: shared addresses where the values
@@ -118,7 +149,7 @@ template <typename T, int TILE_N>
 __device__ __forceinline__ void smbd_multiply_stage(
     const uint32_t* s_words, const uint32_t* at, uint32_t s_x,
     const SmbdLane& me, float (&acc)[smbd_acc_sets<TILE_N>()][TILE_N / 8][4]) {
-  using L = SmbdLayout<TILE_N>;
+  using L = SmbdLayout<TILE_N, false>;
   constexpr int kNS = TILE_N / 8;
   const int lane = threadIdx.x & 31, warp = (threadIdx.x >> 5) & 3;
   uint32_t b_pair[4];  // TILE_N == 8: B fragments of two k-steps
@@ -130,7 +161,7 @@ __device__ __forceinline__ void smbd_multiply_stage(
       if ((tk & 1) == 0) {
         // One token tile: chunks 2tk .. 2tk+3 of rows 0-7 give b for k-steps tk and tk+1.
         const int row = lane & 7, chunk = 2 * tk + (lane >> 3);
-        ptx::ldmatrix_x4(s_x + row * L::kXRowBytes + chunk * 16, b_pair[0], b_pair[1],
+        ptx::ldmatrix_x4(s_x + L::x_offset(row, chunk), b_pair[0], b_pair[1],
                          b_pair[2], b_pair[3]);
       }
     } else {
@@ -138,23 +169,13 @@ __device__ __forceinline__ void smbd_multiply_stage(
       for (int ns = 0; ns < kNS; ns += 2) {
         const int row = (ns + (lane >> 4)) * 8 + (lane & 7);
         const int chunk = 2 * tk + ((lane >> 3) & 1);
-        ptx::ldmatrix_x4(s_x + row * L::kXRowBytes + chunk * 16, b[ns][0], b[ns][1],
+        ptx::ldmatrix_x4(s_x + L::x_offset(row, chunk), b[ns][0], b[ns][1],
                          b[ns + 1][0], b[ns + 1][1]);
       }
     }
 
-    // Decode the A fragment of TCTile (warp, tk) straight into registers: this lane's
-    // half-words of the four BitmapTiles and where their values start, one 16-byte
-    // load each.
-    const uint4 words =
-        *reinterpret_cast<const uint4*>(s_words + me.upper * 64 + warp * 16 + tk * 4);
-    const uint4 start = *reinterpret_cast<const uint4*>(at + tk * 4);
-    const auto decode = [&](uint32_t word, uint32_t first) {
-      const uint32_t v = first + 2 * smbd_pair_index(word, me);
-      return ptx::prmt(ptx::lds_u16(v - 2), ptx::lds_u16(v), smbd_selector(word, me));
-    };
-    const uint32_t a[4] = {decode(words.x, start.x), decode(words.y, start.y),
-                           decode(words.z, start.z), decode(words.w, start.w)};
+    uint32_t a[4];
+    smbd_decode_a(s_words, at, me, warp, tk, a);
 
     if constexpr (kNS == 1) {
       ptx::mma_16816<T>(acc[tk & 1][0], a, b_pair[(tk & 1) * 2], b_pair[(tk & 1) * 2 + 1]);
@@ -163,6 +184,35 @@ __device__ __forceinline__ void smbd_multiply_stage(
       for (int ns = 0; ns < kNS; ++ns) ptx::mma_16816<T>(acc[0][ns], a, b[ns][0], b[ns][1]);
     }
   }
+}
+
+// The same with one warpgroup MMA per k-step (sm_90a): the four warps of the block are
+// the warpgroup, each decodes its TCTile row's 16 A registers, then four wgmma
+// (64 x TILE_N x 16 each) read X from shared memory through a descriptor. Waits for them,
+// so the caller may overwrite the stage afterwards. Called by all four warps, converged.
+template <typename T, int TILE_N>
+__device__ __forceinline__ void smbd_multiply_stage_wgmma(const uint32_t* s_words,
+                                                          const uint32_t* at, uint32_t s_x,
+                                                          const SmbdLane& me,
+                                                          float (&acc)[TILE_N / 8][4]) {
+#if SPINFER_WGMMA
+  const int warp = (threadIdx.x >> 5) & 3;
+  uint32_t a[4][4];
+#pragma unroll
+  for (int tk = 0; tk < 4; ++tk) smbd_decode_a(s_words, at, me, warp, tk, a[tk]);
+  ptx::wgmma_fence();
+#pragma unroll
+  for (int tk = 0; tk < 4; ++tk)  // k-step tk: chunks 2tk and 2tk+1 of every token row
+    ptx::wgmma_rs<T, TILE_N>(acc, a[tk], ptx::wgmma_desc_sw128(s_x + 32 * tk));
+  ptx::wgmma_commit();
+  ptx::wgmma_wait<0>();
+#pragma unroll
+  for (int i = 0; i < TILE_N / 8; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) ptx::wgmma_fence_operand(acc[i][j]);
+#else
+  __trap();  // instantiated for every architecture, launched only on sm_90a
+#endif
 }
 
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -176,15 +226,17 @@ __device__ __forceinline__ void smbd_multiply_stage(
 template <int TILE_N>
 constexpr int smbd_min_blocks() { return TILE_N <= 32 ? 7 : 4; }
 
-template <typename T, int TILE_N, int STAGES>
+// WGMMA: multiply with smbd_multiply_stage_wgmma (sm_90a), else mma.sync.
+template <typename T, int TILE_N, int STAGES, bool WGMMA>
 __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
     spmm_smbd_kernel(const SmbdParams p) {
   static_assert(TILE_N % 8 == 0 && TILE_N >= 8 && TILE_N <= 64, "TILE_N is 8, 16, 32 or 64");
   static_assert(STAGES >= 2, "at least double buffering");
-  using L = SmbdLayout<TILE_N>;
+  using L = SmbdLayout<TILE_N, WGMMA>;  // X swizzled for wgmma
   constexpr int kNS = TILE_N / 8;          // mma n-subtiles
-  constexpr int kAcc = smbd_acc_sets<TILE_N>();
-  extern __shared__ __align__(16) unsigned char smem[];
+  constexpr int kAcc = WGMMA ? 1 : smbd_acc_sets<TILE_N>();
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  unsigned char* smem = WGMMA ? smbd_aligned_smem(smem_raw) : smem_raw;
   // Per warp, for the stage being decoded: shared address of the first value of each
   // (half, bitmap) of the warp's 16 bitmaps.
   __shared__ __align__(16) uint32_t value_at[4][2][16];
@@ -200,7 +252,9 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   const uint32_t smem_base = ptx::smem_addr(smem);
   const T* x = static_cast<const T*>(p.x);
 
-  smbd_zero_padding_rows<TILE_N, STAGES, kSmbdThreads>(smem, n_valid);
+  // X tiles of the stages first, then per stage its values and bitmaps.
+  const uint32_t x_base = smem_base, vb_base = smem_base + STAGES * L::kXBytes;
+  smbd_zero_padding_rows<L, TILE_N, kSmbdThreads>(smem, n_valid, STAGES);
 
 #if SPINFER_SMBD_BULK
   __shared__ __align__(8) uint64_t full_bar[STAGES];
@@ -213,7 +267,8 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   __syncthreads();
 #endif
 
-  // This thread's X chunk: row x_row (+16, +32, ...), 16-byte chunk tid % 8 of each K-tile.
+  // This thread's X chunk: row x_row (+16, +32, ...), 16-byte chunk tid % 8 of each K-tile
+  // (a warp reads 4 whole rows).
   // X reads stay inside the [n, K] block the caller owns (everything else may be NaN or
   // never written, and NaN * 0 = NaN would poison Y): rows are limited to r < n_valid
   // (rows past N are zeroed in shared memory above, never loaded); a full K-tile lies
@@ -222,10 +277,10 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   // >= K written as zeros. The cp.async below never needs a src-size < 16. (initcheck's
   // reports on this line came from a test that passed an unwritten x; see
   // tests/gpu/test_graph_and_errors.cpp.)
-  const int x_row = tid >> 3;
-  const T* x_src = x + (n0 + x_row) * p.ldx + gk_begin * 64 + (tid & 7) * 8;
-  const int64_t x_step = int64_t(kSmbdThreads / 8) * p.ldx;
-  const uint32_t x_dst = uint32_t(x_row * L::kXRowBytes + (tid & 7) * 16);
+  const int x_row = tid >> 3, x_chunk = tid & 7;
+  const T* x_src = x + (n0 + x_row) * p.ldx + gk_begin * 64 + x_chunk * 8;
+  const int64_t x_step = 16 * p.ldx;
+  const uint32_t x_dst = L::x_offset(x_row, x_chunk);
   // Only the last K-tile of the matrix can be ragged (K not a multiple of 64).
   const int ragged_tile = (p.k % 64 != 0 && gk_end == p.group_cols) ? iters - 1 : -1;
 
@@ -235,12 +290,12 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   // Issues the copies of K-tile j (values, bitmaps, X) into pipeline stage `stage`.
   // Called by every thread; the ragged last K-tile's X is written by plain stores.
   auto load_tile = [&](int j, int stage, uint64_t lo, uint64_t hi) {
-    const uint32_t s_val = smem_base + stage * L::kStageBytes;
-    const uint32_t s_x = s_val + L::kValueBytes + L::kBitmapBytes;
+    const uint32_t s_val = vb_base + stage * L::kVBBytes;
+    const uint32_t s_x = x_base + stage * L::kXBytes;
     const bool ragged = j == ragged_tile;
     if (ragged)
-      smbd_store_ragged_x<T, TILE_N>(smem + stage * L::kStageBytes + L::kValueBytes + L::kBitmapBytes,
-                                     p, n0, (gk_begin + j) * 64, n_valid, tid, kSmbdThreads);
+      smbd_store_ragged_x<T, L>(smem + stage * L::kXBytes, p, n0, (gk_begin + j) * 64, n_valid,
+                                     tid, kSmbdThreads);
 #if SPINFER_SMBD_BULK
     // Values and bitmaps: two bulk copies on the stage's mbarrier, issued by two lanes of
     // warp 0 (one instruction each, so the producer adds almost nothing to warp 0's time).
@@ -263,12 +318,12 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
       ptx::cp_async_16(s_val + L::kValueBytes + tid * 16,
                        p.bitmaps + (group_base + j) * 64 + tid * 2, 16);
 #endif
-    // X: 16-byte cp.async spread over all threads; thread t always copies chunk t % 8 of
-    // rows t / 8, t / 8 + 16, ... so its source pointer only advances by 64 per tile.
+    // X: 16-byte cp.async spread over all threads; a thread always copies the same chunk
+    // of rows x_row, x_row + 16, ... so its source pointer only advances by 64 per tile.
     if (!ragged) {
       const T* src = x_src + int64_t(j) * 64;
       const uint32_t dst = s_x + x_dst;
-      for (int r = x_row; r < n_valid; r += kSmbdThreads / 8, src += x_step)
+      for (int r = x_row; r < n_valid; r += 16, src += x_step)
         ptx::cp_async_16(dst + (r - x_row) * L::kXRowBytes, src, 16);
     }
     ptx::cp_async_commit();  // one group per tile, possibly empty
@@ -295,6 +350,10 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
 
   for (int it = 0; it < iters; ++it) {
     ptx::cp_async_wait<STAGES - 2>();  // this thread's copies of tile `it` have landed
+#if SPINFER_WGMMA
+    // wgmma reads X through the async proxy: order this thread's X writes before it.
+    if constexpr (WGMMA) ptx::fence_proxy_async_shared();
+#endif
     __syncthreads();  // ... everyone's too; and stage it-1 is free for reuse
     {
       const int j = it + STAGES - 1;
@@ -313,16 +372,16 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
     // The copy code above diverges; ldmatrix and mma (.sync.aligned) need the warp whole.
     __syncwarp();
 
-    const unsigned char* st = smem + stage * L::kStageBytes;
+    const unsigned char* st = smem + STAGES * L::kXBytes + stage * L::kVBBytes;
     const uint32_t* s_words = reinterpret_cast<const uint32_t*>(st + L::kValueBytes);  // [half][64]
-    const uint32_t s_x = smem_base + stage * L::kStageBytes + L::kValueBytes + L::kBitmapBytes;
+    const uint32_t s_x = x_base + stage * L::kXBytes;
 
     // Where the values of every bitmap half start in the GroupTile's run: lane L counts
     // bitmaps 2L and 2L+1, a warp scan turns the counts into starts, and the 8 lanes that
     // hold this warp's 16 bitmaps publish them (as shared addresses).
     {
       const SmbdStarts at =
-          smbd_scan_starts(s_words, smem_base + uint32_t(stage * L::kStageBytes + L::kValuePad), lane);
+          smbd_scan_starts(s_words, vb_base + uint32_t(stage * L::kVBBytes + L::kValuePad), lane);
       if ((lane >> 3) == warp) {
         uint32_t* t = &value_at[warp][0][2 * (lane & 7)];
         *reinterpret_cast<uint2*>(t) = make_uint2(at.low0, at.low1);
@@ -331,7 +390,10 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
       __syncwarp();
     }
 
-    smbd_multiply_stage<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, acc);
+    if constexpr (WGMMA)
+      smbd_multiply_stage_wgmma<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, acc[0]);
+    else
+      smbd_multiply_stage<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, acc);
   }
   if constexpr (kAcc == 2) {
 #pragma unroll

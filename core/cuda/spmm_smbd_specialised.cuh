@@ -6,11 +6,12 @@
 //   - One block = 4 decoding warps + 1 producer warp; the block owns a 64-row strip of Y^T
 //     for TILE_N tokens over a slice of the K GroupTiles, as in spmm_smbd.cuh.
 //   - Producer warp: issues every copy of a GroupTile (values and bitmaps by bulk copies,
-//     X by one 128-byte bulk copy per token row) on the stage's `full` mbarrier, kAhead
+//     X by 16-byte cp.async from its 32 lanes, each lane's completion an arrival: one
+//     small bulk copy per token row was slow) on the stage's `full` mbarrier, stages - 2
 //     tiles ahead; when a tile has landed it scans the tile's 128 bitmap halves once (a
 //     5-step warp scan) and publishes where each half's values start, then arrives on the
-//     stage's `ready` mbarrier. Today's kernel has every decoding warp repeat that scan
-//     and issue copies.
+//     stage's `ready` mbarrier. (In the block kernel every warp repeats that scan.)
+//   - Stages sized at launch by the matrix's longest GroupTile run (below).
 //   - Decoding warps: wait on `ready`, decode and multiply (smbd_multiply_stage), arrive
 //     on the stage's `empty` mbarrier. No block-wide barrier inside the main loop, so
 //     warps drift instead of waiting for the slowest one.
@@ -27,40 +28,43 @@ namespace spinfer::cuda {
 
 inline constexpr int kSpecialisedThreads = kSmbdThreads + 32;  // + the producer warp
 
-// Stages sized for a dense GroupTile each (no guess of the density): 4 for narrow token
-// tiles, 3 for wide ones, so that 5 (TILE_N <= 32) or 4 blocks fit per SM.
-template <int TILE_N>
-constexpr int specialised_stages() { return TILE_N <= 16 ? 4 : 3; }
 template <int TILE_N>
 constexpr int specialised_min_blocks() { return TILE_N <= 32 ? 5 : 4; }
 
-template <int TILE_N, int STAGES>
-struct SpecialisedLayout {
-  using Stage = SmbdLayout<TILE_N>;
-  // After the stages: per stage, shared addresses of the first value of every bitmap
-  // half, [half][64 bitmaps], written by the producer's scan.
-  static constexpr int kStartsOffset = STAGES * Stage::kStageBytes;
-  static constexpr int kStartsBytes = STAGES * 2 * 64 * 4;
-  static constexpr int kPipelineBytes = kStartsOffset + kStartsBytes;
-  static constexpr int kBytes =
-      kPipelineBytes > smbd_out_bytes<TILE_N>() ? kPipelineBytes : smbd_out_bytes<TILE_N>();
+// A pipeline position: stage index and the parity of its current use.
+struct StageRing {
+  int stage = 0;
+  uint32_t phase = 0;
+  __device__ __forceinline__ void next(int stages) {
+    if (++stage == stages) {
+      stage = 0;
+      phase ^= 1u;
+    }
+  }
 };
 
-template <typename T, int TILE_N, int STAGES>
+// Stages are sized at launch by the matrix's longest GroupTile run (SmbdParams::stages,
+// stage_bytes, value_bytes; plan_stages in spmm_dispatch.hpp), not for a dense tile: the
+// copy bandwidth needs bytes in flight, and sparser tiles then mean more tiles in flight.
+// Layout: the X tiles of all stages (SmbdLayout, padded rows), then per stage
+// (stage_bytes): values (16-byte front pad, run, slack) | bitmaps [half][64] | starts.
+template <typename T, int TILE_N>
 __global__ void __launch_bounds__(kSpecialisedThreads, specialised_min_blocks<TILE_N>())
     spmm_smbd_specialised_kernel(const SmbdParams p) {
 #if SPINFER_SMBD_BULK
   static_assert(TILE_N % 8 == 0 && TILE_N >= 8 && TILE_N <= 64, "TILE_N is 8, 16, 32 or 64");
-  static_assert(STAGES >= 3, "the producer scans one stage while others are in flight");
-  using L = SmbdLayout<TILE_N>;
-  using SL = SpecialisedLayout<TILE_N, STAGES>;
+  using L = SmbdLayout<TILE_N, false>;
   constexpr int kNS = TILE_N / 8;
   constexpr int kAcc = smbd_acc_sets<TILE_N>();
-  // Tiles whose copies are in flight beyond the one being scanned: STAGES - 2 leaves one
+  const int stages = p.stages;  // 3 .. kSmbdMaxStages
+  const uint32_t stage_bytes = p.stage_bytes, bitmap_at = p.value_bytes,
+                 starts_at = bitmap_at + L::kBitmapBytes;
+  // Tiles whose copies are in flight beyond the one being scanned: stages - 2 leaves one
   // stage for the decoders to work on while the producer scans the next.
-  constexpr int kAhead = STAGES - 2;
+  const int ahead = stages - 2;
   extern __shared__ __align__(16) unsigned char smem[];
-  __shared__ __align__(8) uint64_t bars[3 * STAGES];  // full, ready, empty
+  unsigned char* stage0 = smem + stages * L::kXBytes;  // values, bitmaps, starts of stage 0
+  __shared__ __align__(8) uint64_t bars[3 * kSmbdMaxStages];  // full, ready, empty
 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int64_t gm = blockIdx.x;
@@ -69,16 +73,14 @@ __global__ void __launch_bounds__(kSpecialisedThreads, specialised_min_blocks<TI
   const int64_t gk_end = min(p.group_cols, gk_begin + int64_t(p.tiles_per_split));
   const int iters = int(gk_end - gk_begin);
   const int n_valid = int(min(int64_t(TILE_N), p.n - n0));
-  const uint32_t smem_base = ptx::smem_addr(smem);
-  const uint32_t full0 = ptx::smem_addr(bars), ready0 = full0 + 8 * STAGES,
-                 empty0 = ready0 + 8 * STAGES;
-  uint32_t* starts = reinterpret_cast<uint32_t*>(smem + SL::kStartsOffset);
+  const uint32_t x_base = ptx::smem_addr(smem), stage_base = ptx::smem_addr(stage0);
+  const uint32_t full0 = ptx::smem_addr(bars), ready0 = full0 + 8 * kSmbdMaxStages,
+                 empty0 = ready0 + 8 * kSmbdMaxStages;
 
-  smbd_zero_padding_rows<TILE_N, STAGES, kSpecialisedThreads>(smem, n_valid);
+  smbd_zero_padding_rows<L, TILE_N, kSpecialisedThreads>(smem, n_valid, stages);
   if (tid == 0) {
-#pragma unroll
-    for (int s = 0; s < STAGES; ++s) {
-      ptx::mbarrier_init(full0 + 8 * s, 1);
+    for (int s = 0; s < stages; ++s) {
+      ptx::mbarrier_init(full0 + 8 * s, 1 + 32);  // expect_tx + each producer lane's X
       ptx::mbarrier_init(ready0 + 8 * s, 1);
       ptx::mbarrier_init(empty0 + 8 * s, kSmbdThreads / 32);
     }
@@ -103,8 +105,9 @@ __global__ void __launch_bounds__(kSpecialisedThreads, specialised_min_blocks<TI
     // Group offsets of a window of 32 tiles, one pair per lane, loaded ahead of use.
     uint64_t off_lo = 0, off_hi = 0;
 
+    StageRing at_issue, at_scan;
     const auto issue = [&](int j) {
-      const int s = j % STAGES;
+      const int s = at_issue.stage;
       if ((j & 31) == 0) {
         const int t = j + lane;
         off_lo = t < iters ? __ldg(offs + t) : 0;
@@ -112,65 +115,68 @@ __global__ void __launch_bounds__(kSpecialisedThreads, specialised_min_blocks<TI
       }
       const uint64_t lo = __shfl_sync(0xffffffffu, off_lo, j & 31);
       const uint64_t hi = __shfl_sync(0xffffffffu, off_hi, j & 31);
-      if (j >= STAGES) ptx::mbarrier_wait(empty0 + 8 * s, uint32_t(j / STAGES - 1) & 1u);
-      const uint32_t s_val = smem_base + s * L::kStageBytes;
-      const uint32_t s_x = s_val + L::kValueBytes + L::kBitmapBytes;
+      if (j >= stages) ptx::mbarrier_wait(empty0 + 8 * s, at_issue.phase ^ 1u);
+      const uint32_t s_val = stage_base + s * stage_bytes;
+      const uint32_t s_x = x_base + s * L::kXBytes;
       const uint32_t full = full0 + 8 * s;
       const bool ragged = j == ragged_tile;
       if (lane == 0) {
         const uint32_t value_bytes = uint32_t(hi - lo) * 2u;
-        const uint32_t x_bytes = ragged ? 0u : uint32_t(n_valid) * 128u;
-        ptx::mbarrier_arrive_expect_tx(full, value_bytes + L::kBitmapBytes + x_bytes);
+        ptx::mbarrier_arrive_expect_tx(full, value_bytes + L::kBitmapBytes);
         if (value_bytes) ptx::bulk_copy(s_val + L::kValuePad, p.values + lo, value_bytes, full);
-        ptx::bulk_copy(s_val + L::kValueBytes, p.bitmaps + (group_base + j) * 64,
-                       L::kBitmapBytes, full);
+        ptx::bulk_copy(s_val + bitmap_at, p.bitmaps + (group_base + j) * 64, L::kBitmapBytes, full);
       }
-      __syncwarp();
       const int64_t k0 = (gk_begin + j) * 64;
       if (!ragged) {
-        for (int r = lane; r < n_valid; r += 32)
-          ptx::bulk_copy(s_x + r * L::kXRowBytes, x + (n0 + r) * p.ldx + k0, 128u, full);
+        // Chunk i: row i / 8, 16-byte chunk i % 8 (a pass reads 4 whole rows).
+        for (int i = lane; i < n_valid * 8; i += 32) {
+          const int r = i >> 3, c = i & 7;
+          ptx::cp_async_16(s_x + L::x_offset(r, c), x + (n0 + r) * p.ldx + k0 + c * 8, 16);
+        }
       } else {
-        smbd_store_ragged_x<T, TILE_N>(smem + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes,
-                                       p, n0, k0, n_valid, lane, 32);
+        smbd_store_ragged_x<T, L>(smem + s * L::kXBytes, p, n0, k0, n_valid, lane, 32);
       }
+      ptx::cp_async_mbarrier_arrive_noinc(full);  // every lane, once its copies have landed
+      at_issue.next(stages);
     };
 
     // Where the values of every bitmap half of tile j start: lane L counts bitmaps 2L and
     // 2L+1 (both halves), a warp scan turns counts into starts.
-    const auto scan = [&](int j) {
-      const int s = j % STAGES;
-      ptx::mbarrier_wait(full0 + 8 * s, uint32_t(j / STAGES) & 1u);
-      const uint32_t* words =
-          reinterpret_cast<const uint32_t*>(smem + s * L::kStageBytes + L::kValueBytes);
-      const SmbdStarts at =
-          smbd_scan_starts(words, smem_base + uint32_t(s * L::kStageBytes + L::kValuePad), lane);
-      uint32_t* t = starts + s * 128;
+    const auto scan = [&]() {
+      const int s = at_scan.stage;
+      ptx::mbarrier_wait(full0 + 8 * s, at_scan.phase);
+      unsigned char* st = stage0 + s * stage_bytes;
+      const SmbdStarts at = smbd_scan_starts(reinterpret_cast<const uint32_t*>(st + bitmap_at),
+                                             stage_base + s * stage_bytes + L::kValuePad, lane);
+      uint32_t* t = reinterpret_cast<uint32_t*>(st + starts_at);
       *reinterpret_cast<uint2*>(t + 2 * lane) = make_uint2(at.low0, at.low1);
       *reinterpret_cast<uint2*>(t + 64 + 2 * lane) = make_uint2(at.high0, at.high1);
       __syncwarp();
       if (lane == 0) ptx::mbarrier_arrive(ready0 + 8 * s);
+      at_scan.next(stages);
     };
 
     int issued = 0;
     for (int j = 0; j < iters; ++j) {
-      for (; issued < iters && issued <= j + kAhead; ++issued) issue(issued);
-      scan(j);
+      for (; issued < iters && issued <= j + ahead; ++issued) issue(issued);
+      scan();
     }
   } else {
     // ---------------- decoding warps ----------------
     const SmbdLane me = smbd_lane(lane);
+    StageRing at;
     for (int j = 0; j < iters; ++j) {
-      const int s = j % STAGES;
-      ptx::mbarrier_wait(ready0 + 8 * s, uint32_t(j / STAGES) & 1u);
+      const int s = at.stage;
+      ptx::mbarrier_wait(ready0 + 8 * s, at.phase);
       __syncwarp();  // ldmatrix and mma (.sync.aligned) need the warp whole
-      const uint32_t* words =
-          reinterpret_cast<const uint32_t*>(smem + s * L::kStageBytes + L::kValueBytes);
-      const uint32_t s_x = smem_base + s * L::kStageBytes + L::kValueBytes + L::kBitmapBytes;
-      smbd_multiply_stage<T, TILE_N>(words, starts + s * 128 + me.upper * 64 + warp * 16,
-                                     s_x, me, acc);
+      const unsigned char* st = stage0 + s * stage_bytes;
+      smbd_multiply_stage<T, TILE_N>(
+          reinterpret_cast<const uint32_t*>(st + bitmap_at),
+          reinterpret_cast<const uint32_t*>(st + starts_at) + me.upper * 64 + warp * 16,
+          x_base + s * L::kXBytes, me, acc);
       __syncwarp();  // every lane has read the stage
       if (lane == 0) ptx::mbarrier_arrive(empty0 + 8 * s);
+      at.next(stages);
     }
     if constexpr (kAcc == 2) {
 #pragma unroll

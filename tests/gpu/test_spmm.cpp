@@ -32,8 +32,10 @@ int64_t round8(int64_t v) { return (v + 7) / 8 * 8; }
 
 // The kernels this device runs: each test case runs on every one of them.
 std::vector<sc::SpmmKernel> kernels(const sc::DeviceContext& ctx) {
-  if (ctx.has_specialised_spmm()) return {sc::SpmmKernel::block, sc::SpmmKernel::specialised};
-  return {sc::SpmmKernel::block};
+  std::vector<sc::SpmmKernel> all;
+  for (auto k : {sc::SpmmKernel::block, sc::SpmmKernel::specialised, sc::SpmmKernel::wgmma})
+    if (ctx.has_kernel(k)) all.push_back(k);
+  return all;
 }
 
 // Real pruned weights are not uniform: 64-row blocks of 0 / 50 / 90 / 99 % sparsity in

@@ -58,14 +58,21 @@ TEST_CASE("SpMM dispatch: tile_n is the smallest tile holding N (64 beyond), or 
   for (int o : {8, 16, 32, 64}) CHECK(choose_tile_n(1000, SpmmOptions{0, o}) == o);
 }
 
-TEST_CASE("SpMM dispatch: the kernel is the override, else specialised for one token on sm_90") {
-  for (int64_t n : {1, 2, 8, 64, 1000}) {
-    CHECK(choose_kernel({}, false, n) == SpmmKernel::block);
-    CHECK(choose_kernel({}, true, n) == (n == 1 ? SpmmKernel::specialised : SpmmKernel::block));
-    for (SpmmKernel k : {SpmmKernel::block, SpmmKernel::specialised}) {
+TEST_CASE("SpMM dispatch: the kernel is the override, else by tile where the device has it") {
+  for (int tile : {8, 16, 32, 64}) {
+    INFO("tile_n ", tile);
+    CHECK(choose_kernel({}, false, false, tile) == SpmmKernel::block);  // before sm_90
+    const SpmmKernel hopper = choose_kernel({}, true, true, tile);
+    CHECK(hopper == (tile == 8    ? SpmmKernel::block
+                     : tile == 16 ? SpmmKernel::specialised
+                                  : SpmmKernel::wgmma));
+    // An sm_90 build without sm_90a code has no wgmma kernel.
+    CHECK(choose_kernel({}, true, false, tile) ==
+          (tile == 16 ? SpmmKernel::specialised : SpmmKernel::block));
+    for (SpmmKernel k : {SpmmKernel::block, SpmmKernel::specialised, SpmmKernel::wgmma}) {
       SpmmOptions o;
       o.kernel = k;
-      CHECK(choose_kernel(o, true, n) == k);
+      CHECK(choose_kernel(o, true, true, tile) == k);
     }
   }
 }
@@ -101,4 +108,28 @@ TEST_CASE("SpMM dispatch: decode on a large GPU splits K to fill it") {
   // A tall matrix with long inputs already fills the GPU: no split.
   const SpmmPlan q = plan_spmm_split(448, 128, 1024, 64, 132, 4, none);
   CHECK(q.grid.split_k == 1);
+}
+
+TEST_CASE("SpMM dispatch: specialised stages hold the longest run and fit the SM's share") {
+  // H100 (228 KiB per SM) and smaller parts; runs from empty to a dense GroupTile.
+  for (int64_t smem : {int64_t(228) << 10, int64_t(164) << 10, int64_t(100) << 10})
+    for (int blocks : {1, 4, 5, 8})
+      for (int tile : {8, 16, 32, 64})
+        for (uint32_t run : {0u, 8u, 1232u, 2872u, 4096u}) {
+          const StagePlan sp = plan_stages(run, tile, blocks, smem);
+          INFO("smem ", smem, " blocks ", blocks, " tile ", tile, " run ", run);
+          // Front pad, the run and 8 values of slack, 16-byte aligned.
+          CHECK(sp.value_bytes >= 16 + (run + 8) * 2);
+          CHECK(sp.value_bytes % 16 == 0);
+          CHECK(sp.stage_bytes == sp.value_bytes + 512 + 512);
+          CHECK(sp.stages >= 3);
+          CHECK(sp.stages <= kSmbdMaxStages);
+          // The whole pipeline (X tiles of 144-byte rows, stages) within the limit, and
+          // more than the minimum only where it fits the block's share.
+          const int64_t bytes = int64_t(sp.stages) * (tile * 144 + sp.stage_bytes);
+          CHECK(bytes <= kSmbdMaxDynamicSmem);
+          if (sp.stages > 3) CHECK(bytes <= smem / blocks - 2048);
+          // Sparser matrices get at least as many stages.
+          if (run >= 8) CHECK(plan_stages(run / 2, tile, blocks, smem).stages >= sp.stages);
+        }
 }
