@@ -226,10 +226,10 @@ __device__ __forceinline__ void smbd_multiply_stage_wgmma(const uint32_t* s_word
 template <int TILE_N>
 constexpr int smbd_min_blocks() { return TILE_N <= 32 ? 7 : 4; }
 
-// WGMMA: multiply with smbd_multiply_stage_wgmma (sm_90a), else mma.sync.
+// The block kernel (spmm_smbd_kernel below). WGMMA: multiply with
+// smbd_multiply_stage_wgmma (sm_90a), else mma.sync.
 template <typename T, int TILE_N, int STAGES, bool WGMMA>
-__global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
-    spmm_smbd_kernel(const SmbdParams p) {
+__device__ __forceinline__ void smbd_block_kernel_body(const SmbdParams& p) {
   static_assert(TILE_N % 8 == 0 && TILE_N >= 8 && TILE_N <= 64, "TILE_N is 8, 16, 32 or 64");
   static_assert(STAGES >= 2, "at least double buffering");
   using L = SmbdLayout<TILE_N, WGMMA>;  // X swizzled for wgmma
@@ -404,6 +404,15 @@ __global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
   ptx::cp_async_wait<0>();
   __syncthreads();  // every warp is done with the stages: reuse them for the output tile
   smbd_store_tile<T, TILE_N>(p, acc[0], smem, n_valid);
+}
+
+template <typename T, int TILE_N, int STAGES, bool WGMMA>
+__global__ void __launch_bounds__(kSmbdThreads, smbd_min_blocks<TILE_N>())
+    spmm_smbd_kernel(const SmbdParams p) {
+  // The wgmma variant has a body only in sm_90a code (the entry launches it only there),
+  // which also keeps the other architectures' compile time down.
+  if constexpr (WGMMA && !SPINFER_WGMMA) __trap();
+  else smbd_block_kernel_body<T, TILE_N, STAGES, WGMMA>(p);
 }
 
 }  // namespace spinfer::cuda
