@@ -142,7 +142,7 @@ typedef struct spinfer_context_config_t {
   size_t struct_size;        /**< sizeof(spinfer_context_config_t) */
   spinfer_backend_t backend; /**< default SPINFER_BACKEND_AUTO */
   int device;                /**< CUDA device ordinal; default 0 */
-  int host_threads;          /**< host backend threads; 0 = hardware concurrency */
+  int host_threads;          /**< host backend threads, at most (small products use fewer); 0 = hardware concurrency */
 } spinfer_context_config_t;
 
 /** Opaque library context: backend choice, device, split-K workspaces. */

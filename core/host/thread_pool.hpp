@@ -1,5 +1,7 @@
-// Fork-join parallel loop for the host backend. Each call starts its own workers, so
-// concurrent calls from many threads share no state.
+// Fork-join parallel loop for the host backend, on a pool of workers started once per
+// process. Each call offers its items to idle workers and works on them itself too; it
+// waits only for the workers that took part, never for another call's items, and
+// allocates nothing (concurrent and nested calls are safe).
 #pragma once
 
 #include <cstdint>

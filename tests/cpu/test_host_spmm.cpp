@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <string>
 
 #include "common/error.hpp"
 #include "format/encode.hpp"
@@ -57,19 +58,29 @@ double run_case(int64_t rows, int64_t cols, int64_t n, double sparsity, DType st
 }  // namespace
 
 TEST_CASE("host SpMM matches float64 for N = 1, 3, 8, 64, 257") {
-  uint64_t seed = 100;
-  for (int64_t n : {1, 3, 8, 64, 257})
-    for (double sp : {0.0, 0.5, 0.9})
-      for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {7, 13}, {100, 300}, {130, 70}}) {
-        CAPTURE(n); CAPTURE(sp); CAPTURE(rows); CAPTURE(cols);
-        CHECK(run_case(rows, cols, n, sp, DType::f16, DType::f32, true, seed++, 0) <= 1e-6);
-        CHECK(run_case(rows, cols, n, sp, DType::f16, DType::f16, seed % 2, seed++, 2) <= 1e-3);
-        CHECK(run_case(rows, cols, n, sp, DType::bf16, DType::bf16, true, seed++, 3) <= 1e-2);
-      }
+  // Every code path this CPU has: the AVX-512 and AVX2 kernels (1 and 8 tokens) and the
+  // portable loop.
+  for (int limit : {2, 1, 0}) {
+    host::set_simd_limit(limit);
+    const int level = host::simd_level();
+    INFO("host SpMM SIMD level ", level, " (0 portable, 1 AVX2, 2 AVX-512)");
+    uint64_t seed = 100;
+    for (int64_t n : {1, 3, 8, 64, 257})
+      for (double sp : {0.0, 0.5, 0.9})
+        for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {7, 13}, {100, 300}, {130, 70}}) {
+          CAPTURE(n); CAPTURE(sp); CAPTURE(rows); CAPTURE(cols);
+          CHECK(run_case(rows, cols, n, sp, DType::f16, DType::f32, true, seed++, 0) <= 1e-6);
+          CHECK(run_case(rows, cols, n, sp, DType::f16, DType::f16, seed % 2, seed++, 2) <= 1e-3);
+          CHECK(run_case(rows, cols, n, sp, DType::bf16, DType::bf16, true, seed++, 3) <= 1e-2);
+          CHECK(run_case(rows, cols, n, sp, DType::bf16, DType::f32, false, seed++, 1) <= 1e-6);
+        }
+  }
+  host::set_simd_limit(2);
 }
 
 TEST_CASE("host SpMM on a 4096 x 4096 matrix at 70 % with N = 8") {
   CHECK(run_case(4096, 4096, 8, 0.7, DType::f16, DType::f16, true, 9, 0) <= 1e-3);
+  CHECK(run_case(4096, 4096, 1, 0.5, DType::bf16, DType::f32, true, 10, 0) <= 1e-6);
 }
 
 TEST_CASE("host SpMM of an all-zero matrix gives the bias") {

@@ -82,7 +82,7 @@ pub struct spinfer_context_config_t {
     pub backend: spinfer_backend_t,
     #[doc = "< CUDA device ordinal; default 0"]
     pub device: ::std::os::raw::c_int,
-    #[doc = "< host backend threads; 0 = hardware concurrency"]
+    #[doc = "< host backend threads, at most (small products use fewer); 0 = hardware concurrency"]
     pub host_threads: ::std::os::raw::c_int,
 }
 #[test]
