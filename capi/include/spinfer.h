@@ -691,7 +691,10 @@ typedef struct spinfer_model_config_t {
   int64_t max_batch_tokens;    /**< most tokens in one prefill / decode call; default 512 */
   int64_t max_sequence_length; /**< 0 (default) = the model's max_position_embeddings */
   int kv_block_size;           /**< tokens per KV block; default 16 */
-  int64_t kv_num_blocks;       /**< 0 (default) = enough for every slot at full length */
+  int64_t kv_num_blocks;       /**< 0 (default) = enough for every slot at full length, or as many
+                                    as fit in half the memory free after the weights (device
+                                    memory on CUDA, available RAM on the host), whichever is
+                                    less: see kv_cache_tokens in spinfer_model_info_t */
   int use_cuda_graphs;         /**< 1 (default): replay decode steps from CUDA graphs */
 } spinfer_model_config_t;
 
@@ -711,6 +714,7 @@ typedef struct spinfer_model_info_t {
   uint64_t weight_bytes;           /**< encoded matrices + dense tensors, as loaded */
   uint64_t dense_weight_bytes;     /**< the same model with every matrix dense (2 bytes/element) */
   uint64_t kv_cache_bytes;         /**< KV cache pool */
+  int64_t kv_cache_tokens;         /**< tokens the KV cache holds, all sequences together */
 } spinfer_model_info_t;
 
 /** Fill `config` with defaults (sets struct_size). */

@@ -82,6 +82,7 @@ spinfer_status_t spinfer_model_get_info(const spinfer_model_t* model, spinfer_mo
     full.weight_bytes = model->model->weight_bytes();
     full.dense_weight_bytes = model->model->dense_weight_bytes();
     full.kv_cache_bytes = model->model->kv_cache_bytes();
+    full.kv_cache_tokens = model->model->kv_cache_tokens();
     const size_t n = std::min(info->struct_size, sizeof(spinfer_model_info_t));
     const size_t caller_size = info->struct_size;
     std::memcpy(info, &full, n);

@@ -73,6 +73,9 @@ class Backend {
 
   // ---- memory -------------------------------------------------------------------
   virtual void* allocate(size_t bytes) = 0;  // throws OUT_OF_MEMORY
+  // Memory that allocate() could still get now, as far as the system tells (host: the
+  // kernel's MemAvailable; CUDA: the device's free memory); 0 when unknown.
+  virtual uint64_t available_memory() const = 0;
   virtual void release(void* p) noexcept = 0;
   virtual void copy_from_host(void* dst, const void* src, size_t bytes, void* stream) = 0;
   // Copies to the host and waits for the copy (and everything before it on `stream`).

@@ -2,8 +2,11 @@
 // rows (tokens) or (token, head) pairs. Sparse products use the host SpMM.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <vector>
+
+#include <unistd.h>
 
 #include "common/error.hpp"
 #include "common/fault_injection.hpp"
@@ -30,6 +33,20 @@ class HostBackend final : public Backend {
     return p;
   }
   void release(void* p) noexcept override { std::free(p); }
+  uint64_t available_memory() const override {
+    // Linux: MemAvailable (free memory plus what the kernel can reclaim), else free pages.
+    if (FILE* f = std::fopen("/proc/meminfo", "r")) {
+      char line[256];
+      unsigned long long kib = 0;
+      bool found = false;
+      while (!found && std::fgets(line, sizeof line, f))
+        found = std::sscanf(line, "MemAvailable: %llu kB", &kib) == 1;
+      std::fclose(f);
+      if (found) return uint64_t(kib) * 1024u;
+    }
+    const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
+  }
   void copy_from_host(void* dst, const void* src, size_t bytes, void*) override { copy_bytes(dst, src, bytes); }
   void copy_to_host(void* dst, const void* src, size_t bytes, void*) override { copy_bytes(dst, src, bytes); }
   void copy(void* dst, const void* src, size_t bytes, void*) override { copy_bytes(dst, src, bytes); }

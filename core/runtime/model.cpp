@@ -12,6 +12,23 @@ namespace spinfer::runtime {
 
 using layers::Buffer;
 
+int64_t default_kv_blocks(const layers::KvCacheConfig& kc, uint64_t available) {
+  const int64_t full = int64_t(kc.max_sequences) * ceil_div(kc.max_sequence_length, int64_t(kc.block_size));
+  if (available == 0) return full;  // the system does not say: ask for it all
+  const uint64_t per_block = uint64_t(kc.num_layers) * 2u * uint64_t(kc.block_size) *
+                             uint64_t(kc.num_kv_heads) * uint64_t(kc.head_dim) * dtype_size(kc.dtype);
+  const uint64_t budget = uint64_t(double(available) * kKvMemoryFraction);
+  const int64_t fits = per_block ? int64_t(std::min<uint64_t>(budget / per_block, uint64_t(full))) : full;
+  require(fits >= kc.max_sequences, SPINFER_STATUS_OUT_OF_MEMORY, [&] {
+    return "the KV cache needs at least " + std::to_string(uint64_t(kc.max_sequences) * per_block) +
+           " bytes (one block of " + std::to_string(kc.block_size) + " tokens per sequence slot, " +
+           std::to_string(kc.max_sequences) + " slots), but only " + std::to_string(budget) +
+           " bytes (" + std::to_string(int(kKvMemoryFraction * 100)) + " % of the " +
+           std::to_string(available) + " available) are left for it: lower max_sequences";
+  });
+  return std::min(fits, full);
+}
+
 Model::Model(ModelParts parts, const RuntimeConfig& rt) : parts_(std::move(parts)), runtime_(rt) {
   const ModelConfig& c = parts_.config;
   layers::Backend& b = *parts_.backend;
@@ -35,9 +52,8 @@ Model::Model(ModelParts parts, const RuntimeConfig& rt) : parts_(std::move(parts
   kc.block_size = rt.kv_block_size;
   kc.max_sequences = rt.max_sequences;
   kc.max_sequence_length = runtime_.max_sequence_length;
-  kc.num_blocks = rt.kv_num_blocks ? rt.kv_num_blocks
-                                   : int64_t(rt.max_sequences) * ceil_div(kc.max_sequence_length, rt.kv_block_size);
   kc.dtype = b.act_dtype();
+  kc.num_blocks = rt.kv_num_blocks ? rt.kv_num_blocks : default_kv_blocks(kc, b.available_memory());
   cache_ = std::make_unique<layers::KvCache>(b, kc);
   cache_->reserve_steps(rt.max_batch_tokens);
 

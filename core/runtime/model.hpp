@@ -13,6 +13,16 @@
 
 namespace spinfer::runtime {
 
+// Share of the memory available after the weights that a default-sized KV cache may take.
+inline constexpr double kKvMemoryFraction = 0.5;
+
+// Blocks of a KV cache whose size the caller left to the library (kv_num_blocks 0):
+// every slot at full length, but at most kKvMemoryFraction of `available` (the memory
+// free after the weights; 0 = unknown: no limit) — a Llama-3-8B-shaped config at
+// 8 x 8192 tokens would ask for ~137 GB — and never less than one block per slot
+// (OUT_OF_MEMORY, with the sizes, when even that does not fit).
+int64_t default_kv_blocks(const layers::KvCacheConfig& kc, uint64_t available);
+
 struct RuntimeConfig {
   int max_sequences = 8;
   int64_t max_batch_tokens = 512;
@@ -46,6 +56,7 @@ class Model {
   uint64_t weight_bytes() const { return parts_.weight_bytes; }
   uint64_t dense_weight_bytes() const { return parts_.dense_weight_bytes; }
   uint64_t kv_cache_bytes() const { return cache_->pool_bytes(); }
+  int64_t kv_cache_tokens() const { return cache_->config().num_blocks * cache_->config().block_size; }
   const layers::KvCache& cache() const { return *cache_; }
 
   // Appends `count` tokens to `seq` (in chunks of max_batch_tokens); logits of the last

@@ -69,6 +69,10 @@ TEST_CASE("model: tiny OPT and LLaMA, dense and encoded weights, prefill, batche
       CHECK(info.num_kv_heads == m.kv_heads);
       CHECK(info.weight_bytes > 0);
       CHECK(info.kv_cache_bytes > 0);
+      // Default-sized (kv_num_blocks 0): every slot at full length fits a tiny model.
+      CHECK(info.kv_cache_tokens == 6 * 40);
+      CHECK(info.kv_cache_bytes == uint64_t(info.kv_cache_tokens) * uint64_t(m.layers) * 2 *
+                                       uint64_t(m.kv_heads) * uint64_t(m.hd) * 4);
 
       // Prefill two sequences, then decode them together.
       std::vector<int32_t> a = {3, 17, 42, 8, 8, 1, 49, 0, 23}, b = {5, 11};
@@ -208,4 +212,39 @@ TEST_CASE("model config: Hugging Face fields, RoPE variants and refusals") {
     const bool named = message.find(field) != std::string::npos || message.find("rope") != std::string::npos;
     CHECK_MESSAGE(named, message);
   }
+}
+
+#include "runtime/model.hpp"
+
+TEST_CASE("model: a default-sized KV cache takes what fits, at most half the free memory") {
+  using spinfer::runtime::default_kv_blocks;
+  spinfer::layers::KvCacheConfig kc;
+  kc.num_layers = 32;
+  kc.num_kv_heads = 8;
+  kc.head_dim = 128;
+  kc.block_size = 16;
+  kc.max_sequences = 8;
+  kc.max_sequence_length = 8192;  // a Llama-3-8B-shaped cache: 8 x 8192 tokens
+  kc.dtype = spinfer::DType::f16;
+  const uint64_t per_block = 32ull * 2 * 16 * 8 * 128 * 2;  // 2 MiB
+  const int64_t full = 8 * 8192 / 16;
+  CHECK(default_kv_blocks(kc, 0) == full);                              // memory unknown
+  CHECK(default_kv_blocks(kc, uint64_t(full) * per_block * 4) == full);  // all of it fits
+  // 3000 blocks' worth free (~6 GB, less than the 8.6 GB of the full cache): half of it.
+  const uint64_t avail = 3000ull * per_block;
+  CHECK(default_kv_blocks(kc, avail) == 1500);
+  // Less than one block per slot fits: OUT_OF_MEMORY naming the sizes.
+  std::string message;
+  spinfer_status_t st = SPINFER_STATUS_SUCCESS;
+  try {
+    default_kv_blocks(kc, 10 * per_block);
+  } catch (const spinfer::Error& e) {
+    st = e.status();
+    message = e.what();
+  }
+  CHECK(st == SPINFER_STATUS_OUT_OF_MEMORY);
+  CHECK_MESSAGE(message.find("max_sequences") != std::string::npos, message);
+  // The same shape in f32 (the host backend's activations) needs twice the bytes per block.
+  kc.dtype = spinfer::DType::f32;
+  CHECK(default_kv_blocks(kc, avail) == 750);
 }

@@ -62,6 +62,11 @@ class CudaBackend final : public Backend {
                "cudaMalloc for layer memory");
     return p;
   }
+  uint64_t available_memory() const override {
+    DeviceGuard g(ctx_.device());
+    size_t free = 0, total = 0;
+    return cudaMemGetInfo(&free, &total) == cudaSuccess ? uint64_t(free) : 0;
+  }
   void release(void* p) noexcept override {
     if (p) cudaFree(p);
   }

@@ -34,6 +34,7 @@ class ModelInfo:
     weight_bytes: int
     dense_weight_bytes: int
     kv_cache_bytes: int
+    kv_cache_tokens: int
 
 
 def _tokens(tokens, what) -> np.ndarray:
@@ -91,7 +92,8 @@ class Model(OwnedHandle):
             num_heads=int(c.num_heads), num_kv_heads=int(c.num_kv_heads),
             head_dim=int(c.head_dim), max_position_embeddings=int(c.max_position_embeddings),
             dtype=DType(c.dtype), weight_bytes=int(c.weight_bytes),
-            dense_weight_bytes=int(c.dense_weight_bytes), kv_cache_bytes=int(c.kv_cache_bytes))
+            dense_weight_bytes=int(c.dense_weight_bytes), kv_cache_bytes=int(c.kv_cache_bytes),
+            kv_cache_tokens=int(c.kv_cache_tokens))
         return self
 
     @property

@@ -2198,7 +2198,10 @@ pub struct spinfer_model_config_t {
     pub max_sequence_length: i64,
     #[doc = "< tokens per KV block; default 16"]
     pub kv_block_size: ::std::os::raw::c_int,
-    #[doc = "< 0 (default) = enough for every slot at full length"]
+    #[doc = "< 0 (default) = enough for every slot at full length, or as many"]
+    #[doc = "as fit in half the memory free after the weights (device"]
+    #[doc = "memory on CUDA, available RAM on the host), whichever is"]
+    #[doc = "less: see kv_cache_tokens in spinfer_model_info_t"]
     pub kv_num_blocks: i64,
     #[doc = "< 1 (default): replay decode steps from CUDA graphs"]
     pub use_cuda_graphs: ::std::os::raw::c_int,
@@ -2357,12 +2360,14 @@ pub struct spinfer_model_info_t {
     pub dense_weight_bytes: u64,
     #[doc = "< KV cache pool"]
     pub kv_cache_bytes: u64,
+    #[doc = "< tokens the KV cache holds, all sequences together"]
+    pub kv_cache_tokens: i64,
 }
 #[test]
 fn bindgen_test_layout_spinfer_model_info_t() {
     assert_eq!(
         ::std::mem::size_of::<spinfer_model_info_t>(),
-        104usize,
+        112usize,
         concat!("Size of: ", stringify!(spinfer_model_info_t))
     );
     assert_eq!(
@@ -2608,6 +2613,23 @@ fn bindgen_test_layout_spinfer_model_info_t() {
         );
     }
     test_field_kv_cache_bytes();
+    fn test_field_kv_cache_tokens() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_model_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).kv_cache_tokens) as usize - ptr as usize
+            },
+            104usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_model_info_t),
+                "::",
+                stringify!(kv_cache_tokens)
+            )
+        );
+    }
+    test_field_kv_cache_tokens();
 }
 extern "C" {
     #[doc = " Fill `config` with defaults (sets struct_size)."]

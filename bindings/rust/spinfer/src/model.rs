@@ -86,6 +86,8 @@ pub struct ModelInfo {
     pub dense_weight_bytes: u64,
     /// KV cache pool.
     pub kv_cache_bytes: u64,
+    /// Tokens the KV cache holds, all sequences together.
+    pub kv_cache_tokens: usize,
 }
 
 /// A decoder-only language model, owned by Rust and destroyed on drop (with its
@@ -333,5 +335,6 @@ fn query_info(model: &Handle<'_, sys::spinfer_model_t>) -> Result<ModelInfo> {
         weight_bytes: raw.weight_bytes,
         dense_weight_bytes: raw.dense_weight_bytes,
         kv_cache_bytes: raw.kv_cache_bytes,
+        kv_cache_tokens: count(raw.kv_cache_tokens, "kv_cache_tokens")?,
     })
 }

@@ -186,7 +186,8 @@ public final class Model extends NativeObject {
       return new ModelInfo(Arch.of(raw.getArch()), raw.getVocab_size(), raw.getHidden_size(),
           raw.getIntermediate_size(), raw.getNum_layers(), raw.getNum_heads(), raw.getNum_kv_heads(),
           raw.getHead_dim(), raw.getMax_position_embeddings(), DType.of(raw.getDtype()),
-          raw.getWeight_bytes(), raw.getDense_weight_bytes(), raw.getKv_cache_bytes());
+          raw.getWeight_bytes(), raw.getDense_weight_bytes(), raw.getKv_cache_bytes(),
+          raw.getKv_cache_tokens());
     } finally {
       raw.delete();
     }

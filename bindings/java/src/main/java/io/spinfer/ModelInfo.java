@@ -16,7 +16,9 @@ package io.spinfer;
  * @param weightBytes           encoded matrices + dense tensors, as loaded
  * @param denseWeightBytes      the same model with every matrix dense
  * @param kvCacheBytes          KV cache pool
+ * @param kvCacheTokens         tokens the KV cache holds, all sequences together
  */
 public record ModelInfo(Arch arch, long vocabSize, long hiddenSize, long intermediateSize,
     long numLayers, int numHeads, int numKvHeads, int headDim, long maxPositionEmbeddings,
-    DType dtype, long weightBytes, long denseWeightBytes, long kvCacheBytes) {}
+    DType dtype, long weightBytes, long denseWeightBytes, long kvCacheBytes,
+    long kvCacheTokens) {}
