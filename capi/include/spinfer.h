@@ -354,6 +354,41 @@ SPINFER_API spinfer_status_t spinfer_spmm(spinfer_context_t* ctx, const spinfer_
                                           const void* x, int64_t n, int64_t ldx, const void* bias,
                                           void* y, int64_t ldy, spinfer_dtype_t dtype, void* stream);
 
+/** Which code runs an SpMM (spinfer_spmm_plan_t.kernel). */
+typedef enum spinfer_spmm_kernel_t {
+  SPINFER_SPMM_KERNEL_HOST = 0,        /**< the host backend */
+  SPINFER_SPMM_KERNEL_BLOCK = 1,       /**< CUDA block kernel (sm_80 and newer) */
+  SPINFER_SPMM_KERNEL_SPECIALISED = 2, /**< CUDA warp-specialised kernel (compute capability 9.0) */
+  SPINFER_SPMM_KERNEL_WGMMA = 3        /**< CUDA wgmma kernel (compute capability 9.0, sm_90a build) */
+} spinfer_spmm_kernel_t;
+
+/** What an SpMM call will do (spinfer_spmm_plan). Set struct_size before the call. */
+typedef struct spinfer_spmm_plan_t {
+  size_t struct_size;           /**< sizeof(spinfer_spmm_plan_t), set by the caller */
+  spinfer_spmm_kernel_t kernel; /**< the code that runs it */
+  int tile_n;                   /**< CUDA: tokens per block (8, 16, 32 or 64); host: 0 */
+  int split_k;                  /**< CUDA: K slices (1 = none); host: 1 */
+  int64_t launches;             /**< CUDA: kernel launches (1, more past 65535 token tiles; 0 for n = 0) */
+  uint64_t workspace_bytes;     /**< CUDA: split-K workspace the call uses (0 = none) */
+  int runs_without_workspace;   /**< CUDA: 1 when split-K would be used but `stream` gets no
+                                     workspace slot (each context has 4, bound to the first 4
+                                     streams that need one): the call runs with split_k 1,
+                                     slower when M x N is small */
+  int host_threads;             /**< host: threads the call uses; CUDA: 0 */
+} spinfer_spmm_plan_t;
+
+/**
+ * What spinfer_spmm_ex(ctx, w, ..., n, ..., dtype, options, stream) would do, without
+ * running it: the same checks on `w`, `n`, `dtype` and `options` (may be NULL), no
+ * arrays needed, nothing allocated, no workspace slot taken. To pin a configuration,
+ * pass the plan's tile_n and split_k back in spinfer_spmm_options_t (the kernel follows
+ * from tile_n on a given device).
+ */
+SPINFER_API spinfer_status_t spinfer_spmm_plan(spinfer_context_t* ctx, const spinfer_matrix_t* w,
+                                               int64_t n, spinfer_dtype_t dtype,
+                                               const spinfer_spmm_options_t* options, void* stream,
+                                               spinfer_spmm_plan_t* plan);
+
 /** spinfer_spmm with expert overrides (`options` may be NULL). */
 SPINFER_API spinfer_status_t spinfer_spmm_ex(spinfer_context_t* ctx, const spinfer_matrix_t* w,
                                              const void* x, int64_t n, int64_t ldx,

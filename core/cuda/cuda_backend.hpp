@@ -53,6 +53,19 @@ DeviceMatrixPtr encode_device(DeviceContext& ctx, const void* dense, DType dense
 HostMatrix download(DeviceContext& ctx, const DeviceMatrix& m, void* stream);
 DeviceMatrixSummary summary(const DeviceMatrix& m);
 
+// What spmm() will do for a call with n tokens on `stream` (spinfer_spmm_plan): the
+// configuration of its first launch and how many launches it takes. Checks what spmm
+// checks except the arrays; binds no workspace slot.
+struct SpmmCallPlan {
+  SpmmKernel kernel = SpmmKernel::block;
+  int tile_n = 8, split_k = 1;
+  int64_t launches = 1;
+  uint64_t workspace_bytes = 0;    // split-K partials and counters the call uses
+  bool workspace_missing = false;  // split-K wanted, but no workspace slot (big enough)
+};
+SpmmCallPlan plan_spmm_call(DeviceContext& ctx, const DeviceMatrix& w, int64_t n, DType dtype,
+                            const SpmmOptions& options, void* stream);
+
 // Y = X * W^T (+ bias) on `stream`; validates pointers (device-resident, aligned),
 // dtype and shapes; never allocates, never synchronises.
 void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, int64_t ldx,

@@ -31,6 +31,10 @@ DeviceMatrixPtr encode_device(DeviceContext&, const void*, DType, int64_t, int64
 }
 HostMatrix download(DeviceContext&, const DeviceMatrix&, void*) { unavailable("download"); }
 DeviceMatrixSummary summary(const DeviceMatrix&) { unavailable("device matrix summary"); }
+SpmmCallPlan plan_spmm_call(DeviceContext&, const DeviceMatrix&, int64_t, DType, const SpmmOptions&,
+                            void*) {
+  unavailable("CUDA SpMM plan");
+}
 void spmm(DeviceContext&, const DeviceMatrix&, const void*, int64_t, int64_t, const void*, void*,
           int64_t, DType, const SpmmOptions&, void*) {
   unavailable("CUDA SpMM");

@@ -91,6 +91,14 @@ int DeviceContext::blocks_per_sm(SpmmKernel kernel, int tile_n) const {
   }
 }
 
+const SplitKWorkspace* DeviceContext::workspace_peek(void* stream) {
+  std::lock_guard<std::mutex> lock(workspace_mutex_);
+  auto it = slot_of_stream_.find(stream);
+  if (it != slot_of_stream_.end()) return &slots_[it->second];
+  const int used = int(slot_of_stream_.size());
+  return used < kWorkspaceSlots ? &slots_[used] : nullptr;
+}
+
 const SplitKWorkspace* DeviceContext::workspace_for(void* stream) {
   std::lock_guard<std::mutex> lock(workspace_mutex_);
   auto it = slot_of_stream_.find(stream);

@@ -53,6 +53,8 @@ class DeviceContext {
 
   // The split-K workspace bound to `stream`, or nullptr when no slot is free.
   const SplitKWorkspace* workspace_for(void* stream);
+  // The slot workspace_for(stream) would return now, without binding one.
+  const SplitKWorkspace* workspace_peek(void* stream);
 
   // Copies `bytes` from pageable host memory to device memory on `stream` through the
   // pinned staging buffers; returns when the host source may be reused.

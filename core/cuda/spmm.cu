@@ -33,11 +33,9 @@ void require_device_pointer(const void* p, int device, const char* what) {
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
-}  // namespace
-
-void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, int64_t ldx,
-          const void* bias, void* y, int64_t ldy, DType dtype, const SpmmOptions& options,
-          void* stream) {
+// Checks shared by spmm and plan_spmm_call: what does not depend on the arrays.
+void check_call(const DeviceContext& ctx, const DeviceMatrix& w, int64_t n, DType dtype,
+                const SpmmOptions& options) {
   require(n >= 0, SPINFER_STATUS_INVALID_ARGUMENT,
           [&] { return "n is negative (" + std::to_string(n) + ")"; });
   require(dtype == w.dtype, SPINFER_STATUS_UNSUPPORTED_DTYPE, [&] {
@@ -45,12 +43,6 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
            dtype_name(w.dtype) + " (the CUDA backend computes in the storage dtype)";
   });
   require_context_device(w.device, ctx.device());
-  require(ldx >= w.cols, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
-    return "ldx " + std::to_string(ldx) + " is smaller than cols(W) " + std::to_string(w.cols);
-  });
-  require(ldy >= w.rows, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
-    return "ldy " + std::to_string(ldy) + " is smaller than rows(W) " + std::to_string(w.rows);
-  });
   require(options.split_k >= 0 && options.tile_n >= 0, SPINFER_STATUS_INVALID_ARGUMENT,
           "negative split_k or tile_n in the options");
   require(options.tile_n == 0 || options.tile_n == 8 || options.tile_n == 16 ||
@@ -64,6 +56,74 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
           "the warp-specialised SpMM kernel needs a GPU of compute capability 9.0");
   require(options.kernel != SpmmKernel::wgmma || ctx.has_wgmma_spmm(), SPINFER_STATUS_NOT_SUPPORTED,
           "the wgmma SpMM kernel needs a GPU of compute capability 9.0 and a build for sm_90a");
+}
+
+// Tokens one launch covers: token tiles beyond the grid's y limit run as further launches.
+int64_t max_tokens_per_launch(int tile_n) { return int64_t(65535) * tile_n; }
+
+// The configuration of one launch over nn tokens: split-K only with a workspace slot it
+// fits (`bind`: take a slot for the stream, as a call does; else only look, as a plan
+// query does), otherwise one slice.
+struct LaunchChoice {
+  SpmmPlan plan;
+  const SplitKWorkspace* workspace = nullptr;
+  bool workspace_missing = false;  // split-K wanted, but no (big enough) slot
+};
+
+LaunchChoice choose_launch(DeviceContext& ctx, const TileGrid& tiles, int64_t nn, int tile_n,
+                           SpmmKernel kernel, const SpmmOptions& options, void* stream, bool bind) {
+  LaunchChoice c;
+  c.plan = plan_spmm_split(tiles.group_rows(), tiles.group_cols(), nn, tile_n, ctx.sm_count(),
+                           ctx.blocks_per_sm(kernel, tile_n), options);
+  if (c.plan.grid.split_k > 1) {
+    const SplitKWorkspace* ws = bind ? ctx.workspace_for(stream) : ctx.workspace_peek(stream);
+    if (ws && plan_fits(c.plan, tile_n, ws->partial_floats, ws->counter_count)) {
+      c.workspace = ws;
+    } else {
+      c.plan = plan_without_split(c.plan, tiles.group_cols());
+      c.workspace_missing = true;
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+SpmmCallPlan plan_spmm_call(DeviceContext& ctx, const DeviceMatrix& w, int64_t n, DType dtype,
+                            const SpmmOptions& options, void* stream) {
+  check_call(ctx, w, n, dtype, options);
+  SpmmCallPlan out;
+  out.tile_n = choose_tile_n(std::max<int64_t>(n, 1), options);
+  out.kernel = choose_kernel(options, ctx.has_specialised_spmm(), ctx.has_wgmma_spmm(), out.tile_n);
+  if (n == 0) {
+    out.launches = 0;
+    return out;
+  }
+  const TileGrid tiles{w.rows, w.cols};
+  const int64_t per_launch = max_tokens_per_launch(out.tile_n);
+  out.launches = (n + per_launch - 1) / per_launch;
+  const LaunchChoice c = choose_launch(ctx, tiles, std::min(n, per_launch), out.tile_n, out.kernel,
+                                       options, stream, false);
+  out.split_k = int(c.plan.grid.split_k);
+  out.workspace_missing = c.workspace_missing;
+  if (c.workspace) {
+    const uint64_t tile_count = uint64_t(c.plan.grid.group_rows) * c.plan.grid.token_tiles;
+    out.workspace_bytes = tile_count * c.plan.grid.split_k * uint64_t(out.tile_n) * 64 * 4 +
+                          tile_count * sizeof(unsigned);
+  }
+  return out;
+}
+
+void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, int64_t ldx,
+          const void* bias, void* y, int64_t ldy, DType dtype, const SpmmOptions& options,
+          void* stream) {
+  check_call(ctx, w, n, dtype, options);
+  require(ldx >= w.cols, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+    return "ldx " + std::to_string(ldx) + " is smaller than cols(W) " + std::to_string(w.cols);
+  });
+  require(ldy >= w.rows, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+    return "ldy " + std::to_string(ldy) + " is smaller than rows(W) " + std::to_string(w.rows);
+  });
   if (n == 0) return;
   require(x != nullptr && y != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, "x or y is NULL");
   require(ldx % 8 == 0 && ldy % 8 == 0, SPINFER_STATUS_MISALIGNED, [&] {
@@ -94,19 +154,12 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
   const int tile_n = choose_tile_n(n, options);
   const SpmmKernel kernel =
       choose_kernel(options, ctx.has_specialised_spmm(), ctx.has_wgmma_spmm(), tile_n);
-  const int64_t max_tokens_per_launch = int64_t(65535) * tile_n;
-  for (int64_t t0 = 0; t0 < n; t0 += max_tokens_per_launch) {
-    const int64_t nn = std::min(n - t0, max_tokens_per_launch);
-    const SplitKWorkspace* ws = nullptr;
-    SpmmPlan plan = plan_spmm_split(tiles.group_rows(), tiles.group_cols(), nn, tile_n,
-                                    ctx.sm_count(), ctx.blocks_per_sm(kernel, tile_n), options);
-    if (plan.grid.split_k > 1) {
-      ws = ctx.workspace_for(stream);
-      if (!ws || !plan_fits(plan, tile_n, ws->partial_floats, ws->counter_count)) {
-        plan = plan_without_split(plan, tiles.group_cols());
-        ws = nullptr;
-      }
-    }
+  const int64_t per_launch = max_tokens_per_launch(tile_n);
+  for (int64_t t0 = 0; t0 < n; t0 += per_launch) {
+    const int64_t nn = std::min(n - t0, per_launch);
+    const LaunchChoice choice = choose_launch(ctx, tiles, nn, tile_n, kernel, options, stream, true);
+    const SpmmPlan& plan = choice.plan;
+    const SplitKWorkspace* ws = choice.workspace;
     SmbdParams p{};
     p.values = w.values;
     p.bitmaps = w.bitmaps;

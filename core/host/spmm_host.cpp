@@ -293,6 +293,13 @@ int simd_level() {
   return 0;
 }
 
+int spmm_threads(const HostMatrix& w, int64_t n, int threads) {
+  // Waking a worker costs microseconds: give each thread at least ~2^16 weight positions
+  // x tokens of work, so tiny products stay on the calling thread.
+  const int64_t work = w.grid().groups() * kGroupTile * kGroupTile * std::max<int64_t>(1, n / 8);
+  return int(std::clamp<int64_t>(work >> 16, 1, resolve_threads(threads)));
+}
+
 void spmm(const HostMatrix& w, const void* x, int64_t n, int64_t ldx, const void* bias, void* y,
           int64_t ldy, DType dtype, int threads) {
   check_args(w, x, n, ldx, bias, y, ldy, dtype);
@@ -303,10 +310,7 @@ void spmm(const HostMatrix& w, const void* x, int64_t n, int64_t ldx, const void
   const int64_t kpad = grid.group_cols() * kGroupTile;  // K rounded up: the last GroupTile reads zeros
   const ValueReader read{w.dtype == DType::f16 ? half_table() : nullptr};
   const int simd = simd_level();
-  // Waking a worker costs microseconds: give each thread at least ~2^16 weight positions
-  // x tokens of work, so tiny products stay on the calling thread.
-  const int64_t work = grid.groups() * kGroupTile * kGroupTile * std::max<int64_t>(1, n / 8);
-  threads = int(std::clamp<int64_t>(work >> 16, 1, resolve_threads(threads)));
+  threads = spmm_threads(w, n, threads);
 
   // The activations as float, once per call, transposed per chunk of tokens to [K][nt] so
   // that a non-zero updates a contiguous run of accumulators: chunk c at c * kTokenChunk * kpad.

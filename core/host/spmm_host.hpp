@@ -14,6 +14,10 @@ namespace spinfer::host {
 void spmm(const HostMatrix& w, const void* x, int64_t n, int64_t ldx, const void* bias, void* y,
           int64_t ldy, DType dtype, int threads);
 
+// Threads spmm uses for n tokens with at most `threads` (0 = all cores): fewer for
+// small products, where waking workers costs more than it saves.
+int spmm_threads(const HostMatrix& w, int64_t n, int threads);
+
 // The SIMD kernels spmm uses for 1 and 8 tokens, chosen at run time from the CPU: 2 =
 // AVX-512 (one token) and AVX2, 1 = AVX2 + FMA + F16C, 0 = the portable loop only.
 // set_simd_limit caps the level (default 2), so tests can check every path on one CPU.

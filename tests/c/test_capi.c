@@ -1,6 +1,7 @@
 /* C API tests in C99: results against a double reference, and every entry point
  * called with NULL and bad arguments. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,10 +222,66 @@ static void test_end_to_end(void) {
   free(y);
 }
 
+/* spinfer_spmm_plan on the host backend: what a call would do, and its checks. */
+static void test_spmm_plan(void) {
+  enum { M = 64, K = 128 };
+  float* w = (float*)calloc((size_t)M * K, sizeof(float));
+  spinfer_matrix_t* m = NULL;
+  spinfer_context_t* ctx = NULL;
+  spinfer_context_config_t cfg;
+  spinfer_spmm_plan_t plan;
+  spinfer_spmm_options_t opt;
+  size_t i;
+  for (i = 0; i < (size_t)M * K; i += 3) w[i] = (float)(i % 7) - 3.0f;
+  CHECK_STATUS(spinfer_matrix_encode(&m, w, SPINFER_DTYPE_F32, M, K, K, SPINFER_DTYPE_F16), SPINFER_STATUS_SUCCESS);
+  CHECK_STATUS(spinfer_context_config_init(&cfg), SPINFER_STATUS_SUCCESS);
+  cfg.backend = SPINFER_BACKEND_HOST;
+  cfg.host_threads = 3;
+  CHECK_STATUS(spinfer_context_create_ex(&ctx, &cfg), SPINFER_STATUS_SUCCESS);
+
+  memset(&plan, 0x5a, sizeof plan);
+  plan.struct_size = sizeof plan;
+  CHECK_STATUS(spinfer_spmm_plan(ctx, m, 8, SPINFER_DTYPE_F32, NULL, NULL, &plan), SPINFER_STATUS_SUCCESS);
+  CHECK(plan.struct_size == sizeof plan);
+  CHECK(plan.kernel == SPINFER_SPMM_KERNEL_HOST);
+  CHECK(plan.tile_n == 0 && plan.split_k == 1 && plan.launches == 0);
+  CHECK(plan.workspace_bytes == 0 && plan.runs_without_workspace == 0);
+  CHECK(plan.host_threads == 1); /* a 64 x 128 product is too small to wake workers */
+  CHECK_STATUS(spinfer_spmm_plan(ctx, m, 0, SPINFER_DTYPE_BF16, NULL, NULL, &plan), SPINFER_STATUS_SUCCESS);
+  CHECK(plan.host_threads == 0);
+
+  /* An older, shorter struct: only its prefix is written. */
+  memset(&plan, 0x5a, sizeof plan);
+  plan.struct_size = offsetof(spinfer_spmm_plan_t, host_threads);
+  CHECK_STATUS(spinfer_spmm_plan(ctx, m, 4, SPINFER_DTYPE_F32, NULL, NULL, &plan), SPINFER_STATUS_SUCCESS);
+  CHECK(plan.struct_size == offsetof(spinfer_spmm_plan_t, host_threads));
+  CHECK(plan.kernel == SPINFER_SPMM_KERNEL_HOST);
+  CHECK(plan.host_threads == 0x5a5a5a5a);
+
+  /* The call's checks, and a status for each bad argument. */
+  plan.struct_size = sizeof plan;
+  CHECK_STATUS(spinfer_spmm_plan(NULL, m, 1, SPINFER_DTYPE_F32, NULL, NULL, &plan), SPINFER_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(spinfer_spmm_plan(ctx, NULL, 1, SPINFER_DTYPE_F32, NULL, NULL, &plan), SPINFER_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(spinfer_spmm_plan(ctx, m, 1, SPINFER_DTYPE_F32, NULL, NULL, NULL), SPINFER_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(spinfer_spmm_plan(ctx, m, -1, SPINFER_DTYPE_F32, NULL, NULL, &plan), SPINFER_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(spinfer_spmm_plan(ctx, m, 1, (spinfer_dtype_t)42, NULL, NULL, &plan), SPINFER_STATUS_UNSUPPORTED_DTYPE);
+  CHECK_STATUS(spinfer_spmm_options_init(&opt), SPINFER_STATUS_SUCCESS);
+  opt.tile_n = -8;
+  CHECK_STATUS(spinfer_spmm_plan(ctx, m, 1, SPINFER_DTYPE_F32, &opt, NULL, &plan), SPINFER_STATUS_INVALID_ARGUMENT);
+  plan.struct_size = 0;
+  CHECK_STATUS(spinfer_spmm_plan(ctx, m, 1, SPINFER_DTYPE_F32, NULL, NULL, &plan), SPINFER_STATUS_INVALID_ARGUMENT);
+  CHECK(strstr(spinfer_last_error_message(), "struct_size") != NULL);
+
+  spinfer_matrix_destroy(m);
+  spinfer_context_destroy(ctx);
+  free(w);
+}
+
 int main(void) {
   test_versions();
   test_context();
   test_end_to_end();
+  test_spmm_plan();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);
     return 1;

@@ -154,6 +154,72 @@ TEST_CASE("C API: GPU SpMM agrees with the host backend; upload, download, GPU e
   cudaStreamDestroy(s);
 }
 
+TEST_CASE("C API: spinfer_spmm_plan says what a GPU call does, the fifth stream included") {
+  // 256 x 16384 at N = 8: few output tiles, so split-K is used when a workspace is free.
+  const int64_t m = 256, k = 16384, n = 8;
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<float> u(-1.f, 1.f), keep(0.f, 1.f);
+  std::vector<float> w(size_t(m * k));
+  for (float& v : w) v = keep(rng) < 0.5f ? 0.f : u(rng);
+  spinfer_context_t* gpu = nullptr;
+  OK(spinfer_context_create(&gpu, SPINFER_BACKEND_CUDA));
+  spinfer_matrix_t *hm = nullptr, *dm = nullptr;
+  OK(spinfer_matrix_encode(&hm, w.data(), SPINFER_DTYPE_F32, m, k, k, SPINFER_DTYPE_F16));
+  OK(spinfer_matrix_upload(gpu, hm, &dm, nullptr));
+  std::vector<__half> x(size_t(n * k));
+  for (auto& v : x) v = __float2half(u(rng));
+  Dev dx(x.size() * 2), dy(size_t(n * m) * 2), dy2(size_t(n * m) * 2);
+  REQUIRE(cudaMemcpy(dx.p, x.data(), x.size() * 2, cudaMemcpyHostToDevice) == cudaSuccess);
+
+  spinfer_spmm_plan_t plan{};
+  plan.struct_size = sizeof plan;
+  for (int64_t tokens : {1, 8, 16, 64, 1000}) {
+    CAPTURE(tokens);
+    OK(spinfer_spmm_plan(gpu, dm, tokens, SPINFER_DTYPE_F16, nullptr, nullptr, &plan));
+    CHECK(plan.kernel != SPINFER_SPMM_KERNEL_HOST);
+    CHECK(plan.tile_n == (tokens <= 8 ? 8 : tokens <= 16 ? 16 : 64));
+    CHECK(plan.split_k >= 1);
+    CHECK(plan.launches == 1);
+    CHECK(plan.host_threads == 0);
+  }
+  CHECK(spinfer_spmm_plan(gpu, dm, 8, SPINFER_DTYPE_BF16, nullptr, nullptr, &plan) ==
+        SPINFER_STATUS_UNSUPPORTED_DTYPE);
+
+  // Four streams take the context's four workspace slots; the fifth runs without split-K,
+  // and the plan says so beforehand.
+  cudaStream_t streams[5];
+  for (auto& st : streams) REQUIRE(cudaStreamCreate(&st) == cudaSuccess);
+  OK(spinfer_spmm_plan(gpu, dm, n, SPINFER_DTYPE_F16, nullptr, streams[0], &plan));
+  REQUIRE(plan.split_k > 1);  // the shape is chosen for split-K
+  CHECK(plan.workspace_bytes > 0);
+  CHECK(plan.runs_without_workspace == 0);
+  for (int i = 0; i < 4; ++i)
+    OK(spinfer_spmm(gpu, dm, dx.p, n, k, nullptr, dy.p, m, SPINFER_DTYPE_F16, streams[i]));
+  OK(spinfer_spmm_plan(gpu, dm, n, SPINFER_DTYPE_F16, nullptr, streams[4], &plan));
+  CHECK(plan.runs_without_workspace == 1);
+  CHECK(plan.split_k == 1);
+  CHECK(plan.workspace_bytes == 0);
+  OK(spinfer_spmm_plan(gpu, dm, n, SPINFER_DTYPE_F16, nullptr, streams[0], &plan));
+  CHECK(plan.runs_without_workspace == 0);  // stream 0 keeps its slot
+
+  // Passing the plan back pins the configuration: the same bits as the automatic call.
+  spinfer_spmm_options_t opt;
+  OK(spinfer_spmm_options_init(&opt));
+  opt.tile_n = plan.tile_n;
+  opt.split_k = plan.split_k;
+  OK(spinfer_spmm_ex(gpu, dm, dx.p, n, k, nullptr, dy2.p, m, SPINFER_DTYPE_F16, &opt, streams[0]));
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  std::vector<uint16_t> a(size_t(n * m)), b(a.size());
+  REQUIRE(cudaMemcpy(a.data(), dy.p, a.size() * 2, cudaMemcpyDeviceToHost) == cudaSuccess);
+  REQUIRE(cudaMemcpy(b.data(), dy2.p, b.size() * 2, cudaMemcpyDeviceToHost) == cudaSuccess);
+  CHECK(a == b);
+
+  for (auto& st : streams) cudaStreamDestroy(st);
+  spinfer_matrix_destroy(dm);
+  spinfer_matrix_destroy(hm);
+  spinfer_context_destroy(gpu);
+}
+
 int main(int argc, char** argv) {
   int count = 0;
   if (!spinfer_has_cuda() || cudaGetDeviceCount(&count) != cudaSuccess || count == 0) {

@@ -723,6 +723,204 @@ extern "C" {
         stream: *mut ::std::os::raw::c_void,
     ) -> spinfer_status_t;
 }
+#[doc = "< the host backend"]
+pub const SPINFER_SPMM_KERNEL_HOST: spinfer_spmm_kernel_t = 0;
+#[doc = "< CUDA block kernel (sm_80 and newer)"]
+pub const SPINFER_SPMM_KERNEL_BLOCK: spinfer_spmm_kernel_t = 1;
+#[doc = "< CUDA warp-specialised kernel (compute capability 9.0)"]
+pub const SPINFER_SPMM_KERNEL_SPECIALISED: spinfer_spmm_kernel_t = 2;
+#[doc = "< CUDA wgmma kernel (compute capability 9.0, sm_90a build)"]
+pub const SPINFER_SPMM_KERNEL_WGMMA: spinfer_spmm_kernel_t = 3;
+#[doc = " Which code runs an SpMM (spinfer_spmm_plan_t.kernel)."]
+pub type spinfer_spmm_kernel_t = ::std::os::raw::c_uint;
+#[doc = " What an SpMM call will do (spinfer_spmm_plan). Set struct_size before the call."]
+#[repr(C)]
+pub struct spinfer_spmm_plan_t {
+    #[doc = "< sizeof(spinfer_spmm_plan_t), set by the caller"]
+    pub struct_size: usize,
+    #[doc = "< the code that runs it"]
+    pub kernel: spinfer_spmm_kernel_t,
+    #[doc = "< CUDA: tokens per block (8, 16, 32 or 64); host: 0"]
+    pub tile_n: ::std::os::raw::c_int,
+    #[doc = "< CUDA: K slices (1 = none); host: 1"]
+    pub split_k: ::std::os::raw::c_int,
+    #[doc = "< CUDA: kernel launches (1, more past 65535 token tiles; 0 for n = 0)"]
+    pub launches: i64,
+    #[doc = "< CUDA: split-K workspace the call uses (0 = none)"]
+    pub workspace_bytes: u64,
+    #[doc = "< CUDA: 1 when split-K would be used but `stream` gets no"]
+    #[doc = "workspace slot (each context has 4, bound to the first 4"]
+    #[doc = "streams that need one): the call runs with split_k 1,"]
+    #[doc = "slower when M x N is small"]
+    pub runs_without_workspace: ::std::os::raw::c_int,
+    #[doc = "< host: threads the call uses; CUDA: 0"]
+    pub host_threads: ::std::os::raw::c_int,
+}
+#[test]
+fn bindgen_test_layout_spinfer_spmm_plan_t() {
+    assert_eq!(
+        ::std::mem::size_of::<spinfer_spmm_plan_t>(),
+        48usize,
+        concat!("Size of: ", stringify!(spinfer_spmm_plan_t))
+    );
+    assert_eq!(
+        ::std::mem::align_of::<spinfer_spmm_plan_t>(),
+        8usize,
+        concat!("Alignment of ", stringify!(spinfer_spmm_plan_t))
+    );
+    fn test_field_struct_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_spmm_plan_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).struct_size) as usize - ptr as usize
+            },
+            0usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_spmm_plan_t),
+                "::",
+                stringify!(struct_size)
+            )
+        );
+    }
+    test_field_struct_size();
+    fn test_field_kernel() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_spmm_plan_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).kernel) as usize - ptr as usize
+            },
+            8usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_spmm_plan_t),
+                "::",
+                stringify!(kernel)
+            )
+        );
+    }
+    test_field_kernel();
+    fn test_field_tile_n() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_spmm_plan_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).tile_n) as usize - ptr as usize
+            },
+            12usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_spmm_plan_t),
+                "::",
+                stringify!(tile_n)
+            )
+        );
+    }
+    test_field_tile_n();
+    fn test_field_split_k() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_spmm_plan_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).split_k) as usize - ptr as usize
+            },
+            16usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_spmm_plan_t),
+                "::",
+                stringify!(split_k)
+            )
+        );
+    }
+    test_field_split_k();
+    fn test_field_launches() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_spmm_plan_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).launches) as usize - ptr as usize
+            },
+            24usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_spmm_plan_t),
+                "::",
+                stringify!(launches)
+            )
+        );
+    }
+    test_field_launches();
+    fn test_field_workspace_bytes() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_spmm_plan_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).workspace_bytes) as usize - ptr as usize
+            },
+            32usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_spmm_plan_t),
+                "::",
+                stringify!(workspace_bytes)
+            )
+        );
+    }
+    test_field_workspace_bytes();
+    fn test_field_runs_without_workspace() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_spmm_plan_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).runs_without_workspace) as usize - ptr as usize
+            },
+            40usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_spmm_plan_t),
+                "::",
+                stringify!(runs_without_workspace)
+            )
+        );
+    }
+    test_field_runs_without_workspace();
+    fn test_field_host_threads() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_spmm_plan_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).host_threads) as usize - ptr as usize
+            },
+            44usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_spmm_plan_t),
+                "::",
+                stringify!(host_threads)
+            )
+        );
+    }
+    test_field_host_threads();
+}
+extern "C" {
+    #[doc = " What spinfer_spmm_ex(ctx, w, ..., n, ..., dtype, options, stream) would do, without"]
+    #[doc = " running it: the same checks on `w`, `n`, `dtype` and `options` (may be NULL), no"]
+    #[doc = " arrays needed, nothing allocated, no workspace slot taken. To pin a configuration,"]
+    #[doc = " pass the plan's tile_n and split_k back in spinfer_spmm_options_t (the kernel follows"]
+    #[doc = " from tile_n on a given device)."]
+    pub fn spinfer_spmm_plan(
+        ctx: *mut spinfer_context_t,
+        w: *const spinfer_matrix_t,
+        n: i64,
+        dtype: spinfer_dtype_t,
+        options: *const spinfer_spmm_options_t,
+        stream: *mut ::std::os::raw::c_void,
+        plan: *mut spinfer_spmm_plan_t,
+    ) -> spinfer_status_t;
+}
 extern "C" {
     #[doc = " spinfer_spmm with expert overrides (`options` may be NULL)."]
     pub fn spinfer_spmm_ex(
