@@ -91,6 +91,7 @@
 %enddef
 SPINFER_DEFAULT_CONSTRUCTOR(spinfer_matrix_info_t, spinfer_matrix_info_init)
 SPINFER_INFO_CONSTRUCTOR(spinfer_model_info_t)
+SPINFER_INFO_CONSTRUCTOR(spinfer_spmm_plan_t)
 SPINFER_DEFAULT_CONSTRUCTOR(spinfer_context_config_t, spinfer_context_config_init)
 SPINFER_DEFAULT_CONSTRUCTOR(spinfer_spmm_options_t, spinfer_spmm_options_init)
 SPINFER_DEFAULT_CONSTRUCTOR(spinfer_linear_config_t, spinfer_linear_config_init)

@@ -110,21 +110,22 @@ static int spinfer_py_items(PyObject* obj, Py_ssize_t item_size, const char* wha
 }
 
 /* ---- info structs: a caller-owned copy, struct_size already set ---- */
-%define SPINFER_OUT_STRUCT(TYPE)
-%typemap(in, numinputs=0) TYPE* info (TYPE temp) {
+%define SPINFER_OUT_STRUCT(TYPE, NAME)
+%typemap(in, numinputs=0) TYPE* NAME (TYPE temp) {
   memset(&temp, 0, sizeof temp);
   temp.struct_size = sizeof temp;
   $1 = &temp;
 }
-%typemap(argout) TYPE* info {
+%typemap(argout) TYPE* NAME {
   TYPE* copy = (TYPE*)malloc(sizeof *copy);
   if (!copy) { PyErr_NoMemory(); SWIG_fail; }
   *copy = *$1;
   $result = SWIG_AppendOutput($result, SWIG_NewPointerObj(copy, $1_descriptor, SWIG_POINTER_OWN));
 }
 %enddef
-SPINFER_OUT_STRUCT(spinfer_matrix_info_t)
-SPINFER_OUT_STRUCT(spinfer_model_info_t)
+SPINFER_OUT_STRUCT(spinfer_matrix_info_t, info)
+SPINFER_OUT_STRUCT(spinfer_model_info_t, info)
+SPINFER_OUT_STRUCT(spinfer_spmm_plan_t, plan)
 
 /* ---- string out-buffer: Python passes its size, gets the str ---- */
 %typemap(in) (char* buffer, size_t buffer_size) {

@@ -133,3 +133,20 @@ def test_auto_context_resolves_to_a_real_backend():
         if not spinfer.has_cuda():
             assert ctx.backend is spinfer.Backend.HOST and ctx.device == -1
         assert ctx.backend.name.lower() in repr(ctx)
+
+
+def test_spmm_plan_on_the_host(rng, host_ctx):
+    w = spinfer.encode(sparse_matrix(rng, 40, 72, sparsity=0.5))
+    plan = host_ctx.spmm_plan(w, 8, "f32")
+    assert isinstance(plan, spinfer.SpmmPlan)
+    assert plan.kernel == "host"
+    assert plan.split_k == 1 and plan.tile_n == 0 and plan.workspace_bytes == 0
+    assert plan.host_threads == 1  # too small a product to wake workers
+    assert not plan.runs_without_workspace
+    assert host_ctx.spmm_plan(w, 0).host_threads == 0
+    with pytest.raises(spinfer.InvalidArgumentError, match="negative"):
+        host_ctx.spmm_plan(w, -1)
+    with pytest.raises(TypeError):
+        host_ctx.spmm_plan(w, 1.5)
+    with pytest.raises(spinfer.InvalidArgumentError):
+        host_ctx.spmm_plan(None, 1)

@@ -20,7 +20,7 @@ Transformer blocks (Linear, MLP, KVCache, Attention, DecoderLayer) and whole mod
 """
 
 from . import capi
-from ._context import Context
+from ._context import Context, SpmmPlan
 from ._dtypes import Backend, DType, Location
 from ._files import load, matrix_names, save
 from ._layers import MLP, Activation, Arch, Attention, DecoderLayer, KVCache, Linear, MLPKind
@@ -48,7 +48,7 @@ def has_cuda() -> bool:
 
 
 __all__ = [
-    "Backend", "Context", "DType", "Location", "Matrix", "MatrixInfo", "FORMAT_VERSION",
+    "Backend", "Context", "DType", "Location", "Matrix", "MatrixInfo", "FORMAT_VERSION", "SpmmPlan",
     "Activation", "Arch", "MLPKind", "Linear", "MLP", "KVCache", "Attention", "DecoderLayer",
     "Model", "ModelInfo",
     "encode", "from_arrays", "has_cuda", "load", "matrix_names", "save", "version",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 
 from . import capi
 from ._arrays import (ArrayView, allocate_like, as_rows, host_copy, leading_dimension,
@@ -32,6 +33,23 @@ def _as_row(view: ArrayView, what: str) -> ArrayView:
                              f"{what} must be contiguous (spinfer does not copy device arrays)")
         view = host_copy(view, what)
     return with_shape(view, (1, n), (n, 1))
+
+
+_KERNEL_NAMES = {capi.SPINFER_SPMM_KERNEL_HOST: "host", capi.SPINFER_SPMM_KERNEL_BLOCK: "block",
+                 capi.SPINFER_SPMM_KERNEL_SPECIALISED: "specialised",
+                 capi.SPINFER_SPMM_KERNEL_WGMMA: "wgmma"}
+
+
+@dataclass(frozen=True)
+class SpmmPlan:
+    """What an SpMM call would do (Context.spmm_plan)."""
+    kernel: str                   # "host", "block", "specialised" or "wgmma"
+    tile_n: int                   # CUDA: tokens per block; host: 0
+    split_k: int                  # CUDA: K slices (1 = none)
+    launches: int                 # CUDA: kernel launches
+    workspace_bytes: int          # CUDA: split-K workspace used
+    runs_without_workspace: bool  # CUDA: the stream gets no workspace slot
+    host_threads: int             # host: threads used
 
 
 class Context(OwnedHandle):
@@ -194,6 +212,29 @@ class Context(OwnedHandle):
             return out
         result = yv.owner
         return result.reshape(m) if vector else result
+
+    def spmm_plan(self, w: Matrix, n: int, dtype=None, *, stream=None, split_k: int = 0,
+                  tile_n: int = 0) -> "SpmmPlan":
+        """What ``spmm(w, x)`` with ``n`` tokens of ``dtype`` (default: W's storage
+        dtype) would do on ``stream``, without running it (spinfer_spmm_plan): the
+        kernel, tile_n, split_k, launches, the split-K workspace it uses, whether the
+        stream would run without a workspace slot, the host threads. Pass its tile_n
+        and split_k back to ``spmm`` to pin that configuration."""
+        w_handle = handle_or_null(w, Matrix, "w")
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"n must be an int, not {type(n).__name__}")
+        options = capi.spinfer_spmm_options_t()
+        check(capi.spinfer_spmm_options_init(options))
+        options.split_k = int(split_k)
+        options.tile_n = int(tile_n)
+        dt = as_dtype(dtype) if dtype is not None else (w.dtype if w is not None else DType.F16)
+        p = checked(capi.spinfer_spmm_plan(self.handle, w_handle, n, int(dt), options,
+                                           resolve_stream(stream, None)))
+        return SpmmPlan(kernel=_KERNEL_NAMES.get(int(p.kernel), str(int(p.kernel))),
+                        tile_n=int(p.tile_n), split_k=int(p.split_k), launches=int(p.launches),
+                        workspace_bytes=int(p.workspace_bytes),
+                        runs_without_workspace=bool(p.runs_without_workspace),
+                        host_threads=int(p.host_threads))
 
     @staticmethod
     def _output(out, xv: ArrayView, n: int, m: int, dtype: DType, vector: bool, hint):
