@@ -19,6 +19,11 @@ LD_LIBRARY_PATH="$PWD/build/prefix/lib" ./build/install-test/consumer
 PKG_CONFIG_PATH="$PWD/build/prefix/lib/pkgconfig" cc tests/install/consumer.c \
   $(PKG_CONFIG_PATH="$PWD/build/prefix/lib/pkgconfig" pkg-config --cflags --libs spinfer) -o build/consumer-pc
 LD_LIBRARY_PATH="$PWD/build/prefix/lib" ./build/consumer-pc
+# Installed elsewhere with --prefix: spinfer.pc and the `spinfer` tool follow the files.
+rm -rf build/prefix-moved && cmake --install build --prefix "$PWD/build/prefix-moved" >/dev/null
+moved_libdir=$(PKG_CONFIG_PATH="$PWD/build/prefix-moved/lib/pkgconfig" pkg-config --variable=libdir spinfer)
+[[ $(realpath "$moved_libdir") == "$PWD/build/prefix-moved/lib" ]] || { echo "spinfer.pc points at $moved_libdir"; exit 1; }
+env -u LD_LIBRARY_PATH build/prefix-moved/bin/spinfer --help >/dev/null
 export SPINFER_PREFIX="$PWD/build/prefix"
 echo "=== reliability: ASan+UBSan suite, TSan, fuzzers, fault injection ==="
 bash .ci/reliability.sh
