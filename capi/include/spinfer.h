@@ -36,10 +36,11 @@
  *     save, upload or multiply with it at once. Destroy it only when no other call
  *     uses it.
  *   - A context may be used from many threads at once, provided each thread uses
- *     its own stream (CUDA). A CUDA context allocates 4 split-K workspace slots
- *     (64 MiB in all) when it is created; the first stream that runs a split-K SpMM
- *     is bound to a free slot for the context's lifetime, and a stream that finds
- *     no free slot runs without split-K (the same result, slower for small M x N).
+ *     its own stream (CUDA). A CUDA context allocates its split-K workspace slots
+ *     (spmm_workspace_slots, default 4 of 16 MiB) when it is created; the first
+ *     stream that runs a split-K SpMM is bound to a free slot until
+ *     spinfer_context_release_stream, and a stream that finds no free slot runs
+ *     without split-K (the same result, slower for small M x N).
  *     spinfer_spmm never allocates or synchronises and may be captured in a CUDA
  *     graph. Host-backend calls on one context may run concurrently from many
  *     threads.
@@ -143,6 +144,11 @@ typedef struct spinfer_context_config_t {
   spinfer_backend_t backend; /**< default SPINFER_BACKEND_AUTO */
   int device;                /**< CUDA device ordinal; default 0 */
   int host_threads;          /**< host backend threads, at most (small products use fewer); 0 = hardware concurrency */
+  int spmm_workspace_slots;  /**< CUDA: split-K workspace slots, 16 MiB each, allocated with the
+                                  context and bound to the first streams that need one (see
+                                  spinfer_context_release_stream); default 4, 0 = none (every
+                                  SpMM runs without split-K), at most 64. A config from an
+                                  older header, without this field, gets the default. */
 } spinfer_context_config_t;
 
 /** Opaque library context: backend choice, device, split-K workspaces. */
@@ -161,6 +167,15 @@ SPINFER_API spinfer_status_t spinfer_context_create(spinfer_context_t** out, spi
 /** Create a context from a config (NULL config = defaults). */
 SPINFER_API spinfer_status_t spinfer_context_create_ex(spinfer_context_t** out,
                                                        const spinfer_context_config_t* config);
+
+/**
+ * Waits for the work queued on `stream` and gives back the split-K workspace slot the
+ * stream was bound to (if any), so another stream can use it: a context has
+ * spmm_workspace_slots slots, and a stream that finds none free runs without split-K
+ * (spinfer_spmm_plan says so). The stream may be used again afterwards (it binds a slot
+ * anew when it needs one). Nothing to do on a host context.
+ */
+SPINFER_API spinfer_status_t spinfer_context_release_stream(spinfer_context_t* ctx, void* stream);
 
 /** The backend the context resolved to (never AUTO). */
 SPINFER_API spinfer_status_t spinfer_context_get_backend(const spinfer_context_t* ctx,
@@ -371,9 +386,9 @@ typedef struct spinfer_spmm_plan_t {
   int64_t launches;             /**< CUDA: kernel launches (1, more past 65535 token tiles; 0 for n = 0) */
   uint64_t workspace_bytes;     /**< CUDA: split-K workspace the call uses (0 = none) */
   int runs_without_workspace;   /**< CUDA: 1 when split-K would be used but `stream` gets no
-                                     workspace slot (each context has 4, bound to the first 4
-                                     streams that need one): the call runs with split_k 1,
-                                     slower when M x N is small */
+                                     workspace slot (all spmm_workspace_slots are bound to
+                                     other streams): the call runs with split_k 1, slower
+                                     when M x N is small */
   int host_threads;             /**< host: threads the call uses; CUDA: 0 */
 } spinfer_spmm_plan_t;
 

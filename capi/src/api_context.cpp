@@ -1,4 +1,7 @@
 // Contexts: backend resolution (AUTO -> CUDA when built with it and a GPU is present).
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
 #include <memory>
 
 #include "guard.hpp"
@@ -19,6 +22,7 @@ spinfer_status_t spinfer_context_config_init(spinfer_context_config_t* config) {
     config->backend = SPINFER_BACKEND_AUTO;
     config->device = 0;
     config->host_threads = 0;
+    config->spmm_workspace_slots = 4;
   });
 }
 
@@ -30,9 +34,12 @@ spinfer_status_t spinfer_context_create_ex(spinfer_context_t** out,
     spinfer_context_config_t cfg;
     spinfer_context_config_init(&cfg);
     if (config) {
-      require(config->struct_size >= sizeof(spinfer_context_config_t), SPINFER_STATUS_INVALID_ARGUMENT,
+      // A config from an older header ends before spmm_workspace_slots: it gets the default.
+      constexpr size_t oldest = offsetof(spinfer_context_config_t, spmm_workspace_slots);
+      require(config->struct_size >= oldest, SPINFER_STATUS_INVALID_ARGUMENT,
               "config->struct_size is too small; initialise it with spinfer_context_config_init");
-      cfg = *config;
+      std::memcpy(&cfg, config, std::min(config->struct_size, sizeof cfg));
+      cfg.struct_size = sizeof cfg;
     }
     require(cfg.backend == SPINFER_BACKEND_AUTO || cfg.backend == SPINFER_BACKEND_HOST ||
                 cfg.backend == SPINFER_BACKEND_CUDA,
@@ -40,6 +47,11 @@ spinfer_status_t spinfer_context_create_ex(spinfer_context_t** out,
             [&] { return "unknown backend value " + std::to_string(int(cfg.backend)); });
     require(cfg.device >= 0, SPINFER_STATUS_INVALID_ARGUMENT, "device ordinal is negative");
     require(cfg.host_threads >= 0, SPINFER_STATUS_INVALID_ARGUMENT, "host_threads is negative");
+    require(cfg.spmm_workspace_slots >= 0 && cfg.spmm_workspace_slots <= 64,
+            SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+              return "spmm_workspace_slots must be in [0, 64], got " +
+                     std::to_string(cfg.spmm_workspace_slots);
+            });
 
     auto ctx = std::make_unique<spinfer_context>();
     ctx->host_threads = cfg.host_threads;
@@ -53,7 +65,7 @@ spinfer_status_t spinfer_context_create_ex(spinfer_context_t** out,
         return "the CUDA backend was requested but there is no usable GPU with ordinal " +
                std::to_string(cfg.device);
       });
-      ctx->cuda = spinfer::cuda::create_context(cfg.device);
+      ctx->cuda = spinfer::cuda::create_context(cfg.device, cfg.spmm_workspace_slots);
       ctx->backend = SPINFER_BACKEND_CUDA;
       ctx->device = cfg.device;
     }
@@ -66,6 +78,13 @@ spinfer_status_t spinfer_context_create(spinfer_context_t** out, spinfer_backend
   spinfer_context_config_init(&cfg);
   cfg.backend = backend;
   return spinfer_context_create_ex(out, &cfg);
+}
+
+spinfer_status_t spinfer_context_release_stream(spinfer_context_t* ctx, void* stream) {
+  return guard([&] {
+    require_not_null(ctx, "ctx");
+    if (ctx->cuda) spinfer::cuda::release_stream(*ctx->cuda, stream);
+  });
 }
 
 spinfer_status_t spinfer_context_get_backend(const spinfer_context_t* ctx, spinfer_backend_t* out) {

@@ -33,7 +33,7 @@ bool is_device_memory(const void* p) {
   return attr.type == cudaMemoryTypeDevice;
 }
 
-DeviceContextPtr create_context(int device) {
+DeviceContextPtr create_context(int device, int workspace_slots) {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   require(err == cudaSuccess && count > 0, SPINFER_STATUS_NO_DEVICE,
@@ -42,7 +42,9 @@ DeviceContextPtr create_context(int device) {
     return "CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(count) +
            " present)";
   });
-  return DeviceContextPtr(new DeviceContext(device));
+  return DeviceContextPtr(new DeviceContext(device, workspace_slots));
 }
+
+void release_stream(DeviceContext& ctx, void* stream) { ctx.release_stream(stream); }
 
 }  // namespace spinfer::cuda

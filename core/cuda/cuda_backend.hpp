@@ -44,7 +44,9 @@ struct SpmmOptions {
 bool built_with_cuda();                 // false in the no-CUDA build
 bool device_available(int device);      // a usable GPU with this ordinal exists
 bool is_device_memory(const void* p);   // p points into memory only a GPU can read
-DeviceContextPtr create_context(int device);
+DeviceContextPtr create_context(int device, int workspace_slots = 4);
+// Waits for `stream` and unbinds its split-K workspace slot (if it has one).
+void release_stream(DeviceContext& ctx, void* stream);
 
 DeviceMatrixPtr upload(DeviceContext& ctx, const HostMatrix& host, void* stream);
 DeviceMatrixPtr encode_device(DeviceContext& ctx, const void* dense, DType dense_dtype,

@@ -10,7 +10,7 @@
 
 namespace spinfer::cuda {
 
-DeviceContext::DeviceContext(int device) : device_(device) {
+DeviceContext::DeviceContext(int device, int workspace_slots) : device_(device) {
   DeviceGuard guard(device);
   check_cuda(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device),
              "cudaDeviceGetAttribute(multiprocessors)");
@@ -37,12 +37,15 @@ DeviceContext::DeviceContext(int device) : device_(device) {
       for (int i = 0; i < 4; ++i) blocks_per_sm_[k][i] = spmm_smbd_blocks_per_sm(kernels[k], tiles[i]);
 
   // One allocation for every slot: partials first (16-byte aligned), then counters.
+  slots_.resize(size_t(workspace_slots));
+  slot_bound_.assign(size_t(workspace_slots), false);
+  if (workspace_slots == 0) return;
   const size_t slot_bytes = kPartialBytesPerSlot + kCountersPerSlot * sizeof(unsigned);
   void* mem = nullptr;
-  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&mem, slot_bytes * kWorkspaceSlots)), "cudaMalloc(split-K workspace)");
+  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&mem, slot_bytes * workspace_slots)), "cudaMalloc(split-K workspace)");
   workspace_memory_ = static_cast<unsigned char*>(mem);
-  cudaError_t err = cudaMemset(mem, 0, slot_bytes * kWorkspaceSlots);
-  for (int s = 0; s < kWorkspaceSlots; ++s) {
+  cudaError_t err = cudaMemset(mem, 0, slot_bytes * workspace_slots);
+  for (int s = 0; s < workspace_slots; ++s) {
     unsigned char* base = workspace_memory_ + s * slot_bytes;
     slots_[s].partials = reinterpret_cast<float*>(base);
     slots_[s].partial_floats = kPartialBytesPerSlot / sizeof(float);
@@ -91,22 +94,44 @@ int DeviceContext::blocks_per_sm(SpmmKernel kernel, int tile_n) const {
   }
 }
 
+int DeviceContext::free_slot() const {
+  for (size_t s = 0; s < slot_bound_.size(); ++s)
+    if (!slot_bound_[s]) return int(s);
+  return -1;
+}
+
 const SplitKWorkspace* DeviceContext::workspace_peek(void* stream) {
   std::lock_guard<std::mutex> lock(workspace_mutex_);
   auto it = slot_of_stream_.find(stream);
-  if (it != slot_of_stream_.end()) return &slots_[it->second];
-  const int used = int(slot_of_stream_.size());
-  return used < kWorkspaceSlots ? &slots_[used] : nullptr;
+  if (it != slot_of_stream_.end()) return &slots_[size_t(it->second)];
+  const int s = free_slot();
+  return s >= 0 ? &slots_[size_t(s)] : nullptr;
 }
 
 const SplitKWorkspace* DeviceContext::workspace_for(void* stream) {
   std::lock_guard<std::mutex> lock(workspace_mutex_);
   auto it = slot_of_stream_.find(stream);
-  if (it != slot_of_stream_.end()) return &slots_[it->second];
-  const int used = int(slot_of_stream_.size());
-  if (used >= kWorkspaceSlots) return nullptr;
-  slot_of_stream_.emplace(stream, used);
-  return &slots_[used];
+  if (it != slot_of_stream_.end()) return &slots_[size_t(it->second)];
+  const int s = free_slot();
+  if (s < 0) return nullptr;
+  slot_of_stream_.emplace(stream, s);
+  slot_bound_[size_t(s)] = true;
+  return &slots_[size_t(s)];
+}
+
+void DeviceContext::release_stream(void* stream) {
+  {
+    std::lock_guard<std::mutex> lock(workspace_mutex_);
+    if (slot_of_stream_.find(stream) == slot_of_stream_.end()) return;
+  }
+  // Its work may still use the slot (partials, counters): wait for it first.
+  DeviceGuard guard(device_);
+  check_cuda(cudaStreamSynchronize(static_cast<cudaStream_t>(stream)), "cudaStreamSynchronize (release_stream)");
+  std::lock_guard<std::mutex> lock(workspace_mutex_);
+  auto it = slot_of_stream_.find(stream);
+  if (it == slot_of_stream_.end()) return;
+  slot_bound_[size_t(it->second)] = false;
+  slot_of_stream_.erase(it);
 }
 
 void DeviceContext::upload_pageable(void* dst, const void* src, size_t bytes, cudaStream_t stream) {

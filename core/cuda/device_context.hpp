@@ -2,9 +2,10 @@
 // pinned staging buffers of uploads. Allocated once at creation; the SpMM hot path
 // never allocates.
 //
-// Split-K workspace: kWorkspaceSlots slots are allocated when the context is created.
-// A stream is bound to a free slot the first time it runs a split-K SpMM (host
-// bookkeeping under a mutex, no allocation) and keeps it for the life of the context.
+// Split-K workspace: its slots (a context setting, default 4) are allocated when the
+// context is created. A stream is bound to a free slot the first time it runs a split-K
+// SpMM (host bookkeeping under a mutex, no allocation) and keeps it until
+// release_stream.
 // A stream that finds every slot bound to other streams runs with split_k = 1: the same
 // result, only slower for small M x N. Calls on one stream are ordered, so they share
 // their slot safely.
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include <cuda_runtime.h>
 
@@ -30,12 +32,12 @@ struct SplitKWorkspace {
 
 class DeviceContext {
  public:
-  static constexpr int kWorkspaceSlots = 4;
   static constexpr size_t kPartialBytesPerSlot = size_t(16) << 20;  // 16 MiB
   static constexpr size_t kCountersPerSlot = 8192;
   static constexpr size_t kStagingBytes = size_t(4) << 20;  // per pinned staging buffer
 
-  explicit DeviceContext(int device);
+  // `workspace_slots` split-K workspaces (0..64), allocated now.
+  DeviceContext(int device, int workspace_slots);
   ~DeviceContext();
   DeviceContext(const DeviceContext&) = delete;
   DeviceContext& operator=(const DeviceContext&) = delete;
@@ -51,10 +53,13 @@ class DeviceContext {
   // Resident blocks per SM of an SpMM kernel with `tile_n` tokens per block.
   int blocks_per_sm(SpmmKernel kernel, int tile_n) const;
 
-  // The split-K workspace bound to `stream`, or nullptr when no slot is free.
+  // The split-K workspace bound to `stream` (binding a free slot to it on first use), or
+  // nullptr when no slot is free.
   const SplitKWorkspace* workspace_for(void* stream);
   // The slot workspace_for(stream) would return now, without binding one.
   const SplitKWorkspace* workspace_peek(void* stream);
+  // Waits for `stream` and unbinds its slot, if it has one.
+  void release_stream(void* stream);
 
   // Copies `bytes` from pageable host memory to device memory on `stream` through the
   // pinned staging buffers; returns when the host source may be reused.
@@ -69,8 +74,10 @@ class DeviceContext {
 
   std::mutex workspace_mutex_;
   unsigned char* workspace_memory_ = nullptr;
-  SplitKWorkspace slots_[kWorkspaceSlots];
+  std::vector<SplitKWorkspace> slots_;
+  std::vector<bool> slot_bound_;
   std::unordered_map<void*, int> slot_of_stream_;
+  int free_slot() const;  // first unbound slot, or -1 (workspace_mutex_ held)
 
   std::mutex staging_mutex_;
   void* staging_[2] = {nullptr, nullptr};

@@ -66,6 +66,29 @@ static void test_context(void) {
   cfg.host_threads = -1;
   CHECK_STATUS(spinfer_context_create_ex(&ctx, &cfg), SPINFER_STATUS_INVALID_ARGUMENT);
 
+  /* Split-K workspace slots: 0 .. 64; a config from an older header (ending before the
+     field) gets the default. */
+  CHECK_STATUS(spinfer_context_config_init(&cfg), SPINFER_STATUS_SUCCESS);
+  CHECK(cfg.spmm_workspace_slots == 4);
+  cfg.backend = SPINFER_BACKEND_HOST;
+  cfg.spmm_workspace_slots = -1;
+  CHECK_STATUS(spinfer_context_create_ex(&ctx, &cfg), SPINFER_STATUS_INVALID_ARGUMENT);
+  cfg.spmm_workspace_slots = 65;
+  CHECK_STATUS(spinfer_context_create_ex(&ctx, &cfg), SPINFER_STATUS_INVALID_ARGUMENT);
+  CHECK(strstr(spinfer_last_error_message(), "spmm_workspace_slots") != NULL);
+  cfg.spmm_workspace_slots = 0;
+  CHECK_STATUS(spinfer_context_create_ex(&ctx, &cfg), SPINFER_STATUS_SUCCESS);
+  /* A host context has no workspace: releasing a stream does nothing. */
+  CHECK_STATUS(spinfer_context_release_stream(ctx, NULL), SPINFER_STATUS_SUCCESS);
+  CHECK_STATUS(spinfer_context_destroy(ctx), SPINFER_STATUS_SUCCESS);
+  CHECK_STATUS(spinfer_context_release_stream(NULL, NULL), SPINFER_STATUS_INVALID_ARGUMENT);
+  cfg.spmm_workspace_slots = -7; /* beyond an older caller's struct: not read */
+  cfg.struct_size = offsetof(spinfer_context_config_t, spmm_workspace_slots);
+  CHECK_STATUS(spinfer_context_create_ex(&ctx, &cfg), SPINFER_STATUS_SUCCESS);
+  CHECK_STATUS(spinfer_context_destroy(ctx), SPINFER_STATUS_SUCCESS);
+  cfg.struct_size = offsetof(spinfer_context_config_t, host_threads);
+  CHECK_STATUS(spinfer_context_create_ex(&ctx, &cfg), SPINFER_STATUS_INVALID_ARGUMENT);
+
   CHECK_STATUS(spinfer_context_create(&ctx, SPINFER_BACKEND_AUTO), SPINFER_STATUS_SUCCESS);
   CHECK_STATUS(spinfer_context_get_backend(ctx, &b), SPINFER_STATUS_SUCCESS);
   CHECK(b == SPINFER_BACKEND_HOST || b == SPINFER_BACKEND_CUDA);

@@ -214,6 +214,45 @@ TEST_CASE("C API: spinfer_spmm_plan says what a GPU call does, the fifth stream 
   REQUIRE(cudaMemcpy(b.data(), dy2.p, b.size() * 2, cudaMemcpyDeviceToHost) == cudaSuccess);
   CHECK(a == b);
 
+  // One slot: a second stream waits for it until the first releases it; no slot at all:
+  // every call runs without split-K, with the same result.
+  spinfer_context_config_t cc;
+  OK(spinfer_context_config_init(&cc));
+  cc.backend = SPINFER_BACKEND_CUDA;
+  cc.spmm_workspace_slots = 1;
+  spinfer_context_t* one = nullptr;
+  OK(spinfer_context_create_ex(&one, &cc));
+  spinfer_matrix_t* dm1 = nullptr;
+  OK(spinfer_matrix_upload(one, hm, &dm1, nullptr));
+  OK(spinfer_spmm(one, dm1, dx.p, n, k, nullptr, dy2.p, m, SPINFER_DTYPE_F16, streams[0]));
+  OK(spinfer_spmm_plan(one, dm1, n, SPINFER_DTYPE_F16, nullptr, streams[1], &plan));
+  CHECK(plan.runs_without_workspace == 1);
+  OK(spinfer_context_release_stream(one, streams[0]));
+  OK(spinfer_spmm_plan(one, dm1, n, SPINFER_DTYPE_F16, nullptr, streams[1], &plan));
+  CHECK(plan.runs_without_workspace == 0);
+  CHECK(plan.split_k > 1);
+  OK(spinfer_context_release_stream(one, streams[2]));  // never bound: nothing to do
+  cc.spmm_workspace_slots = 0;
+  spinfer_context_t* none = nullptr;
+  OK(spinfer_context_create_ex(&none, &cc));
+  spinfer_matrix_t* dm0 = nullptr;
+  OK(spinfer_matrix_upload(none, hm, &dm0, nullptr));
+  OK(spinfer_spmm_plan(none, dm0, n, SPINFER_DTYPE_F16, nullptr, streams[0], &plan));
+  CHECK(plan.runs_without_workspace == 1);
+  CHECK(plan.split_k == 1);
+  OK(spinfer_spmm(none, dm0, dx.p, n, k, nullptr, dy2.p, m, SPINFER_DTYPE_F16, streams[0]));
+  REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+  std::vector<uint16_t> c0(size_t(n * m));
+  REQUIRE(cudaMemcpy(c0.data(), dy2.p, c0.size() * 2, cudaMemcpyDeviceToHost) == cudaSuccess);
+  std::vector<__half> ref(c0.size()), got(c0.size());
+  std::memcpy(ref.data(), a.data(), a.size() * 2);
+  std::memcpy(got.data(), c0.data(), c0.size() * 2);
+  CHECK(rel_err(got, ref) < 1e-2);  // split_k 1 sums in another order than split-K
+  spinfer_matrix_destroy(dm0);
+  spinfer_matrix_destroy(dm1);
+  spinfer_context_destroy(none);
+  spinfer_context_destroy(one);
+
   for (auto& st : streams) cudaStreamDestroy(st);
   spinfer_matrix_destroy(dm);
   spinfer_matrix_destroy(hm);

@@ -150,3 +150,10 @@ def test_spmm_plan_on_the_host(rng, host_ctx):
         host_ctx.spmm_plan(w, 1.5)
     with pytest.raises(spinfer.InvalidArgumentError):
         host_ctx.spmm_plan(None, 1)
+
+
+def test_context_workspace_slots_and_release():
+    with spinfer.Context("host", spmm_workspace_slots=0) as ctx:
+        ctx.release_stream()  # nothing to give back on the host
+    with pytest.raises(spinfer.InvalidArgumentError, match="spmm_workspace_slots"):
+        spinfer.Context("host", spmm_workspace_slots=65)

@@ -63,12 +63,14 @@ class Context(OwnedHandle):
 
     _destroy = staticmethod(capi.spinfer_context_destroy)
 
-    def __init__(self, backend="auto", *, device: int = 0, host_threads: int = 0):
+    def __init__(self, backend="auto", *, device: int = 0, host_threads: int = 0,
+                 spmm_workspace_slots: int = 4):
         config = capi.spinfer_context_config_t()
         check(capi.spinfer_context_config_init(config))
         config.backend = int(as_backend(backend))
         config.device = int(device)
         config.host_threads = int(host_threads)
+        config.spmm_workspace_slots = int(spmm_workspace_slots)
         self._adopt(checked(capi.spinfer_context_create_ex(config)))
         # Layers, caches and models made on this context: closed before it.
         self._dependents = weakref.WeakSet()
@@ -81,6 +83,11 @@ class Context(OwnedHandle):
         for dependent in list(getattr(self, "_dependents", ())):
             dependent.close()
         super().close()
+
+    def release_stream(self, stream=None) -> None:
+        """Wait for ``stream`` and give back its split-K workspace slot (CUDA; a no-op
+        on the host), so that another stream can use it (spinfer_context_release_stream)."""
+        check(capi.spinfer_context_release_stream(self.handle, resolve_stream(stream, None)))
 
     @property
     def backend(self) -> Backend:

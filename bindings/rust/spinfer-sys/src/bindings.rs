@@ -84,6 +84,12 @@ pub struct spinfer_context_config_t {
     pub device: ::std::os::raw::c_int,
     #[doc = "< host backend threads, at most (small products use fewer); 0 = hardware concurrency"]
     pub host_threads: ::std::os::raw::c_int,
+    #[doc = "< CUDA: split-K workspace slots, 16 MiB each, allocated with the"]
+    #[doc = "context and bound to the first streams that need one (see"]
+    #[doc = "spinfer_context_release_stream); default 4, 0 = none (every"]
+    #[doc = "SpMM runs without split-K), at most 64. A config from an"]
+    #[doc = "older header, without this field, gets the default."]
+    pub spmm_workspace_slots: ::std::os::raw::c_int,
 }
 #[test]
 fn bindgen_test_layout_spinfer_context_config_t() {
@@ -165,6 +171,23 @@ fn bindgen_test_layout_spinfer_context_config_t() {
         );
     }
     test_field_host_threads();
+    fn test_field_spmm_workspace_slots() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_context_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).spmm_workspace_slots) as usize - ptr as usize
+            },
+            20usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_context_config_t),
+                "::",
+                stringify!(spmm_workspace_slots)
+            )
+        );
+    }
+    test_field_spmm_workspace_slots();
 }
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]
@@ -191,6 +214,17 @@ extern "C" {
     pub fn spinfer_context_create_ex(
         out: *mut *mut spinfer_context_t,
         config: *const spinfer_context_config_t,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Waits for the work queued on `stream` and gives back the split-K workspace slot the"]
+    #[doc = " stream was bound to (if any), so another stream can use it: a context has"]
+    #[doc = " spmm_workspace_slots slots, and a stream that finds none free runs without split-K"]
+    #[doc = " (spinfer_spmm_plan says so). The stream may be used again afterwards (it binds a slot"]
+    #[doc = " anew when it needs one). Nothing to do on a host context."]
+    pub fn spinfer_context_release_stream(
+        ctx: *mut spinfer_context_t,
+        stream: *mut ::std::os::raw::c_void,
     ) -> spinfer_status_t;
 }
 extern "C" {
@@ -749,9 +783,9 @@ pub struct spinfer_spmm_plan_t {
     #[doc = "< CUDA: split-K workspace the call uses (0 = none)"]
     pub workspace_bytes: u64,
     #[doc = "< CUDA: 1 when split-K would be used but `stream` gets no"]
-    #[doc = "workspace slot (each context has 4, bound to the first 4"]
-    #[doc = "streams that need one): the call runs with split_k 1,"]
-    #[doc = "slower when M x N is small"]
+    #[doc = "workspace slot (all spmm_workspace_slots are bound to"]
+    #[doc = "other streams): the call runs with split_k 1, slower"]
+    #[doc = "when M x N is small"]
     pub runs_without_workspace: ::std::os::raw::c_int,
     #[doc = "< host: threads the call uses; CUDA: 0"]
     pub host_threads: ::std::os::raw::c_int,

@@ -53,6 +53,8 @@ pub struct ContextConfig {
     pub device: i32,
     /// Host backend threads; 0 = hardware concurrency (default).
     pub host_threads: i32,
+    /// CUDA split-K workspace slots, 16 MiB each (default 4; 0 = no split-K; at most 64).
+    pub spmm_workspace_slots: i32,
 }
 
 impl Default for ContextConfig {
@@ -61,6 +63,7 @@ impl Default for ContextConfig {
             backend: Backend::Auto,
             device: 0,
             host_threads: 0,
+            spmm_workspace_slots: 4,
         }
     }
 }
@@ -128,6 +131,7 @@ impl Context {
         raw.backend = config.backend.to_raw();
         raw.device = config.device;
         raw.host_threads = config.host_threads;
+        raw.spmm_workspace_slots = config.spmm_workspace_slots;
         let mut out = ptr::null_mut();
         // SAFETY: valid pointers.
         check(unsafe { sys::spinfer_context_create_ex(&mut out, &raw) })?;
