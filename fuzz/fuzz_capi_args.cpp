@@ -9,6 +9,7 @@
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -106,11 +107,16 @@ void op_context(State& st, FuzzedDataProvider& in) {
   cfg.backend = spinfer_backend_t(backend);
   cfg.device = in.ConsumeBool() ? 0 : in.ConsumeIntegral<int>();
   cfg.host_threads = in.ConsumeIntegralInRange<int>(-2, 6);
+  cfg.spmm_workspace_slots = in.ConsumeBool() ? 4 : in.ConsumeIntegralInRange<int>(-2, 70);
   const bool use_null_out = in.ConsumeIntegralInRange<int>(0, 15) == 0;
   spinfer_context_t* ctx = reinterpret_cast<spinfer_context_t*>(1);
   const bool cuda = backend == SPINFER_BACKEND_CUDA;  // no GPU in CI: never succeeds here
-  const bool ok = !use_null_out && cfg.struct_size >= sizeof cfg && (backend == 0 || backend == 1) &&
-                  cfg.device >= 0 && cfg.host_threads >= 0 && !cuda;
+  // An older caller's struct ends before spmm_workspace_slots (then it takes the default).
+  const size_t slots_at = offsetof(spinfer_context_config_t, spmm_workspace_slots);
+  const bool slots_ok = cfg.struct_size < slots_at + sizeof(int) ||
+                        (cfg.spmm_workspace_slots >= 0 && cfg.spmm_workspace_slots <= 64);
+  const bool ok = !use_null_out && cfg.struct_size >= slots_at && (backend == 0 || backend == 1) &&
+                  cfg.device >= 0 && cfg.host_threads >= 0 && slots_ok && !cuda;
   const spinfer_status_t s = spinfer_context_create_ex(use_null_out ? nullptr : &ctx, &cfg);
   if (spinfer_has_cuda() && (backend == 0 || cuda)) {  // depends on the machine: only be clean
     count("spinfer_context_create_ex", s);

@@ -39,6 +39,7 @@ spinfer_status_t spinfer_context_create_ex(spinfer_context_t** out,
       require(config->struct_size >= oldest, SPINFER_STATUS_INVALID_ARGUMENT,
               "config->struct_size is too small; initialise it with spinfer_context_config_init");
       std::memcpy(&cfg, config, std::min(config->struct_size, sizeof cfg));
+      if (config->struct_size < oldest + sizeof(int)) cfg.spmm_workspace_slots = 4;  // not (wholly) given
       cfg.struct_size = sizeof cfg;
     }
     require(cfg.backend == SPINFER_BACKEND_AUTO || cfg.backend == SPINFER_BACKEND_HOST ||
