@@ -38,7 +38,6 @@ DeviceContext::DeviceContext(int device, int workspace_slots) : device_(device) 
 
   // One allocation for every slot: partials first (16-byte aligned), then counters.
   slots_.resize(size_t(workspace_slots));
-  slot_bound_.assign(size_t(workspace_slots), false);
   if (workspace_slots == 0) return;
   const size_t slot_bytes = kPartialBytesPerSlot + kCountersPerSlot * sizeof(unsigned);
   void* mem = nullptr;
@@ -94,28 +93,27 @@ int DeviceContext::blocks_per_sm(SpmmKernel kernel, int tile_n) const {
   }
 }
 
-int DeviceContext::free_slot() const {
-  for (size_t s = 0; s < slot_bound_.size(); ++s)
-    if (!slot_bound_[s]) return int(s);
+int DeviceContext::slot_for(void* stream) const {
+  if (auto it = slot_of_stream_.find(stream); it != slot_of_stream_.end()) return it->second;
+  for (int s = 0; s < int(slots_.size()); ++s) {
+    bool bound = false;
+    for (const auto& entry : slot_of_stream_) bound = bound || entry.second == s;
+    if (!bound) return s;
+  }
   return -1;
 }
 
 const SplitKWorkspace* DeviceContext::workspace_peek(void* stream) {
   std::lock_guard<std::mutex> lock(workspace_mutex_);
-  auto it = slot_of_stream_.find(stream);
-  if (it != slot_of_stream_.end()) return &slots_[size_t(it->second)];
-  const int s = free_slot();
+  const int s = slot_for(stream);
   return s >= 0 ? &slots_[size_t(s)] : nullptr;
 }
 
 const SplitKWorkspace* DeviceContext::workspace_for(void* stream) {
   std::lock_guard<std::mutex> lock(workspace_mutex_);
-  auto it = slot_of_stream_.find(stream);
-  if (it != slot_of_stream_.end()) return &slots_[size_t(it->second)];
-  const int s = free_slot();
+  const int s = slot_for(stream);
   if (s < 0) return nullptr;
-  slot_of_stream_.emplace(stream, s);
-  slot_bound_[size_t(s)] = true;
+  slot_of_stream_.emplace(stream, s);  // no-op when already bound
   return &slots_[size_t(s)];
 }
 
@@ -130,7 +128,6 @@ void DeviceContext::release_stream(void* stream) {
   std::lock_guard<std::mutex> lock(workspace_mutex_);
   auto it = slot_of_stream_.find(stream);
   if (it == slot_of_stream_.end()) return;
-  slot_bound_[size_t(it->second)] = false;
   slot_of_stream_.erase(it);
 }
 

@@ -75,9 +75,10 @@ class DeviceContext {
   std::mutex workspace_mutex_;
   unsigned char* workspace_memory_ = nullptr;
   std::vector<SplitKWorkspace> slots_;
-  std::vector<bool> slot_bound_;
   std::unordered_map<void*, int> slot_of_stream_;
-  int free_slot() const;  // first unbound slot, or -1 (workspace_mutex_ held)
+  // The slot bound to `stream`, else the first one bound to no stream, else -1
+  // (workspace_mutex_ held).
+  int slot_for(void* stream) const;
 
   std::mutex staging_mutex_;
   void* staging_[2] = {nullptr, nullptr};

@@ -107,9 +107,8 @@ SpmmCallPlan plan_spmm_call(DeviceContext& ctx, const DeviceMatrix& w, int64_t n
   out.split_k = int(c.plan.grid.split_k);
   out.workspace_missing = c.workspace_missing;
   if (c.workspace) {
-    const uint64_t tile_count = uint64_t(c.plan.grid.group_rows) * c.plan.grid.token_tiles;
-    out.workspace_bytes = tile_count * c.plan.grid.split_k * uint64_t(out.tile_n) * 64 * 4 +
-                          tile_count * sizeof(unsigned);
+    const SplitKNeeds need = split_k_needs(c.plan, out.tile_n);
+    out.workspace_bytes = need.partial_floats * sizeof(float) + need.counters * sizeof(unsigned);
   }
   return out;
 }

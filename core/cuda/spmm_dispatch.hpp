@@ -112,11 +112,20 @@ inline StagePlan plan_stages(uint32_t max_group_values, int tile_n, int blocks_p
   return plan;
 }
 
+// What a split-K plan needs of a workspace slot: one counter per output tile, and one
+// fp32 partial tile (tile_n x 64) per output tile and slice.
+struct SplitKNeeds {
+  uint64_t counters = 0, partial_floats = 0;
+};
+inline SplitKNeeds split_k_needs(const SpmmPlan& plan, int tile_n) {
+  const uint64_t tiles = uint64_t(plan.grid.group_rows) * plan.grid.token_tiles;
+  return {tiles, tiles * plan.grid.split_k * uint64_t(tile_n) * 64};
+}
+
 // Whether the plan's partial tiles and counters fit a workspace slot.
 inline bool plan_fits(const SpmmPlan& plan, int tile_n, size_t partial_floats, size_t counters) {
-  const uint64_t tiles = uint64_t(plan.grid.group_rows) * plan.grid.token_tiles;
-  return tiles <= counters &&
-         tiles * plan.grid.split_k * uint64_t(tile_n) * 64 <= uint64_t(partial_floats);
+  const SplitKNeeds need = split_k_needs(plan, tile_n);
+  return need.counters <= counters && need.partial_floats <= uint64_t(partial_floats);
 }
 
 inline SpmmPlan plan_without_split(SpmmPlan plan, int64_t group_cols) {

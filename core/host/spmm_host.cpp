@@ -136,6 +136,18 @@ __attribute__((target("avx2,fma,f16c"))) inline __m256 load8_values(const uint16
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(raw), 16));
 }
 
+// The 8 weights of one BitmapTile row (bitmap byte `byte`) in their columns, zeros where
+// the byte has no bit: the row's values loaded from `v`, moved by the table's permute.
+__attribute__((target("avx2,fma,f16c"))) inline __m256 expand_row(const ExpandTable& table,
+                                                                 const uint16_t* v,
+                                                                 const uint16_t* end, bool f16,
+                                                                 unsigned byte) {
+  return _mm256_and_ps(
+      _mm256_permutevar8x32_ps(load8_values(v, end, f16),
+                               _mm256_load_si256(reinterpret_cast<const __m256i*>(table.index[byte]))),
+      _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(table.mask[byte]))));
+}
+
 // [sum of p[0], ..., sum of p[7]]
 __attribute__((target("avx2,fma,f16c"))) inline __m256 sum_lanes8(const __m256 (&p)[8]) {
   const __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(p[0], p[1]), _mm256_hadd_ps(p[2], p[3]));
@@ -159,11 +171,7 @@ __attribute__((target("avx2,fma,f16c"))) void multiply_group_row_one_token_avx2(
       __m256 p[8];
       for (int r = 0; r < 8; ++r) {
         const unsigned byte = unsigned(bits >> (8 * r)) & 0xffu;
-        const __m256 dense = _mm256_and_ps(
-            _mm256_permutevar8x32_ps(load8_values(v, end, f16),
-                                     _mm256_load_si256(reinterpret_cast<const __m256i*>(table.index[byte]))),
-            _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(table.mask[byte]))));
-        p[r] = _mm256_mul_ps(dense, x8);
+        p[r] = _mm256_mul_ps(expand_row(table, v, end, f16, byte), x8);
         v += std::popcount(byte);
       }
       float* a = acc + bitmap_row_in_group(b);
@@ -195,10 +203,7 @@ __attribute__((target("avx2,fma,f16c"))) void multiply_group_row_eight_tokens_av
       float* a0 = acc + bitmap_row_in_group(b) * 8;
       for (int r = 0; r < 8; ++r) {
         const unsigned byte = unsigned(bits >> (8 * r)) & 0xffu;
-        _mm256_store_ps(row, _mm256_and_ps(
-            _mm256_permutevar8x32_ps(load8_values(v, end, f16),
-                                     _mm256_load_si256(reinterpret_cast<const __m256i*>(table.index[byte]))),
-            _mm256_castsi256_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(table.mask[byte])))));
+        _mm256_store_ps(row, expand_row(table, v, end, f16, byte));
         v += std::popcount(byte);
         __m256 even = _mm256_loadu_ps(a0 + 8 * r), odd = _mm256_setzero_ps();
         for (int j = 0; j < 8; j += 2) {
