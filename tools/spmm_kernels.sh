@@ -49,7 +49,8 @@ if has ncu && command -v ncu >/dev/null; then
   for c in "28672 8192 8 0.3" "28672 8192 8 0.7" "4096 11008 64 0.5"; do
     set -- $c
     groups=$(( ($1 + 63) / 64 * (($2 + 63) / 64) ))
-    for k in block specialised wgmma; do
+    for k in block specialised wgmma warp_k; do
+      [ "$k" = warp_k ] && [ "$3" -gt 16 ] && continue  # warp-K serves token tiles 8 and 16
       echo "== case $c kernel $k groups $groups" >>"$OUT/ncu.txt"
       ncu --metrics $metrics -k regex:spmm_smbd -c 1 "$BENCH" --dtype f16 --case $c --kernel $k \
         >>"$OUT/ncu.txt" 2>&1

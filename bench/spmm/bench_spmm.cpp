@@ -115,14 +115,17 @@ struct Row {
   int64_t m, k, n;
   double sparsity;
   double t_spinfer = NAN, t_cublas = NAN, t_cusparse = NAN, t_cusparselt = NAN;  // microseconds
-  double t_block = NAN, t_specialised = NAN, t_wgmma = NAN;  // each SMBD kernel; t_spinfer: the dispatcher's
+  double t_block = NAN, t_specialised = NAN, t_wgmma = NAN, t_warp_k = NAN;  // each SMBD kernel; t_spinfer: the dispatcher's
   double bytes = 0;  // bytes that must move for spinfer
   int split_k = 1, tile_n = 8;
   bool lt_padded = false;  // cuSPARSELt ran with N rounded up to 16
 };
 
 const char* kernel_name(sc::SpmmKernel k) {
-  return k == sc::SpmmKernel::specialised ? "specialised" : k == sc::SpmmKernel::wgmma ? "wgmma" : "block";
+  return k == sc::SpmmKernel::specialised ? "specialised"
+         : k == sc::SpmmKernel::wgmma     ? "wgmma"
+         : k == sc::SpmmKernel::warp_k    ? "warp_k"
+                                          : "block";
 }
 
 double geomean(const std::vector<double>& v) {
@@ -164,6 +167,7 @@ int main(int argc, char** argv) {
       case_opt.kernel = kname == "block"         ? sc::SpmmKernel::block
                         : kname == "specialised" ? sc::SpmmKernel::specialised
                         : kname == "wgmma"       ? sc::SpmmKernel::wgmma
+                        : kname == "warp_k"      ? sc::SpmmKernel::warp_k
                                                  : sc::SpmmKernel::automatic;
     }
     else if (a == "--dtype" && i + 1 < argc) {
@@ -172,7 +176,7 @@ int main(int argc, char** argv) {
                                                                    : std::vector<bool>{false, true};
     } else {
       std::fprintf(stderr, "usage: bench_spmm [--csv FILE] [--quick] [--max-n N] [--dtype f16|bf16|both] [--no-cusparse]\n"
-                           "       bench_spmm --case M K N SPARSITY [--tile-n T] [--split-k S] [--kernel block|specialised|wgmma]\n");
+                           "       bench_spmm --case M K N SPARSITY [--tile-n T] [--split-k S] [--kernel block|specialised|wgmma|warp_k]\n");
       return 1;
     }
   }
@@ -241,9 +245,9 @@ int main(int argc, char** argv) {
   if (max_n > 0) ns.erase(std::remove_if(ns.begin(), ns.end(), [&](int64_t v) { return v > max_n; }), ns.end());
 
   std::vector<Row> rows;
-  std::printf("\n%-5s %6s %6s %5s %5s | %9s %9s %9s %9s %9s %9s | %7s %7s %7s %7s %7s | %7s %6s | %s\n",
-              "dtype", "M", "K", "N", "sp%", "block", "special", "wgmma", "cuBLAS", "cuSPARSE", "cuSPLt",
-              "x_cuBLAS", "blk_x", "spc_x", "wg_x", "x_2:4", "GB/s", "%copy", "split/tile");
+  std::printf("\n%-5s %6s %6s %5s %5s | %9s %9s %9s %9s %9s %9s %9s | %7s %7s %7s %7s %7s %7s | %7s %6s | %s\n",
+              "dtype", "M", "K", "N", "sp%", "block", "special", "wgmma", "warp_k", "cuBLAS", "cuSPARSE",
+              "cuSPLt", "x_cuBLAS", "blk_x", "spc_x", "wg_x", "wk_x", "x_2:4", "GB/s", "%copy", "split/tile");
   for (bool bf16 : dtypes) {
     const char* dname = bf16 ? "bf16" : "f16";
     const spinfer::DType dt = bf16 ? spinfer::DType::bf16 : spinfer::DType::f16;
@@ -326,8 +330,11 @@ int main(int argc, char** argv) {
           r.t_block = time_kernel(sc::SpmmKernel::block);
           if (ctx->has_specialised_spmm()) r.t_specialised = time_kernel(sc::SpmmKernel::specialised);
           if (ctx->has_wgmma_spmm()) r.t_wgmma = time_kernel(sc::SpmmKernel::wgmma);
+          if (ctx->has_kernel(sc::SpmmKernel::warp_k) && sc::choose_tile_n(n, opt) <= 16)
+            r.t_warp_k = time_kernel(sc::SpmmKernel::warp_k);
           r.t_spinfer = kernel == sc::SpmmKernel::specialised ? r.t_specialised
                         : kernel == sc::SpmmKernel::wgmma     ? r.t_wgmma
+                        : kernel == sc::SpmmKernel::warp_k    ? r.t_warp_k
                                                               : r.t_block;
           r.bytes = wbytes + double(n) * k * 2 + double(n) * m * 2;
           r.tile_n = sc::choose_tile_n(n, opt);
@@ -345,10 +352,11 @@ int main(int argc, char** argv) {
           if (t_lt.count(n)) r.t_cusparselt = t_lt[n];
           r.lt_padded = lt_padded[n];
           const double gbs = r.bytes / (r.t_spinfer * 1e-6) / 1e9;
-          std::printf("%-5s %6ld %6ld %5ld %5.0f | %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f | %7.2f %7.2f %7.2f %7.2f %7.2f | %7.0f %5.1f%% | %d/%d\n",
+          std::printf("%-5s %6ld %6ld %5ld %5.0f | %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f | %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f | %7.0f %5.1f%% | %d/%d\n",
                       dname, long(m), long(k), long(n), sp * 100, r.t_block, r.t_specialised, r.t_wgmma,
-                      r.t_cublas, r.t_cusparse, r.t_cusparselt, r.t_cublas / r.t_spinfer,
+                      r.t_warp_k, r.t_cublas, r.t_cusparse, r.t_cusparselt, r.t_cublas / r.t_spinfer,
                       r.t_cublas / r.t_block, r.t_cublas / r.t_specialised, r.t_cublas / r.t_wgmma,
+                      r.t_cublas / r.t_warp_k,
                       r.t_cusparselt / r.t_spinfer, gbs, 100 * gbs / copy_gbs,
                       r.split_k, r.tile_n);
           std::fflush(stdout);
@@ -362,24 +370,26 @@ int main(int argc, char** argv) {
   if (FILE* f = std::fopen(csv_path.c_str(), "w")) {
     std::fprintf(f, "dtype,M,K,N,sparsity,spinfer_us,cublas_us,cusparse_us,cusparselt_us,"
                     "speedup_vs_cublas,bytes_moved,spinfer_GBps,fraction_of_copy_bw,split_k,tile_n,copy_GBps,"
-                    "cusparselt_n_padded,block_kernel_us,specialised_kernel_us,wgmma_kernel_us\n");
+                    "cusparselt_n_padded,block_kernel_us,specialised_kernel_us,wgmma_kernel_us,warp_k_kernel_us\n");
     for (const Row& r : rows) {
       const double gbs = r.bytes / (r.t_spinfer * 1e-6) / 1e9;
-      std::fprintf(f, "%s,%ld,%ld,%ld,%.2f,%.3f,%.3f,%.3f,%.3f,%.4f,%.0f,%.1f,%.4f,%d,%d,%.1f,%d,%.3f,%.3f,%.3f\n", r.dtype,
+      std::fprintf(f, "%s,%ld,%ld,%ld,%.2f,%.3f,%.3f,%.3f,%.3f,%.4f,%.0f,%.1f,%.4f,%d,%d,%.1f,%d,%.3f,%.3f,%.3f,%.3f\n", r.dtype,
                    long(r.m), long(r.k), long(r.n), r.sparsity, r.t_spinfer, r.t_cublas, r.t_cusparse,
                    r.t_cusparselt, r.t_cublas / r.t_spinfer, r.bytes, gbs, gbs / copy_gbs, r.split_k,
-                   r.tile_n, copy_gbs, int(r.lt_padded), r.t_block, r.t_specialised, r.t_wgmma);
+                   r.tile_n, copy_gbs, int(r.lt_padded), r.t_block, r.t_specialised, r.t_wgmma,
+                   r.t_warp_k);
     }
     std::fclose(f);
   }
 
   // ---- summary against the targets (N <= 64) ----
   std::printf("\nSummary (N <= 64; copy bandwidth %.0f GB/s)\n", copy_gbs);
-  std::printf("%-5s %5s | %8s %8s %6s | %8s %8s (BW fraction, M*K >= 4096*11008) | %8s %8s %8s (geomeans)\n",
-              "dtype", "sp%", "geomean", "min", "<1.0x", "min", "median", "block", "special", "wgmma");
+  std::printf("%-5s %5s | %8s %8s %6s | %8s %8s (BW fraction, M*K >= 4096*11008) | %8s %8s %8s (geomeans) | %8s %8s (N <= 16)\n",
+              "dtype", "sp%", "geomean", "min", "<1.0x", "min", "median", "block", "special", "wgmma",
+              "block", "warp_k");
   for (const char* d : {"f16", "bf16"}) {
     for (double sp : sparsities) {
-      std::vector<double> sp_up, frac, block_up, spec_up, wgmma_up;
+      std::vector<double> sp_up, frac, block_up, spec_up, wgmma_up, block16_up, warp_k_up;
       int below = 0;
       for (const Row& r : rows) {
         if (std::strcmp(r.dtype, d) || r.n > 64 || std::fabs(r.sparsity - sp) > 1e-9) continue;
@@ -388,15 +398,20 @@ int main(int argc, char** argv) {
         block_up.push_back(r.t_cublas / r.t_block);
         if (!std::isnan(r.t_specialised)) spec_up.push_back(r.t_cublas / r.t_specialised);
         if (!std::isnan(r.t_wgmma)) wgmma_up.push_back(r.t_cublas / r.t_wgmma);
+        if (!std::isnan(r.t_warp_k)) {  // the rows both ran
+          warp_k_up.push_back(r.t_cublas / r.t_warp_k);
+          block16_up.push_back(r.t_cublas / r.t_block);
+        }
         below += x < 1.0;
         if (r.m * r.k >= int64_t(4096) * 11008)
           frac.push_back(r.bytes / (r.t_spinfer * 1e-6) / 1e9 / copy_gbs);
       }
       if (sp_up.empty()) continue;
-      std::printf("%-5s %5.0f | %7.2fx %7.2fx %6d | %7.1f%% %7.1f%% | %7.2fx %7.2fx %7.2fx\n", d, sp * 100,
+      std::printf("%-5s %5.0f | %7.2fx %7.2fx %6d | %7.1f%% %7.1f%% | %7.2fx %7.2fx %7.2fx | %7.2fx %7.2fx\n", d, sp * 100,
                   geomean(sp_up), *std::min_element(sp_up.begin(), sp_up.end()), below,
                   frac.empty() ? NAN : 100 * *std::min_element(frac.begin(), frac.end()),
-                  100 * median(frac), geomean(block_up), geomean(spec_up), geomean(wgmma_up));
+                  100 * median(frac), geomean(block_up), geomean(spec_up), geomean(wgmma_up),
+                  geomean(block16_up), geomean(warp_k_up));
     }
   }
   // N = 1 against N = 8, and bf16 against fp16.

@@ -30,8 +30,10 @@ struct DeviceMatrixSummary {
 // Which SMBD kernel runs a CUDA SpMM (docs/performance.md): `block` (every warp copies
 // and decodes, one block barrier per stage; sm_80+), `specialised` (a producer warp
 // copies and scans, four warps only decode, mbarriers between them; sm_90 only) or
-// `wgmma` (the block kernel multiplying with warpgroup MMAs; sm_90a builds on sm_90).
-enum class SpmmKernel { automatic, block, specialised, wgmma };
+// `wgmma` (the block kernel multiplying with warpgroup MMAs; sm_90a builds on sm_90) or
+// `warp_k` (a producer warp copies, each of four warps decodes whole GroupTiles, the warps
+// split K; token tiles 8 and 16, sm_90 only).
+enum class SpmmKernel { automatic, block, specialised, wgmma, warp_k };
 
 // Expert overrides; 0 / automatic means "chosen by the library". `kernel` is for the
 // benchmark and the tests (not in the C API).

@@ -31,8 +31,9 @@ DeviceContext::DeviceContext(int device, int workspace_slots) : device_(device) 
   wgmma_spmm_ = specialised_spmm_ && SPINFER_BUILT_SM90A;
   check_cuda(prepare_spmm_smbd(specialised_spmm_), "setting the SpMM kernels' shared-memory limit");
   const int tiles[4] = {8, 16, 32, 64};
-  const SpmmKernel kernels[3] = {SpmmKernel::block, SpmmKernel::specialised, SpmmKernel::wgmma};
-  for (int k = 0; k < 3; ++k)
+  const SpmmKernel kernels[4] = {SpmmKernel::block, SpmmKernel::specialised, SpmmKernel::wgmma,
+                                 SpmmKernel::warp_k};
+  for (int k = 0; k < 4; ++k)
     if (has_kernel(kernels[k]))
       for (int i = 0; i < 4; ++i) blocks_per_sm_[k][i] = spmm_smbd_blocks_per_sm(kernels[k], tiles[i]);
 
@@ -77,6 +78,7 @@ bool DeviceContext::has_kernel(SpmmKernel kernel) const {
     case SpmmKernel::block: return true;
     case SpmmKernel::specialised: return specialised_spmm_;
     case SpmmKernel::wgmma: return wgmma_spmm_;
+    case SpmmKernel::warp_k: return specialised_spmm_;
     default: return false;
   }
 }
@@ -84,6 +86,7 @@ bool DeviceContext::has_kernel(SpmmKernel kernel) const {
 int DeviceContext::blocks_per_sm(SpmmKernel kernel, int tile_n) const {
   const int* per_tile = blocks_per_sm_[kernel == SpmmKernel::specialised ? 1
                                        : kernel == SpmmKernel::wgmma     ? 2
+                                       : kernel == SpmmKernel::warp_k    ? 3
                                                                          : 0];
   switch (tile_n) {
     case 8: return per_tile[0];

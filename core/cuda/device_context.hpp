@@ -70,7 +70,7 @@ class DeviceContext {
   int sm_count_ = 0;
   int64_t smem_per_sm_ = 0;
   bool specialised_spmm_ = false, wgmma_spmm_ = false;
-  int blocks_per_sm_[3][4] = {{1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}};  // [kernel][tile_n 8..64]
+  int blocks_per_sm_[4][4] = {{1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}};  // [kernel][tile_n 8..64]
 
   std::mutex workspace_mutex_;
   unsigned char* workspace_memory_ = nullptr;

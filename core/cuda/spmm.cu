@@ -56,6 +56,11 @@ void check_call(const DeviceContext& ctx, const DeviceMatrix& w, int64_t n, DTyp
           "the warp-specialised SpMM kernel needs a GPU of compute capability 9.0");
   require(options.kernel != SpmmKernel::wgmma || ctx.has_wgmma_spmm(), SPINFER_STATUS_NOT_SUPPORTED,
           "the wgmma SpMM kernel needs a GPU of compute capability 9.0 and a build for sm_90a");
+  require(options.kernel != SpmmKernel::warp_k || ctx.has_kernel(SpmmKernel::warp_k),
+          SPINFER_STATUS_NOT_SUPPORTED, "the warp-K SpMM kernel needs a GPU of compute capability 9.0");
+  require(options.kernel != SpmmKernel::warp_k || choose_tile_n(std::max<int64_t>(n, 1), options) <= 16,
+          SPINFER_STATUS_INVALID_ARGUMENT,
+          "the warp-K SpMM kernel serves token tiles of 8 and 16 (set tile_n, or n <= 16)");
 }
 
 // Tokens one launch covers: token tiles beyond the grid's y limit run as further launches.
@@ -175,9 +180,9 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
     p.tiles_per_split = plan.tiles_per_split;
     p.partials = ws ? ws->partials : nullptr;
     p.counters = ws ? ws->counters : nullptr;
-    if (kernel == SpmmKernel::specialised) {
-      const StagePlan stages = plan_stages(w.max_group_values, tile_n, ctx.blocks_per_sm(kernel, tile_n),
-                                           ctx.smem_per_sm());
+    if (kernel == SpmmKernel::specialised || kernel == SpmmKernel::warp_k) {
+      const StagePlan stages = plan_stages(kernel, w.max_group_values, tile_n,
+                                           ctx.blocks_per_sm(kernel, tile_n), ctx.smem_per_sm());
       p.stages = stages.stages;
       p.stage_bytes = stages.stage_bytes;
       p.value_bytes = stages.value_bytes;

@@ -87,28 +87,33 @@ inline SpmmPlan plan_spmm_split(int64_t group_rows, int64_t group_cols, int64_t 
   return plan;
 }
 
-// Pipeline stages of the specialised kernel, sized by the matrix's longest GroupTile run
-// (padded values) instead of a dense tile: the copy bandwidth needs bytes in flight, and
-// with dense-sized stages a sparser matrix had fewer bytes in flight, so its time stopped
-// falling with the sparsity. As many stages as fit the SM's shared memory divided among
-// `blocks_per_sm` blocks (each also holds ~2 KiB: reserved and static shared memory),
-// at least 3, at most kSmbdMaxStages. A stage: an X tile (tile_n x 64, rows padded to
-// 144 bytes) and, in stage_bytes, values (16-byte front pad, the run,
-// 8 values of slack; spmm_smbd.cuh) | 64 bitmaps | 128 value starts.
+// Pipeline stages of the kernels whose stages are sized at launch (specialised, warp-K),
+// sized by the matrix's longest GroupTile run (padded values) instead of a dense tile:
+// the copy bandwidth needs bytes in flight, and with dense-sized stages a sparser matrix
+// had fewer bytes in flight, so its time stopped falling with the sparsity. As many
+// stages as fit the SM's shared memory divided among `blocks_per_sm` blocks (each also
+// holds ~2 KiB: reserved and static shared memory), at least 3 (the specialised kernel's
+// producer scans one stage while the decoders work on another) or 2 (warp-K), at most
+// kSmbdMaxStages. A stage holds `tiles` GroupTiles (specialised 1, warp-K 4): X tiles
+// (tile_n x 64 each, rows padded to 144 bytes) and, in stage_bytes, values (16-byte front
+// pad, the runs, 8 values of slack; spmm_smbd.cuh) | 64 bitmaps per tile | the
+// specialised kernel's 128 value starts or the warp-K kernel's 16-byte header.
 struct StagePlan {
   int stages = 3;
   uint32_t stage_bytes = 0, value_bytes = 0;
 };
 
-inline StagePlan plan_stages(uint32_t max_group_values, int tile_n, int blocks_per_sm,
-                             int64_t smem_per_sm) {
+inline StagePlan plan_stages(SpmmKernel kernel, uint32_t max_group_values, int tile_n,
+                             int blocks_per_sm, int64_t smem_per_sm) {
+  const bool warp_k = kernel == SpmmKernel::warp_k;
+  const uint32_t tiles = warp_k ? 4 : 1;
   StagePlan plan;
-  plan.value_bytes = (16 + (max_group_values + 8) * 2 + 15) / 16 * 16;
-  plan.stage_bytes = plan.value_bytes + 64 * 8 + 128 * 4;
-  const int64_t per_stage = int64_t(tile_n) * 144 + plan.stage_bytes;
+  plan.value_bytes = (16 + (tiles * max_group_values + 8) * 2 + 15) / 16 * 16;
+  plan.stage_bytes = plan.value_bytes + tiles * 64 * 8 + (warp_k ? 16 : 128 * 4);
+  const int64_t per_stage = int64_t(tiles) * tile_n * 144 + plan.stage_bytes;
   const int64_t budget = std::min<int64_t>(smem_per_sm / std::max(1, blocks_per_sm) - 2048,
                                            kSmbdMaxDynamicSmem);
-  plan.stages = int(std::clamp<int64_t>(budget / per_stage, 3, kSmbdMaxStages));
+  plan.stages = int(std::clamp<int64_t>(budget / per_stage, warp_k ? 2 : 3, kSmbdMaxStages));
   return plan;
 }
 

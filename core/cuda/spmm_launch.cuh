@@ -4,6 +4,7 @@
 
 #include "cuda/spmm_smbd.cuh"
 #include "cuda/spmm_smbd_specialised.cuh"
+#include "cuda/spmm_smbd_warp_k.cuh"
 
 namespace spinfer::cuda {
 
@@ -12,35 +13,50 @@ namespace spinfer::cuda {
 template <int TILE_N>
 constexpr int smbd_stages() { return 3; }
 
-// Kernel, block size and dynamic shared memory of one variant. The specialised kernel's
-// stages are sized at launch (SmbdParams::stages): kSmem is its least (the output tile),
-// which occupancy queries use, and kMaxSmem what it may be given.
+// Token tiles a kernel is built for: the warp-K kernel serves the decode tiles only.
+constexpr bool kernel_serves(SpmmKernel k, int tile_n) {
+  return k != SpmmKernel::warp_k || tile_n <= 16;
+}
+
+// Kernel, block size and dynamic shared memory of one variant. The specialised and warp-K
+// kernels' stages are sized at launch (SmbdParams::stages): kSmem is their least (the
+// epilogue's), which occupancy queries use, and kMaxSmem what they may be given.
 template <typename T, int TILE_N, SpmmKernel K>
 struct SmbdVariant {
   static constexpr bool kSpecialised = K == SpmmKernel::specialised;
+  static constexpr bool kWarpK = K == SpmmKernel::warp_k;
+  static constexpr bool kSizedAtLaunch = kSpecialised || kWarpK;
   static constexpr bool kWgmma = K == SpmmKernel::wgmma;
   static constexpr int kStages = smbd_stages<TILE_N>();
-  static constexpr int kThreads = kSpecialised ? kSpecialisedThreads : kSmbdThreads;
-  static constexpr int kSmem = kSpecialised ? smbd_out_bytes<TILE_N>()
-                                            : smbd_smem_bytes<TILE_N, kStages, kWgmma>();
-  static constexpr int kMaxSmem = kSpecialised ? kSmbdMaxDynamicSmem : kSmem;
+  static constexpr int kThreads = kSizedAtLaunch ? kSpecialisedThreads : kSmbdThreads;
+  static constexpr int kSmem = kWarpK        ? warp_k_epilogue_bytes<TILE_N>()
+                               : kSpecialised ? smbd_out_bytes<TILE_N>()
+                                              : smbd_smem_bytes<TILE_N, kStages, kWgmma>();
+  static constexpr int kMaxSmem = kSizedAtLaunch ? kSmbdMaxDynamicSmem : kSmem;
   static constexpr auto kernel() {
     if constexpr (kSpecialised) return spmm_smbd_specialised_kernel<T, TILE_N>;
+    else if constexpr (kWarpK) return spmm_smbd_warp_k_kernel<T, TILE_N>;
     else return spmm_smbd_kernel<T, TILE_N, kStages, kWgmma>;
   }
   static int smem(const SmbdParams& p) {
-    if constexpr (!kSpecialised) return kSmem;
-    const int pipeline = p.stages * (SmbdLayout<TILE_N, false>::kXBytes + int(p.stage_bytes));
-    return pipeline > smbd_out_bytes<TILE_N>() ? pipeline : smbd_out_bytes<TILE_N>();
+    if constexpr (!kSizedAtLaunch) return kSmem;
+    const int x_tiles = kWarpK ? kWarpKTiles : 1;
+    const int pipeline =
+        p.stages * (x_tiles * SmbdLayout<TILE_N, false>::kXBytes + int(p.stage_bytes));
+    return pipeline > kSmem ? pipeline : kSmem;
   }
 };
 
 template <typename T, int TILE_N, SpmmKernel K>
 cudaError_t launch_variant(const SmbdParams& p, SmbdGrid grid, cudaStream_t stream) {
-  using V = SmbdVariant<T, TILE_N, K>;
-  V::kernel()<<<dim3(grid.group_rows, grid.token_tiles, grid.split_k), V::kThreads, V::smem(p),
-                stream>>>(p);
-  return cudaGetLastError();
+  if constexpr (!kernel_serves(K, TILE_N)) {
+    return cudaErrorInvalidValue;
+  } else {
+    using V = SmbdVariant<T, TILE_N, K>;
+    V::kernel()<<<dim3(grid.group_rows, grid.token_tiles, grid.split_k), V::kThreads, V::smem(p),
+                  stream>>>(p);
+    return cudaGetLastError();
+  }
 }
 
 template <typename T, SpmmKernel K>
@@ -61,19 +77,24 @@ cudaError_t launch_spmm_smbd_dtype(SpmmKernel kernel, int tile_n, const SmbdPara
     return launch_tile<T, SpmmKernel::specialised>(tile_n, p, grid, stream);
   if (kernel == SpmmKernel::block) return launch_tile<T, SpmmKernel::block>(tile_n, p, grid, stream);
   if (kernel == SpmmKernel::wgmma) return launch_tile<T, SpmmKernel::wgmma>(tile_n, p, grid, stream);
+  if (kernel == SpmmKernel::warp_k) return launch_tile<T, SpmmKernel::warp_k>(tile_n, p, grid, stream);
   return cudaErrorInvalidValue;
 }
 
 template <typename T, int TILE_N, SpmmKernel K>
 cudaError_t prepare_variant() {
-  using V = SmbdVariant<T, TILE_N, K>;
-  cudaError_t e =
-      cudaFuncSetAttribute(V::kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize, V::kMaxSmem);
-  // Stages sized at launch fill the SM's shared memory: ask for all of it as shared.
-  if (e == cudaSuccess && V::kSpecialised)
-    e = cudaFuncSetAttribute(V::kernel(), cudaFuncAttributePreferredSharedMemoryCarveout,
-                             cudaSharedmemCarveoutMaxShared);
-  return e;
+  if constexpr (!kernel_serves(K, TILE_N)) {
+    return cudaSuccess;
+  } else {
+    using V = SmbdVariant<T, TILE_N, K>;
+    cudaError_t e =
+        cudaFuncSetAttribute(V::kernel(), cudaFuncAttributeMaxDynamicSharedMemorySize, V::kMaxSmem);
+    // Stages sized at launch fill the SM's shared memory: ask for all of it as shared.
+    if (e == cudaSuccess && V::kSizedAtLaunch)
+      e = cudaFuncSetAttribute(V::kernel(), cudaFuncAttributePreferredSharedMemoryCarveout,
+                               cudaSharedmemCarveoutMaxShared);
+    return e;
+  }
 }
 
 template <typename T, SpmmKernel K>
@@ -90,16 +111,21 @@ cudaError_t prepare_dtype(bool with_specialised) {
   cudaError_t e = prepare_tiles<T, SpmmKernel::block>();
   if (e == cudaSuccess && with_specialised) e = prepare_tiles<T, SpmmKernel::specialised>();
   if (e == cudaSuccess && with_specialised) e = prepare_tiles<T, SpmmKernel::wgmma>();
+  if (e == cudaSuccess && with_specialised) e = prepare_tiles<T, SpmmKernel::warp_k>();
   return e;
 }
 
 template <int TILE_N, SpmmKernel K>
 int blocks_per_sm_of() {
-  using V = SmbdVariant<__half, TILE_N, K>;
-  int blocks = 0;
-  const cudaError_t e =
-      cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, V::kernel(), V::kThreads, V::kSmem);
-  return (e == cudaSuccess && blocks > 0) ? blocks : 1;
+  if constexpr (!kernel_serves(K, TILE_N)) {
+    return 1;
+  } else {
+    using V = SmbdVariant<__half, TILE_N, K>;
+    int blocks = 0;
+    const cudaError_t e =
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&blocks, V::kernel(), V::kThreads, V::kSmem);
+    return (e == cudaSuccess && blocks > 0) ? blocks : 1;
+  }
 }
 
 template <SpmmKernel K>

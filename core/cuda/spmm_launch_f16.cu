@@ -23,6 +23,7 @@ int spmm_smbd_blocks_per_sm(SpmmKernel kernel, int tile_n) {
   switch (kernel) {
     case SpmmKernel::specialised: return blocks_per_sm_tile<SpmmKernel::specialised>(tile_n);
     case SpmmKernel::wgmma: return blocks_per_sm_tile<SpmmKernel::wgmma>(tile_n);
+    case SpmmKernel::warp_k: return blocks_per_sm_tile<SpmmKernel::warp_k>(tile_n);
     default: return blocks_per_sm_tile<SpmmKernel::block>(tile_n);
   }
 }

@@ -123,13 +123,13 @@ __device__ __forceinline__ SmbdStarts smbd_scan_starts(const uint32_t* words, ui
 template <int TILE_N>
 constexpr int smbd_acc_sets() { return TILE_N == 8 ? 2 : 1; }
 
-// The A fragment of TCTile (warp, tk) of a staged GroupTile, decoded straight into
+// The A fragment of TCTile (row, tk) of a staged GroupTile, decoded straight into
 // registers: this lane's half-words of the four BitmapTiles and where their values start
 // (`at`, as in smbd_multiply_stage), one 16-byte load each.
 __device__ __forceinline__ void smbd_decode_a(const uint32_t* s_words, const uint32_t* at,
-                                              const SmbdLane& me, int warp, int tk,
+                                              const SmbdLane& me, int row, int tk,
                                               uint32_t (&a)[4]) {
-  const uint4 words = *reinterpret_cast<const uint4*>(s_words + me.upper * 64 + warp * 16 + tk * 4);
+  const uint4 words = *reinterpret_cast<const uint4*>(s_words + me.upper * 64 + row * 16 + tk * 4);
   const uint4 start = *reinterpret_cast<const uint4*>(at + tk * 4);
   const auto decode = [&](uint32_t word, uint32_t first) {
     const uint32_t v = first + 2 * smbd_pair_index(word, me);
@@ -141,17 +141,18 @@ __device__ __forceinline__ void smbd_decode_a(const uint32_t* s_words, const uin
   a[3] = decode(words.w, start.w);
 }
 
-// One staged GroupTile, one warp: decodes TCTile row `warp` (16 rows x 64 k) straight
+// One staged GroupTile, one warp: decodes TCTile row `row` (16 rows x 64 k) straight
 // into A-fragment registers and multiplies it with the staged X tile: acc += W * X^T.
 // `s_words`: the stage's bitmap words [half][64]; `at`: shared addresses where the values
-// of the warp's 16 bitmaps start, in the lane's half; `s_x`: shared address of X.
-template <typename T, int TILE_N>
+// of the row's 16 bitmaps start, in the lane's half; `s_x`: shared address of X. With two
+// accumulator sets (ACC_SETS) a single token tile alternates them between k-steps.
+template <typename T, int TILE_N, int ACC_SETS = smbd_acc_sets<TILE_N>()>
 __device__ __forceinline__ void smbd_multiply_stage(
     const uint32_t* s_words, const uint32_t* at, uint32_t s_x,
-    const SmbdLane& me, float (&acc)[smbd_acc_sets<TILE_N>()][TILE_N / 8][4]) {
+    const SmbdLane& me, int row, float (&acc)[ACC_SETS][TILE_N / 8][4]) {
   using L = SmbdLayout<TILE_N, false>;
   constexpr int kNS = TILE_N / 8;
-  const int lane = threadIdx.x & 31, warp = (threadIdx.x >> 5) & 3;
+  const int lane = threadIdx.x & 31;
   uint32_t b_pair[4];  // TILE_N == 8: B fragments of two k-steps
 #pragma unroll
   for (int tk = 0; tk < 4; ++tk) {
@@ -175,10 +176,11 @@ __device__ __forceinline__ void smbd_multiply_stage(
     }
 
     uint32_t a[4];
-    smbd_decode_a(s_words, at, me, warp, tk, a);
+    smbd_decode_a(s_words, at, me, row, tk, a);
 
     if constexpr (kNS == 1) {
-      ptx::mma_16816<T>(acc[tk & 1][0], a, b_pair[(tk & 1) * 2], b_pair[(tk & 1) * 2 + 1]);
+      ptx::mma_16816<T>(acc[(tk & 1) % ACC_SETS][0], a, b_pair[(tk & 1) * 2],
+                        b_pair[(tk & 1) * 2 + 1]);
     } else {
 #pragma unroll
       for (int ns = 0; ns < kNS; ++ns) ptx::mma_16816<T>(acc[0][ns], a, b[ns][0], b[ns][1]);
@@ -393,7 +395,7 @@ __device__ __forceinline__ void smbd_block_kernel_body(const SmbdParams& p) {
     if constexpr (WGMMA)
       smbd_multiply_stage_wgmma<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, acc[0]);
     else
-      smbd_multiply_stage<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, acc);
+      smbd_multiply_stage<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, warp, acc);
   }
   if constexpr (kAcc == 2) {
 #pragma unroll

@@ -173,7 +173,7 @@ __global__ void __launch_bounds__(kSpecialisedThreads, specialised_min_blocks<TI
       smbd_multiply_stage<T, TILE_N>(
           reinterpret_cast<const uint32_t*>(st + bitmap_at),
           reinterpret_cast<const uint32_t*>(st + starts_at) + me.upper * 64 + warp * 16,
-          x_base + s * L::kXBytes, me, acc);
+          x_base + s * L::kXBytes, me, warp, acc);
       __syncwarp();  // every lane has read the stage
       if (lane == 0) ptx::mbarrier_arrive(empty0 + 8 * s);
       at.next(stages);

@@ -4,11 +4,13 @@
 // repeatability; every SMBD kernel the device runs, and a non-uniform pattern.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <vector>
 
 #include "cuda/device_context.hpp"
+#include "cuda/spmm_dispatch.hpp"
 #include "format/encode.hpp"
 #include "gpu_util.hpp"
 
@@ -33,7 +35,8 @@ int64_t round8(int64_t v) { return (v + 7) / 8 * 8; }
 // The kernels this device runs: each test case runs on every one of them.
 std::vector<sc::SpmmKernel> kernels(const sc::DeviceContext& ctx) {
   std::vector<sc::SpmmKernel> all;
-  for (auto k : {sc::SpmmKernel::block, sc::SpmmKernel::specialised, sc::SpmmKernel::wgmma})
+  for (auto k : {sc::SpmmKernel::block, sc::SpmmKernel::specialised, sc::SpmmKernel::wgmma,
+                 sc::SpmmKernel::warp_k})
     if (ctx.has_kernel(k)) all.push_back(k);
   return all;
 }
@@ -124,10 +127,15 @@ void run_case(sc::DeviceContext& ctx, const Case& c, std::mt19937_64& rng, bool 
   }
 }
 
-// run_case on every kernel the device runs, the same case (kernel override set).
+// run_case on every kernel the device runs, the same case (kernel override set). The
+// warp-K kernel serves token tiles up to 16: wider cases run it in tiles of 16.
 void run_on_every_kernel(sc::DeviceContext& ctx, Case c, std::mt19937_64& rng, bool check_cublas) {
+  const sc::SpmmOptions given = c.options;
   for (sc::SpmmKernel kernel : kernels(ctx)) {
+    c.options = given;
     c.options.kernel = kernel;
+    if (kernel == sc::SpmmKernel::warp_k && sc::choose_tile_n(std::max<int64_t>(c.n, 1), given) > 16)
+      c.options.tile_n = 16;
     run_case(ctx, c, rng, check_cublas);
   }
 }

@@ -69,7 +69,8 @@ TEST_CASE("SpMM dispatch: the kernel is the override, else by tile where the dev
     // An sm_90 build without sm_90a code has no wgmma kernel.
     CHECK(choose_kernel({}, true, false, tile) ==
           (tile == 16 ? SpmmKernel::specialised : SpmmKernel::block));
-    for (SpmmKernel k : {SpmmKernel::block, SpmmKernel::specialised, SpmmKernel::wgmma}) {
+    for (SpmmKernel k : {SpmmKernel::block, SpmmKernel::specialised, SpmmKernel::wgmma,
+                         SpmmKernel::warp_k}) {
       SpmmOptions o;
       o.kernel = k;
       CHECK(choose_kernel(o, true, true, tile) == k);
@@ -110,26 +111,33 @@ TEST_CASE("SpMM dispatch: decode on a large GPU splits K to fill it") {
   CHECK(q.grid.split_k == 1);
 }
 
-TEST_CASE("SpMM dispatch: specialised stages hold the longest run and fit the SM's share") {
-  // H100 (228 KiB per SM) and smaller parts; runs from empty to a dense GroupTile.
-  for (int64_t smem : {int64_t(228) << 10, int64_t(164) << 10, int64_t(100) << 10})
-    for (int blocks : {1, 4, 5, 8})
-      for (int tile : {8, 16, 32, 64})
-        for (uint32_t run : {0u, 8u, 1232u, 2872u, 4096u}) {
-          const StagePlan sp = plan_stages(run, tile, blocks, smem);
-          INFO("smem ", smem, " blocks ", blocks, " tile ", tile, " run ", run);
-          // Front pad, the run and 8 values of slack, 16-byte aligned.
-          CHECK(sp.value_bytes >= 16 + (run + 8) * 2);
-          CHECK(sp.value_bytes % 16 == 0);
-          CHECK(sp.stage_bytes == sp.value_bytes + 512 + 512);
-          CHECK(sp.stages >= 3);
-          CHECK(sp.stages <= kSmbdMaxStages);
-          // The whole pipeline (X tiles of 144-byte rows, stages) within the limit, and
-          // more than the minimum only where it fits the block's share.
-          const int64_t bytes = int64_t(sp.stages) * (tile * 144 + sp.stage_bytes);
-          CHECK(bytes <= kSmbdMaxDynamicSmem);
-          if (sp.stages > 3) CHECK(bytes <= smem / blocks - 2048);
-          // Sparser matrices get at least as many stages.
-          if (run >= 8) CHECK(plan_stages(run / 2, tile, blocks, smem).stages >= sp.stages);
-        }
+TEST_CASE("SpMM dispatch: stages sized at launch hold the longest runs and fit the SM's share") {
+  // H100 (228 KiB per SM) and smaller parts; runs from empty to a dense GroupTile. The
+  // specialised kernel stages one GroupTile, the warp-K kernel four (tiles 8 and 16).
+  for (SpmmKernel kernel : {SpmmKernel::specialised, SpmmKernel::warp_k})
+    for (int64_t smem : {int64_t(228) << 10, int64_t(164) << 10, int64_t(100) << 10})
+      for (int blocks : {1, 3, 4, 5, 8})
+        for (int tile : {8, 16, 32, 64})
+          for (uint32_t run : {0u, 8u, 1232u, 2872u, 4096u}) {
+            const bool warp_k = kernel == SpmmKernel::warp_k;
+            if (warp_k && tile > 16) continue;
+            const uint32_t tiles = warp_k ? 4 : 1;
+            const int least = warp_k ? 2 : 3;
+            const StagePlan sp = plan_stages(kernel, run, tile, blocks, smem);
+            INFO("warp_k ", warp_k, " smem ", smem, " blocks ", blocks, " tile ", tile, " run ", run);
+            // Front pad, the runs and 8 values of slack, 16-byte aligned.
+            CHECK(sp.value_bytes >= 16 + (tiles * run + 8) * 2);
+            CHECK(sp.value_bytes % 16 == 0);
+            CHECK(sp.stage_bytes == sp.value_bytes + tiles * 512 + (warp_k ? 16 : 512));
+            CHECK(sp.stage_bytes % 16 == 0);
+            CHECK(sp.stages >= least);
+            CHECK(sp.stages <= kSmbdMaxStages);
+            // The whole pipeline (X tiles of 144-byte rows, stages) within the limit, and
+            // more than the minimum only where it fits the block's share.
+            const int64_t bytes = int64_t(sp.stages) * (tiles * tile * 144 + sp.stage_bytes);
+            CHECK(bytes <= kSmbdMaxDynamicSmem);
+            if (sp.stages > least) CHECK(bytes <= smem / blocks - 2048);
+            // Sparser matrices get at least as many stages.
+            if (run >= 8) CHECK(plan_stages(kernel, run / 2, tile, blocks, smem).stages >= sp.stages);
+          }
 }
