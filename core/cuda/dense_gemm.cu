@@ -45,20 +45,18 @@ void check_cublas(cublasStatus_t st, const char* what) {
 
 // Y[t, i] = bias[i] for t < n, i < m: the GEMMs then accumulate onto it (beta = 1), so
 // the bias is added in fp32 before the one rounding, as the SMBD epilogue does.
+// Blocks stride over tokens (y) and columns (x); consecutive threads store consecutive
+// elements of a row.
 __global__ void fill_bias_kernel(const uint16_t* bias, uint16_t* y, int64_t n, int64_t m, int64_t ldy) {
-  const int64_t total = n * m;
-  for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < total;
-       e += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t t = e / m, i = e - t * m;
-    y[t * ldy + i] = bias[i];
-  }
+  for (int64_t t = blockIdx.y; t < n; t += gridDim.y)
+    for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < m; i += int64_t(gridDim.x) * blockDim.x)
+      y[t * ldy + i] = bias[i];
 }
 
-cudaError_t launch_fill_bias(const void* bias, void* y, int64_t n, int64_t m, int64_t ldy, int sm_count,
-                             cudaStream_t s) {
-  const int64_t blocks = std::min<int64_t>((n * m + 255) / 256, int64_t(std::max(sm_count, 1)) * 16);
-  fill_bias_kernel<<<unsigned(blocks), 256, 0, s>>>(static_cast<const uint16_t*>(bias),
-                                                     static_cast<uint16_t*>(y), n, m, ldy);
+cudaError_t launch_fill_bias(const void* bias, void* y, int64_t n, int64_t m, int64_t ldy, cudaStream_t s) {
+  const dim3 grid(unsigned(std::min<int64_t>((m + 255) / 256, 32)), unsigned(std::min<int64_t>(n, 2048)));
+  fill_bias_kernel<<<grid, 256, 0, s>>>(static_cast<const uint16_t*>(bias), static_cast<uint16_t*>(y), n,
+                                        m, ldy);
   return cudaGetLastError();
 }
 
@@ -137,10 +135,11 @@ void dense_spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_
     });
     check_cuda(alloc, "cudaMallocFromPoolAsync(dense SpMM scratch)");
   }
-  auto* workspace = reinterpret_cast<unsigned char*>((reinterpret_cast<uintptr_t>(scratch.p) + 255) & ~uintptr_t(255));
+  const uintptr_t base = (reinterpret_cast<uintptr_t>(scratch.p) + 255) & ~uintptr_t(255);
+  auto* workspace = reinterpret_cast<unsigned char*>(base);
   auto* slab = reinterpret_cast<uint16_t*>(workspace + plan.workspace_bytes);
 
-  if (bias) check_cuda(launch_fill_bias(bias, y, n, w.rows, ldy, ctx.sm_count(), stream), "launching the bias fill");
+  if (bias) check_cuda(launch_fill_bias(bias, y, n, w.rows, ldy, stream), "launching the bias fill");
   const float alpha = 1.0f, beta = bias ? 1.0f : 0.0f;
   const cudaDataType_t type = dtype == DType::bf16 ? CUDA_R_16BF : CUDA_R_16F;
 
