@@ -49,7 +49,8 @@ void check_cublas(cublasStatus_t st, const char* what) {
 // elements of a row.
 __global__ void fill_bias_kernel(const uint16_t* bias, uint16_t* y, int64_t n, int64_t m, int64_t ldy) {
   for (int64_t t = blockIdx.y; t < n; t += gridDim.y)
-    for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < m; i += int64_t(gridDim.x) * blockDim.x)
+    for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < m;
+         i += int64_t(gridDim.x) * blockDim.x)
       y[t * ldy + i] = bias[i];
 }
 

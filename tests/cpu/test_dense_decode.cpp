@@ -121,7 +121,8 @@ TEST_CASE("dense decode expand: stored values in bit order, zeros for 0 bits") {
 
 TEST_CASE("dense decode (CUDA kernel arithmetic, emulated) equals the host decoder") {
   std::mt19937_64 rng(13);
-  const int64_t shapes[][2] = {{1, 1}, {17, 33}, {64, 64}, {100, 200}, {130, 72}, {257, 513}, {64, 1}, {1, 130}};
+  const int64_t shapes[][2] = {{1, 1},    {17, 33},   {64, 64}, {100, 200},
+                               {130, 72}, {257, 513}, {64, 1},  {1, 130}};
   int index = 0;
   for (const auto& s : shapes) {
     for (DType dtype : {DType::f16, DType::bf16}) {

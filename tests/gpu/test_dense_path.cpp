@@ -87,7 +87,8 @@ struct Problem {
 TEST_CASE("dense decode kernel equals the host decoder bit for bit") {
   auto ctx = sc::create_context(0);
   std::mt19937_64 rng(41);
-  const int64_t shapes[][2] = {{1, 1}, {17, 33}, {64, 64}, {100, 200}, {130, 72}, {257, 513}, {1000, 1500}, {64, 1}};
+  const int64_t shapes[][2] = {{1, 1},    {17, 33},  {64, 64},     {100, 200},
+                               {130, 72}, {257, 513}, {1000, 1500}, {64, 1}};
   const double sparsities[] = {0.0, 0.3, 0.5, 0.7, 0.9, 0.99};
   int index = 0;
   for (DType dtype : {DType::f16, DType::bf16})
@@ -194,7 +195,8 @@ TEST_CASE("dense path: chosen automatically for long inputs, and the plan says s
         sc::SpmmKernel::dense_gemm);
   sc::SpmmOptions tiled;
   tiled.tile_n = 64;
-  CHECK(sc::plan_spmm_call(*ctx, *p.dm, p.n, DType::f16, tiled, nullptr).kernel != sc::SpmmKernel::dense_gemm);
+  CHECK(sc::plan_spmm_call(*ctx, *p.dm, p.n, DType::f16, tiled, nullptr).kernel !=
+        sc::SpmmKernel::dense_gemm);
   p.run_and_check(*ctx, tiled);
 }
 
@@ -239,7 +241,8 @@ TEST_CASE("dense path from two host threads on two streams of one context") {
   auto work = [&](Problem& p, cudaStream_t s, bool& ok) {
     try {
       for (int i = 0; i < 20; ++i)
-        sc::spmm(*ctx, *p.dm, p.dx.ptr, p.n, p.ldx, p.bias_ptr(), p.dy.ptr, p.ldy, p.dtype, dense_options(), s);
+        sc::spmm(*ctx, *p.dm, p.dx.ptr, p.n, p.ldx, p.bias_ptr(), p.dy.ptr, p.ldy, p.dtype,
+                 dense_options(), s);
       ok = true;
     } catch (const std::exception&) {
       ok = false;  // doctest's macros are not thread-safe: report on the main thread
