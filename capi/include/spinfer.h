@@ -41,9 +41,9 @@
  *     stream that runs a split-K SpMM is bound to a free slot until
  *     spinfer_context_release_stream, and a stream that finds no free slot runs
  *     without split-K (the same result, slower for small M x N).
- *     spinfer_spmm never allocates or synchronises and may be captured in a CUDA
- *     graph. Host-backend calls on one context may run concurrently from many
- *     threads.
+ *     spinfer_spmm never calls cudaMalloc or synchronises and may be captured in a
+ *     CUDA graph (its prefill path takes a scratch stream-ordered: see spinfer_spmm).
+ *     Host-backend calls on one context may run concurrently from many threads.
  *   - Layers, KV caches and models (section 7) are used by one thread at a time.
  */
 #ifndef SPINFER_H
@@ -360,8 +360,12 @@ SPINFER_API spinfer_status_t spinfer_spmm_options_init(spinfer_spmm_options_t* o
  *    the call is synchronous.
  *  - CUDA: device pointers; dtype must equal the matrix's storage dtype; x and y
  *    must be 16-byte aligned with ldx and ldy multiples of 8 (else MISALIGNED);
- *    asynchronous on `stream`; never allocates and never synchronises, so it may be
- *    captured in a CUDA graph.
+ *    asynchronous on `stream`; never synchronises and never calls cudaMalloc, so it may
+ *    be captured in a CUDA graph. At prefill sizes it may run the dense path
+ *    (SPINFER_SPMM_KERNEL_DENSE_GEMM, see spinfer_spmm_plan), which takes a scratch of
+ *    up to ~100 MiB stream-ordered (cudaMallocFromPoolAsync / cudaFreeAsync on `stream`,
+ *    from a pool the context owns; capture records them as graph memory nodes) and
+ *    returns OUT_OF_MEMORY when the device has not that much free.
  *
  * n may be 0 (nothing is done). y must not overlap x or bias.
  */
@@ -374,17 +378,23 @@ typedef enum spinfer_spmm_kernel_t {
   SPINFER_SPMM_KERNEL_HOST = 0,        /**< the host backend */
   SPINFER_SPMM_KERNEL_BLOCK = 1,       /**< CUDA block kernel (sm_80 and newer) */
   SPINFER_SPMM_KERNEL_SPECIALISED = 2, /**< CUDA warp-specialised kernel (compute capability 9.0) */
-  SPINFER_SPMM_KERNEL_WGMMA = 3        /**< CUDA wgmma kernel (compute capability 9.0, sm_90a build) */
+  SPINFER_SPMM_KERNEL_WGMMA = 3,       /**< CUDA wgmma kernel (compute capability 9.0, sm_90a build) */
+  SPINFER_SPMM_KERNEL_DENSE_GEMM = 4   /**< CUDA prefill path: W decoded slab by slab into a
+                                            stream-ordered scratch, multiplied by cuBLAS */
 } spinfer_spmm_kernel_t;
 
 /** What an SpMM call will do (spinfer_spmm_plan). Set struct_size before the call. */
 typedef struct spinfer_spmm_plan_t {
   size_t struct_size;           /**< sizeof(spinfer_spmm_plan_t), set by the caller */
   spinfer_spmm_kernel_t kernel; /**< the code that runs it */
-  int tile_n;                   /**< CUDA: tokens per block (8, 16, 32 or 64); host: 0 */
+  int tile_n;                   /**< CUDA: tokens per block (8, 16, 32 or 64); host and
+                                     DENSE_GEMM: 0 */
   int split_k;                  /**< CUDA: K slices (1 = none); host: 1 */
-  int64_t launches;             /**< CUDA: kernel launches (1, more past 65535 token tiles; 0 for n = 0) */
-  uint64_t workspace_bytes;     /**< CUDA: split-K workspace the call uses (0 = none) */
+  int64_t launches;             /**< CUDA: kernel launches (1, more past 65535 token tiles; 0 for n = 0);
+                                     DENSE_GEMM: slabs of W, one decode and one GEMM each */
+  uint64_t workspace_bytes;     /**< CUDA: split-K workspace the call uses (0 = none); DENSE_GEMM:
+                                     the scratch it takes stream-ordered from the context's
+                                     pool for the call (decoded slab + cuBLAS workspace) */
   int runs_without_workspace;   /**< CUDA: 1 when split-K would be used but `stream` gets no
                                      workspace slot (all spmm_workspace_slots are bound to
                                      other streams): the call runs with split_k 1, slower

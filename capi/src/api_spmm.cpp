@@ -31,6 +31,7 @@ spinfer_spmm_kernel_t to_c(spinfer::cuda::SpmmKernel k) {
   switch (k) {
     case spinfer::cuda::SpmmKernel::specialised: return SPINFER_SPMM_KERNEL_SPECIALISED;
     case spinfer::cuda::SpmmKernel::wgmma: return SPINFER_SPMM_KERNEL_WGMMA;
+    case spinfer::cuda::SpmmKernel::dense_gemm: return SPINFER_SPMM_KERNEL_DENSE_GEMM;
     default: return SPINFER_SPMM_KERNEL_BLOCK;
   }
 }

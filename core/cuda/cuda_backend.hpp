@@ -32,8 +32,10 @@ struct DeviceMatrixSummary {
 // copies and scans, four warps only decode, mbarriers between them; sm_90 only) or
 // `wgmma` (the block kernel multiplying with warpgroup MMAs; sm_90a builds on sm_90) or
 // `warp_k` (a producer warp copies, each of four warps decodes whole GroupTiles, the warps
-// split K; token tiles 8 and 16, sm_90 only).
-enum class SpmmKernel { automatic, block, specialised, wgmma, warp_k };
+// split K; token tiles 8 and 16, sm_90 only); or `dense_gemm`, no sparse kernel at all:
+// W decoded slab by slab into a stream-ordered scratch and multiplied by cuBLAS (the
+// prefill sizes where the SMBD kernels lose to dense; core/cuda/dense_gemm.hpp).
+enum class SpmmKernel { automatic, block, specialised, wgmma, warp_k, dense_gemm };
 
 // Expert overrides; 0 / automatic means "chosen by the library". `kernel` is for the
 // benchmark and the tests (not in the C API).
@@ -63,8 +65,9 @@ DeviceMatrixSummary summary(const DeviceMatrix& m);
 struct SpmmCallPlan {
   SpmmKernel kernel = SpmmKernel::block;
   int tile_n = 8, split_k = 1;
-  int64_t launches = 1;
-  uint64_t workspace_bytes = 0;    // split-K partials and counters the call uses
+  int64_t launches = 1;             // dense_gemm: slabs (one decode and one GEMM each)
+  uint64_t workspace_bytes = 0;    // split-K partials and counters the call uses; dense_gemm:
+                                   // its stream-ordered scratch (slab and cuBLAS workspace)
   bool workspace_missing = false;  // split-K wanted, but no workspace slot (big enough)
 };
 SpmmCallPlan plan_spmm_call(DeviceContext& ctx, const DeviceMatrix& w, int64_t n, DType dtype,

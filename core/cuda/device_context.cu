@@ -6,6 +6,7 @@
 
 #include "common/fault_injection.hpp"
 #include "cuda/cuda_check.hpp"
+#include "cuda/dense_gemm.hpp"
 #include "cuda/spmm_params.hpp"
 
 namespace spinfer::cuda {
@@ -37,6 +38,10 @@ DeviceContext::DeviceContext(int device, int workspace_slots) : device_(device) 
     if (has_kernel(kernels[k]))
       for (int i = 0; i < 4; ++i) blocks_per_sm_[k][i] = spmm_smbd_blocks_per_sm(kernels[k], tiles[i]);
 
+  // The dense path (cuBLAS handle, scratch pool) now, not at its first call: that call
+  // may be under graph capture, where cublasCreate cannot run.
+  dense_gemm_.reset(create_dense_gemm(device, major));
+
   // One allocation for every slot: partials first (16-byte aligned), then counters.
   slots_.resize(size_t(workspace_slots));
   if (workspace_slots == 0) return;
@@ -66,6 +71,7 @@ DeviceContext::~DeviceContext() {
   // Work queued on any stream may still use the workspace or the staging buffers.
   cudaDeviceSynchronize();
   cudaFree(workspace_memory_);
+  dense_gemm_.reset();  // while the device is current
   for (int i = 0; i < 2; ++i) {
     if (staging_done_[i]) cudaEventDestroy(staging_done_[i]);
     if (staging_[i]) cudaFreeHost(staging_[i]);
@@ -79,6 +85,7 @@ bool DeviceContext::has_kernel(SpmmKernel kernel) const {
     case SpmmKernel::specialised: return specialised_spmm_;
     case SpmmKernel::wgmma: return wgmma_spmm_;
     case SpmmKernel::warp_k: return specialised_spmm_;
+    case SpmmKernel::dense_gemm: return dense_gemm_ready(*dense_gemm_);
     default: return false;
   }
 }

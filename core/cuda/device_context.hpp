@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -29,6 +30,9 @@ struct SplitKWorkspace {
   size_t partial_floats = 0;
   size_t counter_count = 0;
 };
+
+struct DenseGemm;  // the dense path's cuBLAS handle and scratch pool (cuda/dense_gemm.hpp)
+struct DenseGemmDeleter { void operator()(DenseGemm* p) const; };
 
 class DeviceContext {
  public:
@@ -65,6 +69,10 @@ class DeviceContext {
   // pinned staging buffers; returns when the host source may be reused.
   void upload_pageable(void* dst, const void* src, size_t bytes, cudaStream_t stream);
 
+  // The dense path's state, made with the context (never null; whether it is usable and
+  // why not: cuda/dense_gemm.hpp).
+  DenseGemm& dense_gemm() const { return *dense_gemm_; }
+
  private:
   int device_ = 0;
   int sm_count_ = 0;
@@ -83,6 +91,8 @@ class DeviceContext {
   std::mutex staging_mutex_;
   void* staging_[2] = {nullptr, nullptr};
   cudaEvent_t staging_done_[2] = {nullptr, nullptr};
+
+  std::unique_ptr<DenseGemm, DenseGemmDeleter> dense_gemm_;
 };
 
 }  // namespace spinfer::cuda

@@ -6,6 +6,7 @@
 
 #include "common/byte_range.hpp"
 #include "cuda/cuda_check.hpp"
+#include "cuda/dense_gemm.hpp"
 #include "cuda/device_context.hpp"
 #include "cuda/device_matrix.hpp"
 #include "cuda/spmm_dispatch.hpp"
@@ -61,6 +62,15 @@ void check_call(const DeviceContext& ctx, const DeviceMatrix& w, int64_t n, DTyp
   require(options.kernel != SpmmKernel::warp_k || choose_tile_n(std::max<int64_t>(n, 1), options) <= 16,
           SPINFER_STATUS_INVALID_ARGUMENT,
           "the warp-K SpMM kernel serves token tiles of 8 and 16 (set tile_n, or n <= 16)");
+  require(options.kernel != SpmmKernel::dense_gemm || ctx.has_kernel(SpmmKernel::dense_gemm),
+          SPINFER_STATUS_NOT_SUPPORTED, [&] {
+            return std::string("the dense SpMM path is unavailable: ") + dense_gemm_why(ctx.dense_gemm());
+          });
+}
+
+SpmmKernel choose_call_kernel(const DeviceContext& ctx, const SpmmOptions& options, int tile_n, int64_t n) {
+  return choose_kernel(options, ctx.has_specialised_spmm(), ctx.has_wgmma_spmm(), tile_n, n,
+                       ctx.has_kernel(SpmmKernel::dense_gemm));
 }
 
 // Tokens one launch covers: token tiles beyond the grid's y limit run as further launches.
@@ -99,9 +109,16 @@ SpmmCallPlan plan_spmm_call(DeviceContext& ctx, const DeviceMatrix& w, int64_t n
   check_call(ctx, w, n, dtype, options);
   SpmmCallPlan out;
   out.tile_n = choose_tile_n(std::max<int64_t>(n, 1), options);
-  out.kernel = choose_kernel(options, ctx.has_specialised_spmm(), ctx.has_wgmma_spmm(), out.tile_n);
+  out.kernel = choose_call_kernel(ctx, options, out.tile_n, n);
   if (n == 0) {
     out.launches = 0;
+    return out;
+  }
+  if (out.kernel == SpmmKernel::dense_gemm) {  // no token tiles, no split-K: slabs and scratch
+    const DenseSlabPlan dense = dense_slab_plan(ctx.dense_gemm(), w.rows, w.cols);
+    out.tile_n = 0;
+    out.launches = dense.slabs;
+    out.workspace_bytes = dense.scratch_bytes();
     return out;
   }
   const TileGrid tiles{w.rows, w.cols};
@@ -156,8 +173,8 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
 
   // Token tiles beyond the grid's y limit run as further launches on shifted x / y.
   const int tile_n = choose_tile_n(n, options);
-  const SpmmKernel kernel =
-      choose_kernel(options, ctx.has_specialised_spmm(), ctx.has_wgmma_spmm(), tile_n);
+  const SpmmKernel kernel = choose_call_kernel(ctx, options, tile_n, n);
+  if (kernel == SpmmKernel::dense_gemm) return dense_spmm(ctx, w, x, n, ldx, bias, y, ldy, dtype, s);
   const int64_t per_launch = max_tokens_per_launch(tile_n);
   for (int64_t t0 = 0; t0 < n; t0 += per_launch) {
     const int64_t nn = std::min(n - t0, per_launch);

@@ -34,6 +34,23 @@ inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised
   return SpmmKernel::block;
 }
 
+// Prefill: the dense path (dense_gemm.hpp: decode W once per slab, cuBLAS GEMM) for long
+// inputs. THE ONE PLACE its threshold lives. First guess, not yet measured: at N = 128-1024
+// the SMBD kernels ran at 0.2-0.4x cuBLAS on an H100 (bench/RESULTS.md), and decoding W
+// costs about one pass over a dense W, which a GEMM of >= 256 tokens hides. To be tuned
+// per (M, K, sparsity, device) from bench_spmm (issue 13). Only the automatic choice
+// takes it: a tile_n or split_k override asks for an SMBD kernel, a kernel override wins.
+inline constexpr int64_t kDenseGemmMinTokens = 256;
+
+inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised, bool has_wgmma,
+                                int tile_n, int64_t n, bool has_dense_gemm) {
+  const bool automatic = options.kernel == SpmmKernel::automatic && options.tile_n == 0 &&
+                         options.split_k == 0;
+  if (automatic && has_dense_gemm && tile_n == 64 && n >= kDenseGemmMinTokens)
+    return SpmmKernel::dense_gemm;
+  return choose_kernel(options, has_specialised, has_wgmma, tile_n);
+}
+
 // The smallest tile that holds every token (decode: N <= 8 -> 8), 64 for long inputs.
 // Decoding W costs the same for any tile_n, so fewer, wider token tiles decode W less often.
 inline int choose_tile_n(int64_t n, const SpmmOptions& options) {

@@ -1,7 +1,8 @@
 // CUDA SpMM against the float64 host reference and cuBLAS on the decoded dense matrix:
 // many shapes (odd ones too), sparsities 0-99 %, N from 1 to 1000, fp16 and bf16,
 // poisoned outputs, padding columns and rows past N of X full of NaN, and bitwise
-// repeatability; every SMBD kernel the device runs, and a non-uniform pattern.
+// repeatability; every SMBD kernel the device runs and the dense path, and a non-uniform
+// pattern.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -36,7 +37,7 @@ int64_t round8(int64_t v) { return (v + 7) / 8 * 8; }
 std::vector<sc::SpmmKernel> kernels(const sc::DeviceContext& ctx) {
   std::vector<sc::SpmmKernel> all;
   for (auto k : {sc::SpmmKernel::block, sc::SpmmKernel::specialised, sc::SpmmKernel::wgmma,
-                 sc::SpmmKernel::warp_k})
+                 sc::SpmmKernel::warp_k, sc::SpmmKernel::dense_gemm})
     if (ctx.has_kernel(k)) all.push_back(k);
   return all;
 }

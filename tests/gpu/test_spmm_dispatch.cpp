@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <random>
 
+#include "cuda/dense_gemm.hpp"
 #include "cuda/spmm_dispatch.hpp"
 
 using namespace spinfer::cuda;
@@ -76,6 +77,51 @@ TEST_CASE("SpMM dispatch: the kernel is the override, else by tile where the dev
       CHECK(choose_kernel(o, true, true, tile) == k);
     }
   }
+}
+
+TEST_CASE("SpMM dispatch: the dense path for long inputs, only by the automatic choice") {
+  for (int64_t n : {1, 8, 64, 255, 256, 1000, 8192}) {
+    INFO("n ", n);
+    const int tile = choose_tile_n(n, {});
+    const bool dense = n >= kDenseGemmMinTokens;
+    CHECK((choose_kernel({}, true, true, tile, n, true) == SpmmKernel::dense_gemm) == dense);
+    CHECK(choose_kernel({}, true, true, tile, n, false) == choose_kernel({}, true, true, tile));
+    // Without the dense path, or with any override, the SMBD choice stands.
+    CHECK(choose_kernel(SpmmOptions{0, 64}, true, true, 64, n, true) == SpmmKernel::wgmma);
+    CHECK(choose_kernel(SpmmOptions{2, 0}, true, true, tile, n, true) != SpmmKernel::dense_gemm);
+    SpmmOptions forced;
+    forced.kernel = SpmmKernel::block;
+    CHECK(choose_kernel(forced, true, true, tile, n, true) == SpmmKernel::block);
+    forced.kernel = SpmmKernel::dense_gemm;
+    CHECK(choose_kernel(forced, true, true, tile, n, false) == SpmmKernel::dense_gemm);
+  }
+}
+
+TEST_CASE("SpMM dispatch: dense-path slabs stay within the budget and cover W") {
+  const uint64_t budget = uint64_t(64) << 20, ws = uint64_t(32) << 20;
+  for (int64_t rows : {1, 63, 64, 65, 4096, 11008, 28672, 100000})
+    for (int64_t cols : {1, 7, 8, 64, 100, 4096, 11008, 28672, 300000}) {
+      INFO("rows ", rows, " cols ", cols);
+      const DenseSlabPlan p = plan_dense_slabs(rows, cols, budget, ws);
+      const int64_t gm = (rows + 63) / 64;
+      CHECK(p.ld % 64 == 0);
+      CHECK(p.ld >= cols);
+      CHECK(p.ld < cols + 64);
+      CHECK(p.group_rows_per_slab >= 1);
+      CHECK(p.group_rows_per_slab <= gm);
+      CHECK(p.slabs * p.group_rows_per_slab >= gm);
+      CHECK((p.slabs - 1) * p.group_rows_per_slab < gm);
+      CHECK(p.slab_bytes == uint64_t(p.group_rows_per_slab) * 64 * uint64_t(p.ld) * 2);
+      // Within the budget, unless one GroupTile row alone is larger.
+      CHECK((p.slab_bytes <= budget || p.group_rows_per_slab == 1));
+      CHECK(p.workspace_bytes % 256 == 0);
+      CHECK(p.workspace_bytes >= ws);
+      CHECK(p.scratch_bytes() == p.workspace_bytes + p.slab_bytes + 256);  // + alignment slack
+    }
+  // 4096 x 4096 fp16 (32 MiB) fits one slab; 8192 x 8192 (128 MiB) takes two.
+  CHECK(plan_dense_slabs(4096, 4096, budget, ws).slabs == 1);
+  CHECK(plan_dense_slabs(8192, 8192, budget, ws).slabs == 2);
+  CHECK(plan_dense_slabs(8192, 8192, 1, ws).slabs == 128);  // one GroupTile row a slab
 }
 
 TEST_CASE("SpMM dispatch: split-K plans cover K exactly, no empty slice, waves filled") {

@@ -740,8 +740,12 @@ extern "C" {
     #[doc = "    the call is synchronous."]
     #[doc = "  - CUDA: device pointers; dtype must equal the matrix's storage dtype; x and y"]
     #[doc = "    must be 16-byte aligned with ldx and ldy multiples of 8 (else MISALIGNED);"]
-    #[doc = "    asynchronous on `stream`; never allocates and never synchronises, so it may be"]
-    #[doc = "    captured in a CUDA graph."]
+    #[doc = "    asynchronous on `stream`; never synchronises and never calls cudaMalloc, so it may"]
+    #[doc = "    be captured in a CUDA graph. At prefill sizes it may run the dense path"]
+    #[doc = "    (SPINFER_SPMM_KERNEL_DENSE_GEMM, see spinfer_spmm_plan), which takes a scratch of"]
+    #[doc = "    up to ~100 MiB stream-ordered (cudaMallocFromPoolAsync / cudaFreeAsync on `stream`,"]
+    #[doc = "    from a pool the context owns; capture records them as graph memory nodes) and"]
+    #[doc = "    returns OUT_OF_MEMORY when the device has not that much free."]
     #[doc = ""]
     #[doc = " n may be 0 (nothing is done). y must not overlap x or bias."]
     pub fn spinfer_spmm(
@@ -765,6 +769,9 @@ pub const SPINFER_SPMM_KERNEL_BLOCK: spinfer_spmm_kernel_t = 1;
 pub const SPINFER_SPMM_KERNEL_SPECIALISED: spinfer_spmm_kernel_t = 2;
 #[doc = "< CUDA wgmma kernel (compute capability 9.0, sm_90a build)"]
 pub const SPINFER_SPMM_KERNEL_WGMMA: spinfer_spmm_kernel_t = 3;
+#[doc = "< CUDA prefill path: W decoded slab by slab into a"]
+#[doc = "stream-ordered scratch, multiplied by cuBLAS"]
+pub const SPINFER_SPMM_KERNEL_DENSE_GEMM: spinfer_spmm_kernel_t = 4;
 #[doc = " Which code runs an SpMM (spinfer_spmm_plan_t.kernel)."]
 pub type spinfer_spmm_kernel_t = ::std::os::raw::c_uint;
 #[doc = " What an SpMM call will do (spinfer_spmm_plan). Set struct_size before the call."]
@@ -774,13 +781,17 @@ pub struct spinfer_spmm_plan_t {
     pub struct_size: usize,
     #[doc = "< the code that runs it"]
     pub kernel: spinfer_spmm_kernel_t,
-    #[doc = "< CUDA: tokens per block (8, 16, 32 or 64); host: 0"]
+    #[doc = "< CUDA: tokens per block (8, 16, 32 or 64); host and"]
+    #[doc = "DENSE_GEMM: 0"]
     pub tile_n: ::std::os::raw::c_int,
     #[doc = "< CUDA: K slices (1 = none); host: 1"]
     pub split_k: ::std::os::raw::c_int,
-    #[doc = "< CUDA: kernel launches (1, more past 65535 token tiles; 0 for n = 0)"]
+    #[doc = "< CUDA: kernel launches (1, more past 65535 token tiles; 0 for n = 0);"]
+    #[doc = "DENSE_GEMM: slabs of W, one decode and one GEMM each"]
     pub launches: i64,
-    #[doc = "< CUDA: split-K workspace the call uses (0 = none)"]
+    #[doc = "< CUDA: split-K workspace the call uses (0 = none); DENSE_GEMM:"]
+    #[doc = "the scratch it takes stream-ordered from the context's"]
+    #[doc = "pool for the call (decoded slab + cuBLAS workspace)"]
     pub workspace_bytes: u64,
     #[doc = "< CUDA: 1 when split-K would be used but `stream` gets no"]
     #[doc = "workspace slot (all spmm_workspace_slots are bound to"]
