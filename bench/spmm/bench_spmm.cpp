@@ -116,6 +116,7 @@ struct Row {
   double sparsity;
   double t_spinfer = NAN, t_cublas = NAN, t_cusparse = NAN, t_cusparselt = NAN;  // microseconds
   double t_block = NAN, t_specialised = NAN, t_wgmma = NAN, t_warp_k = NAN;  // each SMBD kernel; t_spinfer: the dispatcher's
+  double t_dense = NAN;  // the dense path (decode + cuBLAS), N >= 128
   double bytes = 0;  // bytes that must move for spinfer
   int split_k = 1, tile_n = 8;
   bool lt_padded = false;  // cuSPARSELt ran with N rounded up to 16
@@ -125,6 +126,7 @@ const char* kernel_name(sc::SpmmKernel k) {
   return k == sc::SpmmKernel::specialised ? "specialised"
          : k == sc::SpmmKernel::wgmma     ? "wgmma"
          : k == sc::SpmmKernel::warp_k    ? "warp_k"
+         : k == sc::SpmmKernel::dense_gemm ? "dense_gemm"
                                           : "block";
 }
 
@@ -142,6 +144,7 @@ int main(int argc, char** argv) {
   std::string csv_path = "spmm.csv";
   bool quick = false, with_cusparse = true;
   int64_t max_n = 0;  // > 0: only token counts up to this
+  std::vector<int64_t> only_ns;  // --ns: these token counts instead of the set's
   int64_t case_m = 0, case_k = 0, case_n = 0;
   double case_sp = 0;
   sc::SpmmOptions case_opt;
@@ -151,6 +154,15 @@ int main(int argc, char** argv) {
     if (a == "--csv" && i + 1 < argc) csv_path = argv[++i];
     else if (a == "--quick") quick = true;
     else if (a == "--max-n" && i + 1 < argc) max_n = std::atoll(argv[++i]);
+    else if (a == "--ns" && i + 1 < argc) {
+      for (const char* p = argv[++i]; *p;) {
+        char* end = nullptr;
+        const long long v = std::strtoll(p, &end, 10);
+        if (end == p || v <= 0) break;
+        only_ns.push_back(v);
+        p = *end == ',' ? end + 1 : end;
+      }
+    }
     else if (a == "--no-cusparse") with_cusparse = false;
     else if (a == "--case" && i + 4 < argc) {
       // One spinfer configuration only (for profilers): --case M K N SPARSITY
@@ -168,6 +180,7 @@ int main(int argc, char** argv) {
                         : kname == "specialised" ? sc::SpmmKernel::specialised
                         : kname == "wgmma"       ? sc::SpmmKernel::wgmma
                         : kname == "warp_k"      ? sc::SpmmKernel::warp_k
+                        : kname == "dense_gemm"  ? sc::SpmmKernel::dense_gemm
                                                  : sc::SpmmKernel::automatic;
     }
     else if (a == "--dtype" && i + 1 < argc) {
@@ -175,8 +188,8 @@ int main(int argc, char** argv) {
       dtypes = d == "f16" ? std::vector<bool>{false} : d == "bf16" ? std::vector<bool>{true}
                                                                    : std::vector<bool>{false, true};
     } else {
-      std::fprintf(stderr, "usage: bench_spmm [--csv FILE] [--quick] [--max-n N] [--dtype f16|bf16|both] [--no-cusparse]\n"
-                           "       bench_spmm --case M K N SPARSITY [--tile-n T] [--split-k S] [--kernel block|specialised|wgmma|warp_k]\n");
+      std::fprintf(stderr, "usage: bench_spmm [--csv FILE] [--quick] [--max-n N] [--ns N1,N2,...] [--dtype f16|bf16|both] [--no-cusparse]\n"
+                           "       bench_spmm --case M K N SPARSITY [--tile-n T] [--split-k S] [--kernel block|specialised|wgmma|warp_k|dense_gemm]\n");
       return 1;
     }
   }
@@ -221,7 +234,8 @@ int main(int argc, char** argv) {
     // The configuration that ran: the override, or what the dispatcher chose.
     const int tile_n = sc::choose_tile_n(case_n, opt);
     const sc::SpmmKernel kernel =
-        sc::choose_kernel(opt, ctx->has_specialised_spmm(), ctx->has_wgmma_spmm(), tile_n);
+        sc::choose_kernel(opt, ctx->has_specialised_spmm(), ctx->has_wgmma_spmm(), tile_n, case_n,
+                          ctx->has_kernel(sc::SpmmKernel::dense_gemm));
     const auto plan = sc::plan_spmm_split((case_m + 63) / 64, (case_k + 63) / 64, case_n, tile_n, ctx->sm_count(),
                                           ctx->blocks_per_sm(kernel, tile_n), opt);
     std::printf("case %ldx%ldx%ld sparsity %.2f kernel %s tile_n %d split_k %u: %.2f us (L2 warm)\n",
@@ -242,12 +256,13 @@ int main(int argc, char** argv) {
     ns = {1, 8, 16, 64, 256};
     sparsities = {0.3, 0.5, 0.7, 0.9};
   }
+  if (!only_ns.empty()) ns = only_ns;
   if (max_n > 0) ns.erase(std::remove_if(ns.begin(), ns.end(), [&](int64_t v) { return v > max_n; }), ns.end());
 
   std::vector<Row> rows;
-  std::printf("\n%-5s %6s %6s %5s %5s | %9s %9s %9s %9s %9s %9s %9s | %7s %7s %7s %7s %7s %7s | %7s %6s | %s\n",
+  std::printf("\n%-5s %6s %6s %5s %5s | %9s %9s %9s %9s %9s %9s %9s | %7s %7s %7s %7s %7s %7s %7s | %7s %6s | %s\n",
               "dtype", "M", "K", "N", "sp%", "block", "special", "wgmma", "warp_k", "cuBLAS", "cuSPARSE",
-              "cuSPLt", "x_cuBLAS", "blk_x", "spc_x", "wg_x", "wk_x", "x_2:4", "GB/s", "%copy", "split/tile");
+              "cuSPLt", "x_cuBLAS", "blk_x", "spc_x", "wg_x", "wk_x", "dn_x", "x_2:4", "GB/s", "%copy", "split/tile");
   for (bool bf16 : dtypes) {
     const char* dname = bf16 ? "bf16" : "f16";
     const spinfer::DType dt = bf16 ? spinfer::DType::bf16 : spinfer::DType::f16;
@@ -325,16 +340,20 @@ int main(int argc, char** argv) {
             }, rs, s);
           };
           const sc::SpmmOptions opt;
-          const sc::SpmmKernel kernel = sc::choose_kernel(opt, ctx->has_specialised_spmm(),
-                                                          ctx->has_wgmma_spmm(), sc::choose_tile_n(n, opt));
+          const sc::SpmmKernel kernel =
+              sc::choose_kernel(opt, ctx->has_specialised_spmm(), ctx->has_wgmma_spmm(),
+                                sc::choose_tile_n(n, opt), n, ctx->has_kernel(sc::SpmmKernel::dense_gemm));
           r.t_block = time_kernel(sc::SpmmKernel::block);
           if (ctx->has_specialised_spmm()) r.t_specialised = time_kernel(sc::SpmmKernel::specialised);
           if (ctx->has_wgmma_spmm()) r.t_wgmma = time_kernel(sc::SpmmKernel::wgmma);
           if (ctx->has_kernel(sc::SpmmKernel::warp_k) && sc::choose_tile_n(n, opt) <= 16)
             r.t_warp_k = time_kernel(sc::SpmmKernel::warp_k);
+          if (ctx->has_kernel(sc::SpmmKernel::dense_gemm) && n >= 128)
+            r.t_dense = time_kernel(sc::SpmmKernel::dense_gemm);
           r.t_spinfer = kernel == sc::SpmmKernel::specialised ? r.t_specialised
                         : kernel == sc::SpmmKernel::wgmma     ? r.t_wgmma
                         : kernel == sc::SpmmKernel::warp_k    ? r.t_warp_k
+                        : kernel == sc::SpmmKernel::dense_gemm ? r.t_dense
                                                               : r.t_block;
           r.bytes = wbytes + double(n) * k * 2 + double(n) * m * 2;
           r.tile_n = sc::choose_tile_n(n, opt);
@@ -352,11 +371,11 @@ int main(int argc, char** argv) {
           if (t_lt.count(n)) r.t_cusparselt = t_lt[n];
           r.lt_padded = lt_padded[n];
           const double gbs = r.bytes / (r.t_spinfer * 1e-6) / 1e9;
-          std::printf("%-5s %6ld %6ld %5ld %5.0f | %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f | %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f | %7.0f %5.1f%% | %d/%d\n",
+          std::printf("%-5s %6ld %6ld %5ld %5.0f | %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f | %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f | %7.0f %5.1f%% | %d/%d\n",
                       dname, long(m), long(k), long(n), sp * 100, r.t_block, r.t_specialised, r.t_wgmma,
                       r.t_warp_k, r.t_cublas, r.t_cusparse, r.t_cusparselt, r.t_cublas / r.t_spinfer,
                       r.t_cublas / r.t_block, r.t_cublas / r.t_specialised, r.t_cublas / r.t_wgmma,
-                      r.t_cublas / r.t_warp_k,
+                      r.t_cublas / r.t_warp_k, r.t_cublas / r.t_dense,
                       r.t_cusparselt / r.t_spinfer, gbs, 100 * gbs / copy_gbs,
                       r.split_k, r.tile_n);
           std::fflush(stdout);
@@ -370,14 +389,14 @@ int main(int argc, char** argv) {
   if (FILE* f = std::fopen(csv_path.c_str(), "w")) {
     std::fprintf(f, "dtype,M,K,N,sparsity,spinfer_us,cublas_us,cusparse_us,cusparselt_us,"
                     "speedup_vs_cublas,bytes_moved,spinfer_GBps,fraction_of_copy_bw,split_k,tile_n,copy_GBps,"
-                    "cusparselt_n_padded,block_kernel_us,specialised_kernel_us,wgmma_kernel_us,warp_k_kernel_us\n");
+                    "cusparselt_n_padded,block_kernel_us,specialised_kernel_us,wgmma_kernel_us,warp_k_kernel_us,dense_path_us\n");
     for (const Row& r : rows) {
       const double gbs = r.bytes / (r.t_spinfer * 1e-6) / 1e9;
-      std::fprintf(f, "%s,%ld,%ld,%ld,%.2f,%.3f,%.3f,%.3f,%.3f,%.4f,%.0f,%.1f,%.4f,%d,%d,%.1f,%d,%.3f,%.3f,%.3f,%.3f\n", r.dtype,
+      std::fprintf(f, "%s,%ld,%ld,%ld,%.2f,%.3f,%.3f,%.3f,%.3f,%.4f,%.0f,%.1f,%.4f,%d,%d,%.1f,%d,%.3f,%.3f,%.3f,%.3f,%.3f\n", r.dtype,
                    long(r.m), long(r.k), long(r.n), r.sparsity, r.t_spinfer, r.t_cublas, r.t_cusparse,
                    r.t_cusparselt, r.t_cublas / r.t_spinfer, r.bytes, gbs, gbs / copy_gbs, r.split_k,
                    r.tile_n, copy_gbs, int(r.lt_padded), r.t_block, r.t_specialised, r.t_wgmma,
-                   r.t_warp_k);
+                   r.t_warp_k, r.t_dense);
     }
     std::fclose(f);
   }
@@ -427,6 +446,18 @@ int main(int argc, char** argv) {
     for (const Row& b : rows)
       if (!std::strcmp(b.dtype, "f16") && b.n == a.n && b.m == a.m && b.k == a.k && b.sparsity == a.sparsity)
         bf_over_f.push_back(a.t_spinfer / b.t_spinfer);
+  }
+  // Prefill (N >= 128): the dispatcher, the dense path and the best SMBD kernel, over cuBLAS.
+  for (const char* d : {"f16", "bf16"}) {
+    std::vector<double> pick, dense;
+    for (const Row& r : rows) {
+      if (std::strcmp(r.dtype, d) || r.n < 128) continue;
+      pick.push_back(r.t_cublas / r.t_spinfer);
+      if (!std::isnan(r.t_dense)) dense.push_back(r.t_cublas / r.t_dense);
+    }
+    if (!pick.empty())
+      std::printf("%s N >= 128: dispatcher geomean %.2fx (min %.2fx), dense path %.2fx\n", d, geomean(pick),
+                  *std::min_element(pick.begin(), pick.end()), geomean(dense));
   }
   if (!n1_over_n8.empty())
     std::printf("time(N=1)/time(N=8): geomean %.3f, max %.3f\n", geomean(n1_over_n8),
