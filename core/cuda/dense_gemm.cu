@@ -5,9 +5,8 @@
 #include <mutex>
 #include <string>
 
-#include <cublas_v2.h>
-
 #include "common/fault_injection.hpp"
+#include "cuda/cublas_runtime.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_context.hpp"
 #include "cuda/device_matrix.hpp"
@@ -16,6 +15,7 @@ namespace spinfer::cuda {
 
 struct DenseGemm {
   int device = 0;
+  const CublasApi* blas = nullptr;  // loaded at run time (cublas_runtime.hpp)
   cublasHandle_t handle = nullptr;
   cudaMemPool_t pool = nullptr;
   uint64_t cublas_workspace = kCublasWorkspaceOther;
@@ -27,7 +27,7 @@ struct DenseGemm {
 void DenseGemmDeleter::operator()(DenseGemm* d) const {
   if (!d) return;
   // The owning context has synchronised its device: nothing queued still uses them.
-  if (d->handle) cublasDestroy(d->handle);
+  if (d->handle) d->blas->destroy(d->handle);
   if (d->pool) cudaMemPoolDestroy(d->pool);
   delete d;
 }
@@ -35,12 +35,12 @@ void DenseGemmDeleter::operator()(DenseGemm* d) const {
 namespace {
 
 // cuBLAS status -> spinfer::Error (allocation failures as OUT_OF_MEMORY).
-void check_cublas(cublasStatus_t st, const char* what) {
+void check_cublas(const CublasApi& blas, cublasStatus_t st, const char* what) {
   if (st == CUBLAS_STATUS_SUCCESS) return;
   const spinfer_status_t status =
       st == CUBLAS_STATUS_ALLOC_FAILED ? SPINFER_STATUS_OUT_OF_MEMORY : SPINFER_STATUS_CUDA_ERROR;
-  throw Error(status, std::string(what) + " failed: " + cublasGetStatusName(st) + ": " +
-                          cublasGetStatusString(st));
+  throw Error(status, std::string(what) + " failed: " + blas.status_name(st) + ": " +
+                          blas.status_string(st));
 }
 
 // Y[t, i] = bias[i] for t < n, i < m: the GEMMs then accumulate onto it (beta = 1), so
@@ -98,10 +98,16 @@ DenseGemm* create_dense_gemm(int device, int compute_major) {
     d->why = std::string("creating the scratch memory pool failed: ") + cudaGetErrorString(err);
     return d;
   }
-  const cublasStatus_t st = cublasCreate(&d->handle);
+  const char* missing = nullptr;
+  d->blas = cublas_api(&missing);
+  if (!d->blas) {
+    d->why = missing;
+    return d;
+  }
+  const cublasStatus_t st = d->blas->create(&d->handle);
   if (st != CUBLAS_STATUS_SUCCESS) {
     d->handle = nullptr;
-    d->why = std::string("cublasCreate failed: ") + cublasGetStatusString(st);
+    d->why = std::string("cublasCreate failed: ") + d->blas->status_string(st);
   }
   return d;
 }
@@ -146,8 +152,10 @@ void dense_spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_
 
   std::lock_guard<std::mutex> lock(d.mutex);
   // cublasSetStream resets the workspace to cuBLAS's own: set ours after it, every call.
-  check_cublas(cublasSetStream(d.handle, stream), "cublasSetStream");
-  check_cublas(cublasSetWorkspace(d.handle, workspace, size_t(plan.workspace_bytes)), "cublasSetWorkspace");
+  const CublasApi& blas = *d.blas;
+  check_cublas(blas, blas.set_stream(d.handle, stream), "cublasSetStream");
+  check_cublas(blas, blas.set_workspace(d.handle, workspace, size_t(plan.workspace_bytes)),
+               "cublasSetWorkspace");
   const int64_t group_rows = (w.rows + 63) / 64;
   for (int64_t g0 = 0; g0 < group_rows; g0 += plan.group_rows_per_slab) {
     const int64_t groups = std::min(plan.group_rows_per_slab, group_rows - g0);
@@ -156,9 +164,10 @@ void dense_spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_
     // Row-major Y[:, row0 .. row0 + m) = X * S^T is, column-major, Y^T = S * X^T:
     // S (row-major [m, K], ld) is column-major [K, m], so op T; X^T is X read
     // column-major [K, n] with ldx, op N; Y^T is column-major [m, n] with ldy.
-    check_cublas(cublasGemmEx_64(d.handle, CUBLAS_OP_T, CUBLAS_OP_N, m, n, w.cols, &alpha, slab, type,
-                                 plan.ld, x, type, ldx, &beta, static_cast<uint16_t*>(y) + row0, type,
-                                 ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+    check_cublas(blas,
+                 blas.gemm_ex(d.handle, CUBLAS_OP_T, CUBLAS_OP_N, m, n, w.cols, &alpha, slab, type,
+                              plan.ld, x, type, ldx, &beta, static_cast<uint16_t*>(y) + row0, type,
+                              ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx (dense SpMM path)");
   }
 }
