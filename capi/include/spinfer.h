@@ -379,8 +379,10 @@ typedef enum spinfer_spmm_kernel_t {
   SPINFER_SPMM_KERNEL_BLOCK = 1,       /**< CUDA block kernel (sm_80 and newer) */
   SPINFER_SPMM_KERNEL_SPECIALISED = 2, /**< CUDA warp-specialised kernel (compute capability 9.0) */
   SPINFER_SPMM_KERNEL_WGMMA = 3,       /**< CUDA wgmma kernel (compute capability 9.0, sm_90a build) */
-  SPINFER_SPMM_KERNEL_DENSE_GEMM = 4   /**< CUDA prefill path: W decoded slab by slab into a
+  SPINFER_SPMM_KERNEL_DENSE_GEMM = 4,  /**< CUDA prefill path: W decoded slab by slab into a
                                             stream-ordered scratch, multiplied by cuBLAS */
+  SPINFER_SPMM_KERNEL_WARP_K = 5       /**< CUDA warp-K kernel for up to 16 tokens per tile: each
+                                            warp decodes whole GroupTiles (compute capability 9.0) */
 } spinfer_spmm_kernel_t;
 
 /** What an SpMM call will do (spinfer_spmm_plan). Set struct_size before the call. */

@@ -32,6 +32,7 @@ spinfer_spmm_kernel_t to_c(spinfer::cuda::SpmmKernel k) {
     case spinfer::cuda::SpmmKernel::specialised: return SPINFER_SPMM_KERNEL_SPECIALISED;
     case spinfer::cuda::SpmmKernel::wgmma: return SPINFER_SPMM_KERNEL_WGMMA;
     case spinfer::cuda::SpmmKernel::dense_gemm: return SPINFER_SPMM_KERNEL_DENSE_GEMM;
+    case spinfer::cuda::SpmmKernel::warp_k: return SPINFER_SPMM_KERNEL_WARP_K;
     default: return SPINFER_SPMM_KERNEL_BLOCK;
   }
 }

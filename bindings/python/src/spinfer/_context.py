@@ -38,13 +38,14 @@ def _as_row(view: ArrayView, what: str) -> ArrayView:
 _KERNEL_NAMES = {capi.SPINFER_SPMM_KERNEL_HOST: "host", capi.SPINFER_SPMM_KERNEL_BLOCK: "block",
                  capi.SPINFER_SPMM_KERNEL_SPECIALISED: "specialised",
                  capi.SPINFER_SPMM_KERNEL_WGMMA: "wgmma",
-                 capi.SPINFER_SPMM_KERNEL_DENSE_GEMM: "dense_gemm"}
+                 capi.SPINFER_SPMM_KERNEL_DENSE_GEMM: "dense_gemm",
+                 capi.SPINFER_SPMM_KERNEL_WARP_K: "warp_k"}
 
 
 @dataclass(frozen=True)
 class SpmmPlan:
     """What an SpMM call would do (Context.spmm_plan)."""
-    kernel: str                   # "host", "block", "specialised", "wgmma" or "dense_gemm"
+    kernel: str                   # "host", "block", "specialised", "wgmma", "warp_k" or "dense_gemm"
     tile_n: int                   # CUDA: tokens per block; host: 0
     split_k: int                  # CUDA: K slices (1 = none)
     launches: int                 # CUDA: kernel launches
