@@ -77,6 +77,9 @@ DenseGemm* create_dense_gemm(int device, int compute_major) {
   auto* d = new DenseGemm;
   d->device = device;
   d->cublas_workspace = compute_major >= 9 ? kCublasWorkspaceHopper : kCublasWorkspaceOther;
+  int l2 = 0;
+  if (cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, device) != cudaSuccess) cudaGetLastError();
+  d->slab_budget = dense_slab_budget_for_l2(l2);
   int pools = 0;
   if (cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, device) != cudaSuccess || !pools) {
     cudaGetLastError();
@@ -120,6 +123,7 @@ DenseSlabPlan dense_slab_plan(const DenseGemm& d, int64_t rows, int64_t cols) {
 }
 
 void set_dense_slab_budget(DenseGemm& d, uint64_t bytes) { d.slab_budget = bytes; }
+uint64_t dense_slab_budget(const DenseGemm& d) { return d.slab_budget; }
 
 void dense_spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, int64_t ldx,
                 const void* bias, void* y, int64_t ldy, DType dtype, cudaStream_t stream) {

@@ -28,8 +28,15 @@ namespace spinfer::cuda {
 class DeviceContext;
 struct DeviceMatrix;
 
-// Bytes of the decoded slab a call may hold (the slab is at least one GroupTile row).
+// Bytes of the decoded slab a call may hold (the slab is at least one GroupTile row): a
+// third of the L2 cache, so that the GEMM reads the slab the decode has just written from
+// L2 and the next slab's decode overwrites it there (the same scratch addresses), instead
+// of a dense W going through DRAM twice; at most kDenseSlabBudget.
 inline constexpr uint64_t kDenseSlabBudget = uint64_t(64) << 20;
+inline uint64_t dense_slab_budget_for_l2(int64_t l2_bytes) {
+  return std::clamp<uint64_t>(uint64_t(std::max<int64_t>(l2_bytes, 0)) / 3, uint64_t(4) << 20,
+                              kDenseSlabBudget);
+}
 // The cuBLAS workspace carved from the same scratch: NVIDIA's recommended size for
 // Hopper (smaller ones make cuBLAS pick slower kernels there); 4 MiB before it.
 inline constexpr uint64_t kCublasWorkspaceHopper = uint64_t(32) << 20;
@@ -76,6 +83,7 @@ DenseSlabPlan dense_slab_plan(const DenseGemm& d, int64_t rows, int64_t cols);
 // Tests: a smaller slab budget (default kDenseSlabBudget) makes small matrices take
 // several slabs. Not for use while calls run on the context.
 void set_dense_slab_budget(DenseGemm& d, uint64_t bytes);
+uint64_t dense_slab_budget(const DenseGemm& d);
 
 // Writes GroupTile rows [first_group_row, first_group_row + group_rows) of the matrix,
 // dense and row-major, into `slab` (slab row 0 = matrix row 64 * first_group_row):

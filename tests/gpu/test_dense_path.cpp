@@ -144,6 +144,7 @@ TEST_CASE("dense decode kernel equals the host decoder bit for bit") {
 TEST_CASE("dense path through spmm: float64 reference over one and several slabs") {
   auto ctx = sc::create_context(0);
   REQUIRE(ctx->has_kernel(sc::SpmmKernel::dense_gemm));
+  const uint64_t initial_budget = sc::dense_slab_budget(ctx->dense_gemm());
   std::mt19937_64 rng(43);
   struct Shape {
     int64_t m, k, n;
@@ -153,7 +154,7 @@ TEST_CASE("dense path through spmm: float64 reference over one and several slabs
   int index = 0;
   for (DType dtype : {DType::f16, DType::bf16})
     for (const Shape& s : shapes)
-      for (uint64_t budget : {sc::kDenseSlabBudget, uint64_t(1)}) {  // 1 byte: one GroupTile row a slab
+      for (uint64_t budget : {initial_budget, uint64_t(1)}) {  // 1 byte: one GroupTile row a slab
         const double sparsity = std::vector<double>{0.0, 0.3, 0.5, 0.7, 0.9, 0.99}[size_t(index % 6)];
         const bool with_bias = index % 2 == 0;
         const int64_t pad = (index % 3) * 8;
@@ -173,7 +174,7 @@ TEST_CASE("dense path through spmm: float64 reference over one and several slabs
         const auto again = p.run_and_check(*ctx, dense_options());
         CHECK(std::memcmp(first.data(), again.data(), first.size() * 2) == 0);
       }
-  sc::set_dense_slab_budget(ctx->dense_gemm(), sc::kDenseSlabBudget);
+  sc::set_dense_slab_budget(ctx->dense_gemm(), initial_budget);
 }
 
 TEST_CASE("dense path: chosen automatically for long inputs, and the plan says so") {

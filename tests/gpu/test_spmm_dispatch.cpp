@@ -122,6 +122,10 @@ TEST_CASE("SpMM dispatch: dense-path slabs stay within the budget and cover W") 
   CHECK(plan_dense_slabs(4096, 4096, budget, ws).slabs == 1);
   CHECK(plan_dense_slabs(8192, 8192, budget, ws).slabs == 2);
   CHECK(plan_dense_slabs(8192, 8192, 1, ws).slabs == 128);  // one GroupTile row a slab
+  // The default slab: a third of L2 (H100: 50 MiB), within [4 MiB, 64 MiB].
+  CHECK(dense_slab_budget_for_l2(int64_t(50) << 20) == (uint64_t(50) << 20) / 3);
+  CHECK(dense_slab_budget_for_l2(0) == uint64_t(4) << 20);
+  CHECK(dense_slab_budget_for_l2(int64_t(1) << 40) == kDenseSlabBudget);
 }
 
 TEST_CASE("SpMM dispatch: split-K plans cover K exactly, no empty slice, waves filled") {
