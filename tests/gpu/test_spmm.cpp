@@ -6,7 +6,10 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <utility>
 #include <random>
 #include <vector>
 
@@ -33,12 +36,21 @@ struct Case {
 
 int64_t round8(int64_t v) { return (v + 7) / 8 * 8; }
 
-// The kernels this device runs: each test case runs on every one of them.
+// The kernels this device runs: each test case runs on every one of them, or on those
+// named in SPINFER_TEST_KERNELS (comma-separated, e.g. "warp_k,dense_gemm": a short
+// device run for the kernels that changed).
 std::vector<sc::SpmmKernel> kernels(const sc::DeviceContext& ctx) {
+  const std::pair<sc::SpmmKernel, const char*> named[] = {
+      {sc::SpmmKernel::block, "block"},   {sc::SpmmKernel::specialised, "specialised"},
+      {sc::SpmmKernel::wgmma, "wgmma"},   {sc::SpmmKernel::warp_k, "warp_k"},
+      {sc::SpmmKernel::dense_gemm, "dense_gemm"}};
+  const char* only = std::getenv("SPINFER_TEST_KERNELS");
   std::vector<sc::SpmmKernel> all;
-  for (auto k : {sc::SpmmKernel::block, sc::SpmmKernel::specialised, sc::SpmmKernel::wgmma,
-                 sc::SpmmKernel::warp_k, sc::SpmmKernel::dense_gemm})
-    if (ctx.has_kernel(k)) all.push_back(k);
+  for (const auto& [k, name] : named) {
+    const bool wanted = !only || ("," + std::string(only) + ",").find("," + std::string(name) + ",") !=
+                                     std::string::npos;
+    if (wanted && ctx.has_kernel(k)) all.push_back(k);
+  }
   return all;
 }
 
