@@ -196,11 +196,185 @@ def test_deepcopy_is_independent(gen):
     assert torch.equal(twin(x), expected)
 
 
-def test_state_dict_and_repr(gen):
+def test_repr(gen):
     sparse = st.SparseLinear.from_linear(make_linear(gen, 24, 16), sparsity=0.5)
-    assert list(sparse.state_dict()) == ["bias"]
     text = repr(sparse)
     assert "in_features=24" in text and "out_features=16" in text and "sparsity=0.500" in text
+
+
+# ======================= saving and loading ========================================
+WEIGHT_KEYS = ["weight_values", "weight_bitmaps", "weight_group_offsets", "weight_format"]
+
+
+def fresh_like(sparse, gen, dtype="bf16"):
+    """A SparseLinear of the same size with another weight (and storage dtype)."""
+    layer = make_linear(gen, sparse.in_features, sparse.out_features,
+                        bias=sparse.bias is not None)
+    return st.SparseLinear.from_linear(layer, sparsity=0.9, dtype=dtype)
+
+
+def weight_bits(sparse):
+    return sparse.dense_weight().view(torch.int16)
+
+
+@pytest.mark.parametrize("storage", ["f16", "bf16"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_state_dict_holds_the_encoded_weight(gen, storage, bias):
+    sparse = st.SparseLinear.from_linear(make_linear(gen, 150, 70, bias=bias), sparsity=0.6,
+                                         dtype=storage)
+    state = sparse.state_dict()
+    assert list(state) == WEIGHT_KEYS + (["bias"] if bias else [])
+    assert [state[k].dtype for k in WEIGHT_KEYS] == [torch.int16] + [torch.int64] * 3
+    code = int(spinfer.DType.F16 if storage == "f16" else spinfer.DType.BF16)
+    assert state["weight_format"].tolist() == [70, 150, code, spinfer.FORMAT_VERSION]
+    assert state["weight_group_offsets"].shape == (2 * 3 + 1,)  # GroupTiles of 64x64, + 1
+    assert state["weight_bitmaps"].shape == (2 * 3 * 64,)
+    assert int(state["weight_group_offsets"][-1]) == state["weight_values"].numel()
+    # safetensors needs contiguous tensors that share no memory.
+    ptrs = [state[k].untyped_storage().data_ptr() for k in WEIGHT_KEYS]
+    assert len(set(ptrs)) == len(ptrs)
+    assert all(state[k].is_contiguous() and state[k].device.type == "cpu" for k in WEIGHT_KEYS)
+    # Non-zero values only (plus the padding zeros), in the storage dtype's bits.
+    values = state["weight_values"]
+    assert int(torch.count_nonzero(values)) == sparse.nnz
+
+
+@pytest.mark.parametrize("k,m", [(1, 1), (37, 19), (200, 96), (64, 128)])
+@pytest.mark.parametrize("storage", ["f16", "bf16"])
+def test_load_state_dict_into_a_fresh_module_is_exact(gen, k, m, storage):
+    sparse = st.SparseLinear.from_linear(make_linear(gen, k, m), sparsity=0.5, dtype=storage)
+    fresh = fresh_like(sparse, gen, dtype="f16" if storage == "bf16" else "bf16")
+    old_id = fresh.weight_id
+    assert not torch.equal(weight_bits(fresh), weight_bits(sparse))
+    assert str(fresh.load_state_dict(sparse.state_dict())) == "<All keys matched successfully>"
+    assert fresh.weight_id != old_id and fresh.weight_dtype == sparse.weight_dtype
+    assert fresh.nnz == sparse.nnz
+    assert torch.equal(weight_bits(fresh), weight_bits(sparse))
+    assert torch.equal(fresh.bias, sparse.bias)
+    x = torch.randn(4, k, generator=gen)
+    assert torch.equal(fresh(x), sparse(x))
+    for key, tensor in fresh.state_dict().items():
+        assert torch.equal(tensor, sparse.state_dict()[key]), key
+
+
+_FRESH_PROCESS = """
+import sys, torch, spinfer.torch as st
+folder = sys.argv[1]
+x = torch.load(folder + "/x.pt")
+module = torch.load(folder + "/module.pt", weights_only=False)
+fresh = st.SparseLinear.from_linear(torch.nn.Linear(module.in_features, module.out_features),
+                                    sparsity=0.9)
+print(fresh.load_state_dict(torch.load(folder + "/state.pt")))
+torch.save({"module": module(x), "state": fresh(x)}, folder + "/out.pt")
+"""
+
+
+def test_torch_save_and_load_in_a_fresh_process(gen, tmp_path):
+    import subprocess
+    import sys
+    model = torch.nn.Sequential(make_linear(gen, 96, 80), torch.nn.ReLU(),
+                                make_linear(gen, 80, 48))
+    st.replace_linears(model, sparsity=0.6)
+    sparse = model[2]
+    x = torch.randn(5, 80, generator=gen)
+    torch.save(x, tmp_path / "x.pt")
+    torch.save(sparse, tmp_path / "module.pt")
+    torch.save(sparse.state_dict(), tmp_path / "state.pt")
+    # The state dict is plain tensors: the safe loader takes it.
+    assert sorted(torch.load(tmp_path / "state.pt", weights_only=True)) == sorted(
+        WEIGHT_KEYS + ["bias"])
+    run = subprocess.run([sys.executable, "-c", _FRESH_PROCESS, str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    out = torch.load(tmp_path / "out.pt")
+    expected = sparse(x)
+    assert torch.equal(out["module"], expected) and torch.equal(out["state"], expected)
+
+
+def test_deepcopy_of_a_model_keeps_every_weight(gen):
+    model = torch.nn.Sequential(make_linear(gen, 64, 40), torch.nn.ReLU(),
+                                make_linear(gen, 40, 24, bias=False))
+    st.replace_linears(model, sparsity=0.5)
+    twin = copy.deepcopy(model)
+    x = torch.randn(3, 64, generator=gen)
+    expected = model(x)
+    for layer in model:
+        if isinstance(layer, st.SparseLinear):
+            layer.close()
+    assert torch.equal(twin(x), expected)
+    assert twin[2].bias is None and not twin[0].bias.requires_grad
+
+
+def corruptions():
+    """(name, change to a state dict, message expected)."""
+    def cut(key, n):
+        return lambda s: s.__setitem__(key, s[key][:-n])
+
+    def set_format(index, value):
+        def change(s):
+            s["weight_format"] = s["weight_format"].clone()
+            s["weight_format"][index] = value
+        return change
+
+    def flip_bit(s):
+        s["weight_bitmaps"] = s["weight_bitmaps"].clone()
+        s["weight_bitmaps"][0] ^= 1 << 9
+    return [
+        ("values cut", cut("weight_values", 8), "number of values"),
+        ("bitmaps cut", cut("weight_bitmaps", 1), "bitmap"),
+        ("offsets cut", cut("weight_group_offsets", 1), "offset"),
+        ("bitmap bit flipped", flip_bit, "corrupt TCA-BME"),
+        ("dtype code", set_format(2, 7), "dtype code 7"),
+        ("dtype code f32", set_format(2, int(spinfer.DType.F32)), "dtype code 0"),
+        ("format version", set_format(3, 99), "version"),
+        ("format too short", cut("weight_format", 1), "4 entries"),
+        ("rows", set_format(0, 63), "size mismatch"),
+        ("values as float16", lambda s: s.__setitem__(
+            "weight_values", s["weight_values"].view(torch.float16)), "int16"),
+        ("bitmaps 2-D", lambda s: s.__setitem__(
+            "weight_bitmaps", s["weight_bitmaps"].view(2, -1)), "1-D"),
+        ("offsets not a tensor", lambda s: s.__setitem__(
+            "weight_group_offsets", [0, 8]), "must be a tensor"),
+    ]
+
+
+@pytest.mark.parametrize("name,change,message", corruptions(), ids=[c[0] for c in corruptions()])
+def test_corrupt_state_is_refused_with_a_clear_error(gen, name, change, message):
+    sparse = st.SparseLinear.from_linear(make_linear(gen, 100, 64), sparsity=0.5)
+    state = dict(sparse.state_dict())
+    change(state)
+    target = fresh_like(sparse, gen)
+    before = weight_bits(target)
+    with pytest.raises(RuntimeError, match="sparse weight weight_") as e:
+        target.load_state_dict(state)
+    assert e.value.args[0].count("\n") == 1  # one error, and torch's heading
+    assert __import__("re").search(message, str(e.value)), str(e.value)
+    # The module keeps its weight and still runs.
+    assert torch.equal(weight_bits(target), before)
+    target(torch.randn(2, 100, generator=gen))
+
+
+def test_missing_and_unexpected_keys(gen):
+    sparse = st.SparseLinear.from_linear(make_linear(gen, 32, 16), sparsity=0.5)
+    model = torch.nn.ModuleDict({"proj": sparse})
+    state = dict(model.state_dict())
+    del state["proj.weight_bitmaps"]
+    state["proj.weight"] = torch.zeros(16, 32)  # a dense nn.Linear's key
+    target = torch.nn.ModuleDict({"proj": fresh_like(sparse, gen)})
+    before = weight_bits(target["proj"])
+    with pytest.raises(RuntimeError) as e:
+        target.load_state_dict(state)
+    text = str(e.value)
+    assert 'Missing key(s) in state_dict: "proj.weight_bitmaps"' in text
+    assert 'Unexpected key(s) in state_dict: "proj.weight"' in text
+    result = target.load_state_dict(state, strict=False)
+    assert result.missing_keys == ["proj.weight_bitmaps"]
+    assert result.unexpected_keys == ["proj.weight"]
+    assert torch.equal(weight_bits(target["proj"]), before)  # nothing half-loaded
+    state = dict(model.state_dict())
+    del state["proj.bias"]
+    assert target.load_state_dict(state, strict=False).missing_keys == ["proj.bias"]
+    assert torch.equal(weight_bits(target["proj"]), weight_bits(sparse))
 
 
 # ======================= CUDA ======================================================
