@@ -536,6 +536,32 @@ def test_sparse_linear_moves_between_devices(gen):
 
 
 @cuda_only
+def test_saving_and_loading_on_cuda_keeps_the_weight_on_the_gpu(gen, tmp_path):
+    sparse = st.SparseLinear.from_linear(make_linear(gen, 200, 96, dtype=torch.float16,
+                                                     device="cuda"), sparsity=0.5)
+    x = torch.randn(6, 200, generator=gen).half().cuda()
+    expected = sparse(x)
+    state = sparse.state_dict()
+    assert all(state[k].device.type == "cpu" for k in WEIGHT_KEYS)  # downloaded
+    assert sparse._sparse.devices == [torch.cuda.current_device()]  # and still on the GPU
+    cuda_fresh = fresh_like(sparse, gen).cuda()
+    cpu_fresh = fresh_like(sparse, gen)
+    cuda_fresh.load_state_dict(state)
+    cpu_fresh.load_state_dict(state)
+    assert cuda_fresh._sparse.devices == [torch.cuda.current_device()]
+    assert cpu_fresh._sparse.devices == ["cpu"] and cpu_fresh.bias.device.type == "cpu"
+    assert torch.equal(cuda_fresh(x), expected)
+    assert torch.equal(cpu_fresh.cuda()(x), expected)
+    twin = copy.deepcopy(sparse)
+    assert twin._sparse.devices == [torch.cuda.current_device()]
+    assert torch.equal(twin(x), expected)
+    torch.save(sparse, tmp_path / "module.pt")
+    loaded = torch.load(tmp_path / "module.pt", weights_only=False)
+    assert loaded._sparse.devices == [torch.cuda.current_device()]
+    assert torch.equal(loaded(x), expected)
+
+
+@cuda_only
 def test_torch_compile_inductor_on_cuda(gen):
     model = torch.nn.Sequential(make_linear(gen, 256, 512), torch.nn.GELU(),
                                 make_linear(gen, 512, 256)).half().cuda()
@@ -593,3 +619,75 @@ def test_hugging_face_opt_model(gen):
         assert len(replaced) == 2 * 6  # q, k, v, out_proj, fc1, fc2 per layer
         out = model(ids).logits.float()
     assert rel(out, ref) <= TOL["f16"] * 10  # fp16 end to end, two layers deep
+
+
+_RELOAD_LLAMA = """
+import json, sys, torch, transformers, spinfer.torch as st
+folder = sys.argv[1]
+model = transformers.LlamaForCausalLM(transformers.LlamaConfig.from_pretrained(folder)).eval()
+st.replace_linears(model)  # a random weight in every patched layer until the load
+st.load_pretrained_state(model, folder)
+ids = torch.tensor(json.loads(sys.argv[2]))
+with torch.no_grad():
+    for _ in range(int(sys.argv[3])):
+        ids = torch.cat([ids, model(ids).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    torch.save(model(ids).logits, folder + "/logits.pt")
+print(json.dumps(ids.tolist()))
+"""
+
+
+@pytest.mark.parametrize("tied,shard", [(False, None), (True, "40KB")],
+                         ids=["one-file", "tied-sharded"])
+def test_hugging_face_save_pretrained_and_reload_in_a_fresh_process(gen, tmp_path, tied, shard):
+    import json
+    import subprocess
+    import sys
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("safetensors")
+    config = transformers.LlamaConfig(hidden_size=64, intermediate_size=128,
+                                      num_hidden_layers=2, num_attention_heads=4,
+                                      vocab_size=100, tie_word_embeddings=tied)
+    torch.manual_seed(int(gen.initial_seed()))
+    model = transformers.LlamaForCausalLM(config).eval()
+    assert len(st.replace_linears(model, sparsity=0.5)) == 2 * 7  # q k v o gate up down
+    prompt = torch.randint(0, 100, (2, 5), generator=gen)
+    steps = 8
+    ids = prompt
+    with torch.no_grad():
+        for _ in range(steps):
+            ids = torch.cat([ids, model(ids).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+        logits = model(ids).logits
+    folder = tmp_path / "ckpt"
+    model.save_pretrained(folder, **({"max_shard_size": shard} if shard else {}))
+    index = folder / "model.safetensors.index.json"
+    assert index.is_file() == bool(shard)
+    if shard:
+        keys = json.loads(index.read_text())["weight_map"]
+    else:
+        from safetensors import safe_open
+        with safe_open(folder / "model.safetensors", "pt") as f:
+            keys = list(f.keys())
+    q = "model.layers.1.self_attn.q_proj."
+    assert {q + k for k in WEIGHT_KEYS} <= set(keys) and q + "weight" not in keys
+    run = subprocess.run([sys.executable, "-c", _RELOAD_LLAMA, str(folder),
+                          json.dumps(prompt.tolist()), str(steps)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == ids.tolist()
+    assert torch.equal(torch.load(folder / "logits.pt"), logits)
+
+
+def test_load_pretrained_state_reports_what_does_not_match(gen, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("safetensors")
+    config = transformers.LlamaConfig(hidden_size=64, intermediate_size=128,
+                                      num_hidden_layers=1, num_attention_heads=4,
+                                      vocab_size=100)
+    model = transformers.LlamaForCausalLM(config)
+    st.replace_linears(model, sparsity=0.5)
+    model.save_pretrained(tmp_path)
+    dense = transformers.LlamaForCausalLM(config)  # not patched: a user's mistake
+    with pytest.raises(RuntimeError, match=r"missing keys \[.*q_proj\.weight"):
+        st.load_pretrained_state(dense, tmp_path)
+    result = st.load_pretrained_state(dense, tmp_path, strict=False)
+    assert "model.layers.0.mlp.up_proj.weight_values" in result.unexpected_keys

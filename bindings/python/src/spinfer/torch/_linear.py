@@ -125,13 +125,13 @@ class SparseLinear(torch.nn.Module):
     module, pickling and ``copy.deepcopy`` carry the same arrays.
 
     A Hugging Face model patched with :func:`replace_linears` saves with
-    ``save_pretrained``; ``from_pretrained`` does not know these entries, so reload
-    by building the model from its config, patching it, and loading the state::
+    ``save_pretrained``. ``from_pretrained`` does not know these entries (it would
+    leave the patched layers randomly initialised), so reload by building the model
+    from its config, patching it the same way, and loading the saved state::
 
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path))
         replace_linears(model)                    # same layers as when it was saved
-        model.load_state_dict(safetensors.torch.load_file(f"{path}/model.safetensors"))
-        # sharded: transformers.modeling_utils.load_sharded_checkpoint(model, path)
+        load_pretrained_state(model, path)        # model.safetensors or the shards
     """
 
     def __init__(self, weight: Matrix, bias: Optional[torch.Tensor] = None, *,
