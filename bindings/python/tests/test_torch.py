@@ -2,6 +2,10 @@
 tensors. Skipped without torch; the CUDA tests also need a GPU and a CUDA build."""
 
 import copy
+import json
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -270,8 +274,6 @@ torch.save({"module": module(x), "state": fresh(x)}, folder + "/out.pt")
 
 
 def test_torch_save_and_load_in_a_fresh_process(gen, tmp_path):
-    import subprocess
-    import sys
     model = torch.nn.Sequential(make_linear(gen, 96, 80), torch.nn.ReLU(),
                                 make_linear(gen, 80, 48))
     st.replace_linears(model, sparsity=0.6)
@@ -348,7 +350,7 @@ def test_corrupt_state_is_refused_with_a_clear_error(gen, name, change, message)
     with pytest.raises(RuntimeError, match="sparse weight weight_") as e:
         target.load_state_dict(state)
     assert e.value.args[0].count("\n") == 1  # one error, and torch's heading
-    assert __import__("re").search(message, str(e.value)), str(e.value)
+    assert re.search(message, str(e.value)), str(e.value)
     # The module keeps its weight and still runs.
     assert torch.equal(weight_bits(target), before)
     target(torch.randn(2, 100, generator=gen))
@@ -639,9 +641,6 @@ print(json.dumps(ids.tolist()))
 @pytest.mark.parametrize("tied,shard", [(False, None), (True, "40KB")],
                          ids=["one-file", "tied-sharded"])
 def test_hugging_face_save_pretrained_and_reload_in_a_fresh_process(gen, tmp_path, tied, shard):
-    import json
-    import subprocess
-    import sys
     transformers = pytest.importorskip("transformers")
     pytest.importorskip("safetensors")
     config = transformers.LlamaConfig(hidden_size=64, intermediate_size=128,
