@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Python binding CI: build and install the `spinfer` package into a fresh virtual
-# environment, run its pytest suite (host backend; the torch/CuPy tests skip without
-# those packages) and the cross-language scenario example.
+# environment with torch and transformers, run its pytest suite (host backend; the
+# CuPy and GPU tests skip) and the cross-language scenario example.
 #
 #   bash .ci/python.sh [BUILD_ROOT]      (default BUILD_ROOT: build)
 #
@@ -27,6 +27,12 @@ VPY="$WORK/venv/bin/python"
 export PATH="$WORK/venv/bin:$PATH"
 if ! command -v swig >/dev/null 2>&1; then
   "$VPY" -m pip install -q --disable-pip-version-check swig  # SWIG's PyPI wheel
+fi
+# torch and transformers (PyPI wheels, about 1 minute and 5 GB), so that the
+# spinfer.torch tests run here too, the save/reload of a patched model among them.
+# SPINFER_CI_TORCH=0 leaves them out (those tests then skip).
+if [[ "${SPINFER_CI_TORCH:-1}" != 0 ]]; then
+  "$VPY" -m pip install -q --disable-pip-version-check torch transformers
 fi
 
 # ---- build and install the package ------------------------------------------------

@@ -99,6 +99,23 @@ def test_from_arrays_takes_float16_values_and_lists(rng):
     np.testing.assert_array_equal(w.decode("f16"), dense)
 
 
+@pytest.mark.parametrize("rows,cols", [(1, 1), (70, 150), (128, 64)])
+def test_to_arrays_gives_the_format_arrays_back(rng, rows, cols):
+    dense = sparse_matrix(rng, rows, cols, sparsity=0.6).astype(np.float16)
+    w = spinfer.encode(dense, "f16")
+    arrays = w.to_arrays()
+    expected = reference_encode(dense.view(np.uint16))
+    for got, want, dtype in zip(arrays, expected, (np.uint16, np.uint64, np.uint64)):
+        assert got.dtype == dtype and got.flags.c_contiguous and got.flags.owndata
+        np.testing.assert_array_equal(got, want)
+    back = spinfer.from_arrays(rows, cols, w.dtype, *arrays,
+                               format_version=w.info.format_version)
+    np.testing.assert_array_equal(back.decode("f16"), dense)
+    w.close()
+    with pytest.raises(spinfer.InvalidArgumentError):
+        w.to_arrays()
+
+
 def test_from_arrays_rejects_corrupt_arrays(rng):
     dense = sparse_matrix(rng, 64, 64, sparsity=0.5).astype(np.float16)
     values, bitmaps, offsets = reference_encode(dense.view(np.uint16))

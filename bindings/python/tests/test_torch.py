@@ -2,6 +2,10 @@
 tensors. Skipped without torch; the CUDA tests also need a GPU and a CUDA build."""
 
 import copy
+import json
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -196,11 +200,183 @@ def test_deepcopy_is_independent(gen):
     assert torch.equal(twin(x), expected)
 
 
-def test_state_dict_and_repr(gen):
+def test_repr(gen):
     sparse = st.SparseLinear.from_linear(make_linear(gen, 24, 16), sparsity=0.5)
-    assert list(sparse.state_dict()) == ["bias"]
     text = repr(sparse)
     assert "in_features=24" in text and "out_features=16" in text and "sparsity=0.500" in text
+
+
+# ======================= saving and loading ========================================
+WEIGHT_KEYS = ["weight_values", "weight_bitmaps", "weight_group_offsets", "weight_format"]
+
+
+def fresh_like(sparse, gen, dtype="bf16"):
+    """A SparseLinear of the same size with another weight (and storage dtype)."""
+    layer = make_linear(gen, sparse.in_features, sparse.out_features,
+                        bias=sparse.bias is not None)
+    return st.SparseLinear.from_linear(layer, sparsity=0.9, dtype=dtype)
+
+
+def weight_bits(sparse):
+    return sparse.dense_weight().view(torch.int16)
+
+
+@pytest.mark.parametrize("storage", ["f16", "bf16"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_state_dict_holds_the_encoded_weight(gen, storage, bias):
+    sparse = st.SparseLinear.from_linear(make_linear(gen, 150, 70, bias=bias), sparsity=0.6,
+                                         dtype=storage)
+    state = sparse.state_dict()
+    assert list(state) == WEIGHT_KEYS + (["bias"] if bias else [])
+    assert [state[k].dtype for k in WEIGHT_KEYS] == [torch.int16] + [torch.int64] * 3
+    code = int(spinfer.DType.F16 if storage == "f16" else spinfer.DType.BF16)
+    assert state["weight_format"].tolist() == [70, 150, code, spinfer.FORMAT_VERSION]
+    assert state["weight_group_offsets"].shape == (2 * 3 + 1,)  # GroupTiles of 64x64, + 1
+    assert state["weight_bitmaps"].shape == (2 * 3 * 64,)
+    assert int(state["weight_group_offsets"][-1]) == state["weight_values"].numel()
+    # safetensors needs contiguous tensors that share no memory.
+    ptrs = [state[k].untyped_storage().data_ptr() for k in WEIGHT_KEYS]
+    assert len(set(ptrs)) == len(ptrs)
+    assert all(state[k].is_contiguous() and state[k].device.type == "cpu" for k in WEIGHT_KEYS)
+    # Non-zero values only (plus the padding zeros), in the storage dtype's bits.
+    values = state["weight_values"]
+    assert int(torch.count_nonzero(values)) == sparse.nnz
+
+
+@pytest.mark.parametrize("k,m", [(1, 1), (37, 19), (200, 96), (64, 128)])
+@pytest.mark.parametrize("storage", ["f16", "bf16"])
+def test_load_state_dict_into_a_fresh_module_is_exact(gen, k, m, storage):
+    sparse = st.SparseLinear.from_linear(make_linear(gen, k, m), sparsity=0.5, dtype=storage)
+    fresh = fresh_like(sparse, gen, dtype="f16" if storage == "bf16" else "bf16")
+    old_id = fresh.weight_id
+    assert not torch.equal(weight_bits(fresh), weight_bits(sparse))
+    assert str(fresh.load_state_dict(sparse.state_dict())) == "<All keys matched successfully>"
+    assert fresh.weight_id != old_id and fresh.weight_dtype == sparse.weight_dtype
+    assert fresh.nnz == sparse.nnz
+    assert torch.equal(weight_bits(fresh), weight_bits(sparse))
+    assert torch.equal(fresh.bias, sparse.bias)
+    x = torch.randn(4, k, generator=gen)
+    assert torch.equal(fresh(x), sparse(x))
+    for key, tensor in fresh.state_dict().items():
+        assert torch.equal(tensor, sparse.state_dict()[key]), key
+
+
+_FRESH_PROCESS = """
+import sys, torch, spinfer.torch as st
+folder = sys.argv[1]
+x = torch.load(folder + "/x.pt")
+module = torch.load(folder + "/module.pt", weights_only=False)
+fresh = st.SparseLinear.from_linear(torch.nn.Linear(module.in_features, module.out_features),
+                                    sparsity=0.9)
+print(fresh.load_state_dict(torch.load(folder + "/state.pt")))
+torch.save({"module": module(x), "state": fresh(x)}, folder + "/out.pt")
+"""
+
+
+def test_torch_save_and_load_in_a_fresh_process(gen, tmp_path):
+    model = torch.nn.Sequential(make_linear(gen, 96, 80), torch.nn.ReLU(),
+                                make_linear(gen, 80, 48))
+    st.replace_linears(model, sparsity=0.6)
+    sparse = model[2]
+    x = torch.randn(5, 80, generator=gen)
+    torch.save(x, tmp_path / "x.pt")
+    torch.save(sparse, tmp_path / "module.pt")
+    torch.save(sparse.state_dict(), tmp_path / "state.pt")
+    # The state dict is plain tensors: the safe loader takes it.
+    assert sorted(torch.load(tmp_path / "state.pt", weights_only=True)) == sorted(
+        WEIGHT_KEYS + ["bias"])
+    run = subprocess.run([sys.executable, "-c", _FRESH_PROCESS, str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    out = torch.load(tmp_path / "out.pt")
+    expected = sparse(x)
+    assert torch.equal(out["module"], expected) and torch.equal(out["state"], expected)
+
+
+def test_deepcopy_of_a_model_keeps_every_weight(gen):
+    model = torch.nn.Sequential(make_linear(gen, 64, 40), torch.nn.ReLU(),
+                                make_linear(gen, 40, 24, bias=False))
+    st.replace_linears(model, sparsity=0.5)
+    twin = copy.deepcopy(model)
+    x = torch.randn(3, 64, generator=gen)
+    expected = model(x)
+    for layer in model:
+        if isinstance(layer, st.SparseLinear):
+            layer.close()
+    assert torch.equal(twin(x), expected)
+    assert twin[2].bias is None and not twin[0].bias.requires_grad
+
+
+def corruptions():
+    """(name, change to a state dict, message expected)."""
+    def cut(key, n):
+        return lambda s: s.__setitem__(key, s[key][:-n])
+
+    def set_format(index, value):
+        def change(s):
+            s["weight_format"] = s["weight_format"].clone()
+            s["weight_format"][index] = value
+        return change
+
+    def flip_bit(s):
+        s["weight_bitmaps"] = s["weight_bitmaps"].clone()
+        s["weight_bitmaps"][0] ^= 1 << 9
+    return [
+        ("values cut", cut("weight_values", 8), "number of values"),
+        ("bitmaps cut", cut("weight_bitmaps", 1), "bitmap"),
+        ("offsets cut", cut("weight_group_offsets", 1), "offset"),
+        ("bitmap bit flipped", flip_bit, "corrupt TCA-BME"),
+        ("dtype code", set_format(2, 7), "dtype code 7"),
+        ("dtype code f32", set_format(2, int(spinfer.DType.F32)), "dtype code 0"),
+        ("format version", set_format(3, 99), "version"),
+        ("format too short", cut("weight_format", 1), "4 entries"),
+        ("rows", set_format(0, 63), "size mismatch"),
+        ("values as float16", lambda s: s.__setitem__(
+            "weight_values", s["weight_values"].view(torch.float16)), "int16"),
+        ("bitmaps 2-D", lambda s: s.__setitem__(
+            "weight_bitmaps", s["weight_bitmaps"].view(2, -1)), "1-D"),
+        ("offsets not a tensor", lambda s: s.__setitem__(
+            "weight_group_offsets", [0, 8]), "must be a tensor"),
+    ]
+
+
+@pytest.mark.parametrize("name,change,message", corruptions(), ids=[c[0] for c in corruptions()])
+def test_corrupt_state_is_refused_with_a_clear_error(gen, name, change, message):
+    sparse = st.SparseLinear.from_linear(make_linear(gen, 100, 64), sparsity=0.5)
+    state = dict(sparse.state_dict())
+    change(state)
+    target = fresh_like(sparse, gen)
+    before = weight_bits(target)
+    with pytest.raises(RuntimeError, match="sparse weight weight_") as e:
+        target.load_state_dict(state)
+    assert e.value.args[0].count("\n") == 1  # one error, and torch's heading
+    assert re.search(message, str(e.value)), str(e.value)
+    # The module keeps its weight and still runs.
+    assert torch.equal(weight_bits(target), before)
+    target(torch.randn(2, 100, generator=gen))
+
+
+def test_missing_and_unexpected_keys(gen):
+    sparse = st.SparseLinear.from_linear(make_linear(gen, 32, 16), sparsity=0.5)
+    model = torch.nn.ModuleDict({"proj": sparse})
+    state = dict(model.state_dict())
+    del state["proj.weight_bitmaps"]
+    state["proj.weight"] = torch.zeros(16, 32)  # a dense nn.Linear's key
+    target = torch.nn.ModuleDict({"proj": fresh_like(sparse, gen)})
+    before = weight_bits(target["proj"])
+    with pytest.raises(RuntimeError) as e:
+        target.load_state_dict(state)
+    text = str(e.value)
+    assert 'Missing key(s) in state_dict: "proj.weight_bitmaps"' in text
+    assert 'Unexpected key(s) in state_dict: "proj.weight"' in text
+    result = target.load_state_dict(state, strict=False)
+    assert result.missing_keys == ["proj.weight_bitmaps"]
+    assert result.unexpected_keys == ["proj.weight"]
+    assert torch.equal(weight_bits(target["proj"]), before)  # nothing half-loaded
+    state = dict(model.state_dict())
+    del state["proj.bias"]
+    assert target.load_state_dict(state, strict=False).missing_keys == ["proj.bias"]
+    assert torch.equal(weight_bits(target["proj"]), weight_bits(sparse))
 
 
 # ======================= CUDA ======================================================
@@ -362,6 +538,32 @@ def test_sparse_linear_moves_between_devices(gen):
 
 
 @cuda_only
+def test_saving_and_loading_on_cuda_keeps_the_weight_on_the_gpu(gen, tmp_path):
+    sparse = st.SparseLinear.from_linear(make_linear(gen, 200, 96, dtype=torch.float16,
+                                                     device="cuda"), sparsity=0.5)
+    x = torch.randn(6, 200, generator=gen).half().cuda()
+    expected = sparse(x)
+    state = sparse.state_dict()
+    assert all(state[k].device.type == "cpu" for k in WEIGHT_KEYS)  # downloaded
+    assert sparse._sparse.devices == [torch.cuda.current_device()]  # and still on the GPU
+    cuda_fresh = fresh_like(sparse, gen).cuda()
+    cpu_fresh = fresh_like(sparse, gen)
+    cuda_fresh.load_state_dict(state)
+    cpu_fresh.load_state_dict(state)
+    assert cuda_fresh._sparse.devices == [torch.cuda.current_device()]
+    assert cpu_fresh._sparse.devices == ["cpu"] and cpu_fresh.bias.device.type == "cpu"
+    assert torch.equal(cuda_fresh(x), expected)
+    assert torch.equal(cpu_fresh.cuda()(x), expected)
+    twin = copy.deepcopy(sparse)
+    assert twin._sparse.devices == [torch.cuda.current_device()]
+    assert torch.equal(twin(x), expected)
+    torch.save(sparse, tmp_path / "module.pt")
+    loaded = torch.load(tmp_path / "module.pt", weights_only=False)
+    assert loaded._sparse.devices == [torch.cuda.current_device()]
+    assert torch.equal(loaded(x), expected)
+
+
+@cuda_only
 def test_torch_compile_inductor_on_cuda(gen):
     model = torch.nn.Sequential(make_linear(gen, 256, 512), torch.nn.GELU(),
                                 make_linear(gen, 512, 256)).half().cuda()
@@ -419,3 +621,72 @@ def test_hugging_face_opt_model(gen):
         assert len(replaced) == 2 * 6  # q, k, v, out_proj, fc1, fc2 per layer
         out = model(ids).logits.float()
     assert rel(out, ref) <= TOL["f16"] * 10  # fp16 end to end, two layers deep
+
+
+_RELOAD_LLAMA = """
+import json, sys, torch, transformers, spinfer.torch as st
+folder = sys.argv[1]
+model = transformers.LlamaForCausalLM(transformers.LlamaConfig.from_pretrained(folder)).eval()
+st.replace_linears(model)  # a random weight in every patched layer until the load
+st.load_pretrained_state(model, folder)
+ids = torch.tensor(json.loads(sys.argv[2]))
+with torch.no_grad():
+    for _ in range(int(sys.argv[3])):
+        ids = torch.cat([ids, model(ids).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+    torch.save(model(ids).logits, folder + "/logits.pt")
+print(json.dumps(ids.tolist()))
+"""
+
+
+@pytest.mark.parametrize("tied,shard", [(False, None), (True, "40KB")],
+                         ids=["one-file", "tied-sharded"])
+def test_hugging_face_save_pretrained_and_reload_in_a_fresh_process(gen, tmp_path, tied, shard):
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("safetensors")
+    config = transformers.LlamaConfig(hidden_size=64, intermediate_size=128,
+                                      num_hidden_layers=2, num_attention_heads=4,
+                                      vocab_size=100, tie_word_embeddings=tied)
+    torch.manual_seed(int(gen.initial_seed()))
+    model = transformers.LlamaForCausalLM(config).eval()
+    assert len(st.replace_linears(model, sparsity=0.5)) == 2 * 7  # q k v o gate up down
+    prompt = torch.randint(0, 100, (2, 5), generator=gen)
+    steps = 8
+    ids = prompt
+    with torch.no_grad():
+        for _ in range(steps):
+            ids = torch.cat([ids, model(ids).logits[:, -1].argmax(-1, keepdim=True)], dim=1)
+        logits = model(ids).logits
+    folder = tmp_path / "ckpt"
+    model.save_pretrained(folder, **({"max_shard_size": shard} if shard else {}))
+    index = folder / "model.safetensors.index.json"
+    assert index.is_file() == bool(shard)
+    if shard:
+        keys = json.loads(index.read_text())["weight_map"]
+    else:
+        from safetensors import safe_open
+        with safe_open(folder / "model.safetensors", "pt") as f:
+            keys = list(f.keys())
+    q = "model.layers.1.self_attn.q_proj."
+    assert {q + k for k in WEIGHT_KEYS} <= set(keys) and q + "weight" not in keys
+    run = subprocess.run([sys.executable, "-c", _RELOAD_LLAMA, str(folder),
+                          json.dumps(prompt.tolist()), str(steps)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == ids.tolist()
+    assert torch.equal(torch.load(folder / "logits.pt"), logits)
+
+
+def test_load_pretrained_state_reports_what_does_not_match(gen, tmp_path):
+    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("safetensors")
+    config = transformers.LlamaConfig(hidden_size=64, intermediate_size=128,
+                                      num_hidden_layers=1, num_attention_heads=4,
+                                      vocab_size=100)
+    model = transformers.LlamaForCausalLM(config)
+    st.replace_linears(model, sparsity=0.5)
+    model.save_pretrained(tmp_path)
+    dense = transformers.LlamaForCausalLM(config)  # not patched: a user's mistake
+    with pytest.raises(RuntimeError, match=r"missing keys \[.*q_proj\.weight"):
+        st.load_pretrained_state(dense, tmp_path)
+    result = st.load_pretrained_state(dense, tmp_path, strict=False)
+    assert "model.layers.0.mlp.up_proj.weight_values" in result.unexpected_keys

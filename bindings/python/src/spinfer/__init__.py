@@ -24,7 +24,7 @@ from ._context import Context, SpmmPlan
 from ._dtypes import Backend, DType, Location
 from ._files import load, matrix_names, save
 from ._layers import MLP, Activation, Arch, Attention, DecoderLayer, KVCache, Linear, MLPKind
-from ._matrix import Matrix, MatrixInfo, encode, from_arrays
+from ._matrix import Matrix, MatrixArrays, MatrixInfo, encode, from_arrays
 from ._model import Model, ModelInfo
 from ._status import (CorruptDataError, CudaError, FileAccessError, InternalError,
                       InvalidArgumentError, MisalignedError, NoDeviceError, NotFoundError,
@@ -48,7 +48,8 @@ def has_cuda() -> bool:
 
 
 __all__ = [
-    "Backend", "Context", "DType", "Location", "Matrix", "MatrixInfo", "FORMAT_VERSION", "SpmmPlan",
+    "Backend", "Context", "DType", "Location", "Matrix", "MatrixArrays", "MatrixInfo",
+    "FORMAT_VERSION", "SpmmPlan",
     "Activation", "Arch", "MLPKind", "Linear", "MLP", "KVCache", "Attention", "DecoderLayer",
     "Model", "ModelInfo",
     "encode", "from_arrays", "has_cuda", "load", "matrix_names", "save", "version",

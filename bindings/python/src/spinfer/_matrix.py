@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import operator
-
+import os
+import tempfile
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -40,6 +42,14 @@ class MatrixInfo:
                    sparsity=float(info.sparsity), bytes=int(info.bytes),
                    dense_bytes=int(info.dense_bytes),
                    compression_ratio=float(info.compression_ratio))
+
+
+class MatrixArrays(NamedTuple):
+    """The raw TCA-BME arrays of a matrix (docs/format.md)."""
+
+    values: np.ndarray         #: uint16, the fp16/bf16 bits of the non-zeros (+ padding)
+    bitmaps: np.ndarray        #: uint64, one word per 8x8 BitmapTile
+    group_offsets: np.ndarray  #: uint64, GroupTile starts in ``values``, then the total
 
 
 class Matrix(OwnedHandle):
@@ -128,6 +138,33 @@ class Matrix(OwnedHandle):
         """Check every format invariant; raises CorruptDataError naming the first
         broken one."""
         check(capi.spinfer_matrix_validate(self.handle))
+
+    def to_arrays(self) -> MatrixArrays:
+        """The raw TCA-BME arrays of this host matrix as new numpy arrays: what
+        :func:`from_arrays` takes back (with ``rows``, ``cols``, ``dtype`` and
+        ``info.format_version``) to rebuild the same matrix, bit for bit.
+
+        The C API has no accessor for the arrays, so they come through the library's
+        own safetensors writer: the matrix is saved to a temporary file and read back
+        (docs/format.md, "On disk")."""
+        if self.on_device:
+            raise make_error(capi.SPINFER_STATUS_WRONG_LOCATION,
+                             "to_arrays reads host matrices: download() this one first")
+        with tempfile.TemporaryDirectory(prefix="spinfer-") as tmp:
+            path = os.path.join(tmp, "m.safetensors")
+            check(capi.spinfer_save(path, [("m", self.handle)]))
+            with open(path, "rb") as f:
+                header_len = int.from_bytes(f.read(8), "little")
+                header = json.loads(f.read(header_len))
+                arrays = []
+                for name, item in (("values", np.uint16), ("bitmaps", np.uint64),
+                                   ("group_offsets", np.uint64)):
+                    begin, end = header[f"m.{name}"]["data_offsets"]
+                    f.seek(8 + header_len + begin)
+                    count = (end - begin) // np.dtype(item).itemsize
+                    arrays.append(np.fromfile(f, dtype=np.dtype(item).newbyteorder("<"),
+                                              count=count).astype(item, copy=False))
+        return MatrixArrays(*arrays)
 
     def upload(self, context, stream=None) -> "Matrix":
         """A copy of this host matrix on ``context``'s GPU (see Context.upload)."""

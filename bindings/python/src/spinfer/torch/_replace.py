@@ -1,8 +1,10 @@
 """Swap the nn.Linear layers of a model (e.g. a Hugging Face transformer) for
-SparseLinear, in place."""
+SparseLinear, in place; load a patched model's saved state back."""
 
 from __future__ import annotations
 
+import json
+import pathlib
 from typing import Callable, Iterable, List, Mapping, Optional
 
 import torch
@@ -49,3 +51,42 @@ def replace_linears(model: torch.nn.Module, *, sparsity: Optional[float] = None,
         setattr(parent, leaf, sparse)
         replaced.append(name)
     return replaced
+
+
+def load_pretrained_state(model: torch.nn.Module, directory, *, strict: bool = True):
+    """Load the state that ``save_pretrained`` wrote to ``directory``
+    (``model.safetensors``, or the shards listed in ``model.safetensors.index.json``)
+    into ``model``: a model built from the same config and patched by
+    :func:`replace_linears` as the saved one was. Returns torch's incompatible keys
+    (``missing_keys``, ``unexpected_keys``); with ``strict`` they raise as in
+    ``load_state_dict``. A missing key of a tied parameter (``lm_head.weight`` when it
+    is the embedding) counts as loaded when its twin is. Needs ``safetensors``.
+
+        model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(path))
+        replace_linears(model)
+        load_pretrained_state(model, path)
+    """
+    from safetensors.torch import load_file
+
+    folder = pathlib.Path(directory)
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        files = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    else:
+        files = ["model.safetensors"]
+    state = {}
+    for name in files:
+        state.update(load_file(folder / name))
+    result = model.load_state_dict(state, strict=False)
+    # Tied parameters are one tensor under several names; save_pretrained writes one.
+    names_of = {}
+    for name, param in model.named_parameters(remove_duplicate=False):
+        names_of.setdefault(id(param), []).append(name)
+    tied_loaded = {name for names in names_of.values() if any(n in state for n in names)
+                   for name in names}
+    result.missing_keys[:] = [k for k in result.missing_keys if k not in tied_loaded]
+    if strict and (result.missing_keys or result.unexpected_keys):
+        raise RuntimeError(f"Error(s) in loading {folder} into {type(model).__name__}: "
+                           f"missing keys {result.missing_keys}, unexpected keys "
+                           f"{result.unexpected_keys}")
+    return result

@@ -11,7 +11,7 @@ import torch
 from .. import capi
 from .._context import Context
 from .._dtypes import DType
-from .._matrix import Matrix, encode
+from .._matrix import Matrix, MatrixArrays
 from .._status import check, make_error
 
 _TORCH_OF = {DType.F32: torch.float32, DType.F16: torch.float16, DType.BF16: torch.bfloat16}
@@ -54,6 +54,7 @@ class SparseWeight:
     def __init__(self, matrix: Matrix):
         self.rows, self.cols = matrix.shape
         self.dtype = matrix.dtype
+        self.format_version = matrix.info.format_version
         self.nnz = matrix.nnz
         self.sparsity = matrix.sparsity
         if matrix.on_device:
@@ -107,11 +108,10 @@ class SparseWeight:
         arr = self._host_matrix().decode(DType.F32)
         return torch.from_numpy(arr).to(device=device, dtype=_TORCH_OF[self.dtype])
 
-    def clone_host(self) -> Matrix:
-        """An independent host matrix equal to this one, bit for bit (every stored
-        value is non-zero in the storage dtype, so re-encoding keeps them all)."""
-        dense = self._host_matrix().decode(DType.F32)
-        return encode(dense, self.dtype)
+    def arrays(self) -> MatrixArrays:
+        """The raw TCA-BME arrays (new host numpy arrays), from the host copy or
+        downloaded from a GPU one."""
+        return self._host_matrix().to_arrays()
 
     def close(self) -> None:
         with self._lock:
