@@ -41,12 +41,16 @@ inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised
 // per (M, K, sparsity, device) from bench_spmm (issue 13). Only the automatic choice
 // takes it: a tile_n or split_k override asks for an SMBD kernel, a kernel override wins.
 inline constexpr int64_t kDenseGemmMinTokens = 256;
+// Off until the path has run on a GPU (its tests and bench_spmm's prefill columns): no
+// device was lent the session that wrote it. Until then only an explicit
+// SpmmOptions::kernel = dense_gemm (tests, benchmark) takes it.
+inline constexpr bool kDenseGemmAutomatic = false;
 
 inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised, bool has_wgmma,
                                 int tile_n, int64_t n, bool has_dense_gemm) {
   const bool automatic = options.kernel == SpmmKernel::automatic && options.tile_n == 0 &&
                          options.split_k == 0;
-  if (automatic && has_dense_gemm && tile_n == 64 && n >= kDenseGemmMinTokens)
+  if (kDenseGemmAutomatic && automatic && has_dense_gemm && tile_n == 64 && n >= kDenseGemmMinTokens)
     return SpmmKernel::dense_gemm;
   return choose_kernel(options, has_specialised, has_wgmma, tile_n);
 }

@@ -177,18 +177,22 @@ TEST_CASE("dense path through spmm: float64 reference over one and several slabs
   sc::set_dense_slab_budget(ctx->dense_gemm(), initial_budget);
 }
 
-TEST_CASE("dense path: chosen automatically for long inputs, and the plan says so") {
+TEST_CASE("dense path: the plan of a dense call says so; the automatic choice follows kDenseGemmAutomatic") {
   auto ctx = sc::create_context(0);
   std::mt19937_64 rng(47);
   Problem p(*ctx, 520, 1000, 300, 0.6, DType::f16, true, 8, rng);
-  const auto plan = sc::plan_spmm_call(*ctx, *p.dm, p.n, DType::f16, {}, nullptr);
+  // While the automatic choice is off (kDenseGemmAutomatic), the plan of a forced call.
+  const sc::SpmmOptions chosen = sc::kDenseGemmAutomatic ? sc::SpmmOptions{} : dense_options();
+  CHECK((sc::plan_spmm_call(*ctx, *p.dm, p.n, DType::f16, {}, nullptr).kernel == sc::SpmmKernel::dense_gemm) ==
+        sc::kDenseGemmAutomatic);
+  const auto plan = sc::plan_spmm_call(*ctx, *p.dm, p.n, DType::f16, chosen, nullptr);
   CHECK(plan.kernel == sc::SpmmKernel::dense_gemm);
   CHECK(plan.tile_n == 0);
   CHECK(plan.split_k == 1);
   const auto slabs = sc::dense_slab_plan(ctx->dense_gemm(), p.m, p.k);
   CHECK(plan.launches == slabs.slabs);
   CHECK(plan.workspace_bytes == slabs.scratch_bytes());
-  const auto automatic = p.run_and_check(*ctx, {});
+  const auto automatic = p.run_and_check(*ctx, chosen);
   const auto forced = p.run_and_check(*ctx, dense_options());
   CHECK(std::memcmp(automatic.data(), forced.data(), automatic.size() * 2) == 0);
   // Below the threshold, or with a tile override, an SMBD kernel runs.

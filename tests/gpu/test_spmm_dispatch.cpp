@@ -83,7 +83,7 @@ TEST_CASE("SpMM dispatch: the dense path for long inputs, only by the automatic 
   for (int64_t n : {1, 8, 64, 255, 256, 1000, 8192}) {
     INFO("n ", n);
     const int tile = choose_tile_n(n, {});
-    const bool dense = n >= kDenseGemmMinTokens;
+    const bool dense = kDenseGemmAutomatic && n >= kDenseGemmMinTokens;
     CHECK((choose_kernel({}, true, true, tile, n, true) == SpmmKernel::dense_gemm) == dense);
     CHECK(choose_kernel({}, true, true, tile, n, false) == choose_kernel({}, true, true, tile));
     // Without the dense path, or with any override, the SMBD choice stands.
