@@ -190,7 +190,12 @@ void op_info(State& st, FuzzedDataProvider& in) {
   const bool null_info = in.ConsumeIntegralInRange<int>(0, 15) == 0;
   const bool ok = m && !null_info && info.struct_size >= offsetof(spinfer_matrix_info_t, rows) + 8;
   check(spinfer_matrix_get_info(m, null_info ? nullptr : &info), ok, "spinfer_matrix_get_info");
-  if (ok && info.struct_size >= sizeof info) expect(info.rows == rows && info.cols == cols, "info shape");
+  if (ok && info.struct_size >= sizeof info) {
+    const uint64_t groups = uint64_t((rows + 63) / 64) * uint64_t((cols + 63) / 64);
+    expect(info.rows == rows && info.cols == cols, "info shape");
+    expect(info.bitmaps_count == groups * 64 && info.offsets_count == groups + 1, "info array counts");
+    expect(info.bytes == info.values_count * 2 + (info.bitmaps_count + info.offsets_count) * 8, "info bytes");
+  }
   check(spinfer_matrix_validate(m), m != nullptr, "spinfer_matrix_validate");
 }
 
@@ -304,6 +309,75 @@ void op_save(State& st, FuzzedDataProvider& in) {
   std::remove(path.c_str());
 }
 
+// spinfer_matrix_copy_arrays: each buffer is skipped (NULL, 0), NULL with a count,
+// given a wrong count, or given the right one. The right counts come from the format
+// (docs/format.md), not from the library: GM * GK * 64 bitmaps, GM * GK + 1 offsets, and
+// each GroupTile's non-zeros (counted in the decoded matrix) rounded up to 8 values.
+// Buffers hold no more than the smaller of their count and the right one, so ASan sees a
+// write past either; a failed call must leave them as they were, and a successful full
+// copy must rebuild the same matrix through spinfer_matrix_from_arrays.
+void op_copy_arrays(State& st, FuzzedDataProvider& in) {
+  int64_t rows = 0, cols = 0;
+  spinfer_matrix_t* m = st.pick(in, &rows, &cols);
+  uint64_t want[3] = {0, 0, 0};  // values, bitmaps, group_offsets
+  std::vector<float> dense;
+  if (m) {
+    const int64_t gk = (cols + 63) / 64, groups = (rows + 63) / 64 * gk;
+    dense.resize(size_t(rows * cols));
+    expect(spinfer_matrix_decode(m, dense.data(), SPINFER_DTYPE_F32, cols) == SPINFER_STATUS_SUCCESS, "decode");
+    std::vector<uint64_t> per_group(size_t(groups), 0);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) per_group[size_t(r / 64 * gk + c / 64)] += dense[size_t(r * cols + c)] != 0.0f;
+    for (uint64_t n : per_group) want[0] += (n + 7) / 8 * 8;
+    want[1] = uint64_t(groups) * 64;
+    want[2] = uint64_t(groups) + 1;
+  }
+  static const size_t kItem[3] = {2, 8, 8};
+  bool ok = m != nullptr;
+  uint64_t counts[3];
+  bool null_buf[3];
+  std::vector<std::unique_ptr<Buffer>> bufs;
+  for (int i = 0; i < 3; ++i) {
+    const int kind = in.ConsumeIntegralInRange<int>(0, 7);
+    null_buf[i] = kind <= 1;
+    counts[i] = kind == 0 ? 0
+                : kind == 1 ? uint64_t(pick_size(in))
+                : kind == 2 ? want[i] + uint64_t(in.ConsumeIntegralInRange<int64_t>(-2, 2))
+                : kind == 3 ? uint64_t(pick_size(in))
+                            : want[i];
+    ok = ok && counts[i] == (null_buf[i] ? 0 : want[i]);
+    bufs.push_back(std::make_unique<Buffer>(size_t(std::min(counts[i], want[i])) * kItem[i], in));
+  }
+  std::vector<std::vector<uint8_t>> before;
+  for (auto& b : bufs) before.emplace_back(b->get(), b->get() + b->bytes);
+  auto ptr = [&](int i) { return null_buf[i] ? nullptr : bufs[size_t(i)]->get(); };
+  const spinfer_status_t s = spinfer_matrix_copy_arrays(
+      m, reinterpret_cast<uint16_t*>(ptr(0)), counts[0], reinterpret_cast<uint64_t*>(ptr(1)), counts[1],
+      reinterpret_cast<uint64_t*>(ptr(2)), counts[2]);
+  check(s, ok, "spinfer_matrix_copy_arrays");
+  if (s != SPINFER_STATUS_SUCCESS) {
+    for (int i = 0; i < 3; ++i)
+      expect(bufs[size_t(i)]->bytes == 0 ||
+                 std::memcmp(bufs[size_t(i)]->get(), before[size_t(i)].data(), bufs[size_t(i)]->bytes) == 0,
+             "failed copy_arrays wrote a buffer");
+    return;
+  }
+  if (null_buf[0] || null_buf[1] || null_buf[2]) return;
+  spinfer_matrix_info_t info;
+  spinfer_matrix_info_init(&info);
+  expect(spinfer_matrix_get_info(m, &info) == SPINFER_STATUS_SUCCESS, "get_info");
+  spinfer_matrix_t* rebuilt = nullptr;
+  const spinfer_status_t r = spinfer_matrix_from_arrays(
+      &rebuilt, rows, cols, info.dtype, info.format_version, reinterpret_cast<uint16_t*>(ptr(0)), counts[0],
+      reinterpret_cast<uint64_t*>(ptr(1)), counts[1], reinterpret_cast<uint64_t*>(ptr(2)), counts[2]);
+  expect(r == SPINFER_STATUS_SUCCESS, "copied arrays do not rebuild the matrix");
+  std::vector<float> back(dense.size());
+  expect(spinfer_matrix_decode(rebuilt, back.data(), SPINFER_DTYPE_F32, cols) == SPINFER_STATUS_SUCCESS, "decode");
+  expect(std::memcmp(back.data(), dense.data(), dense.size() * sizeof(float)) == 0,
+         "matrix rebuilt from copied arrays differs");
+  spinfer_matrix_destroy(rebuilt);
+}
+
 // Device residency on the fuzzer's context: without a CUDA context, upload, GPU encode
 // and download are refused (NOT_SUPPORTED or an argument error) and leave *out NULL;
 // with one (a GPU machine) they must at least fail cleanly or give a handle.
@@ -348,13 +422,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   State st;
   expect(spinfer_context_create(&st.ctx, SPINFER_BACKEND_HOST) == SPINFER_STATUS_SUCCESS, "host context");
   for (int step = 0; step < 16 && in.remaining_bytes() > 0; ++step) {
-    switch (in.ConsumeIntegralInRange<int>(0, 7)) {
+    switch (in.ConsumeIntegralInRange<int>(0, 8)) {
       case 0: op_context(st, in); break;
       case 1: case 2: op_encode(st, in); break;
       case 3: op_decode(st, in); break;
       case 4: op_info(st, in); break;
       case 5: op_save(st, in); break;
       case 6: op_residency(st, in); break;
+      case 7: op_copy_arrays(st, in); break;
       default: op_spmm(st, in); break;
     }
   }

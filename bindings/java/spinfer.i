@@ -112,6 +112,7 @@ SPINFER_DEFAULT_CONSTRUCTOR(spinfer_model_config_t, spinfer_model_config_init)
 %typemap(out)     void*, const void* %{ $result = (jlong)(intptr_t)$1; %}
 %typemap(javaout) void*, const void* { return $jnicall; }
 %apply const void* { const uint16_t* values, const uint64_t* bitmaps, const uint64_t* group_offsets };
+%apply void* { uint16_t* values, uint64_t* bitmaps, uint64_t* group_offsets };
 /* token ids, sequence ids and logits are host arrays: addresses as well */
 %apply const void* { const int32_t*, int32_t*, float* };
 

@@ -10,7 +10,7 @@
  * Map
  *   1. Versions, statuses, errors
  *   2. Contexts (backend selection)
- *   3. Matrices: encode, decode, info, validate
+ *   3. Matrices: encode, decode, info, validate, raw arrays
  *   4. Files (safetensors)
  *   5. Device residency: upload, GPU encode, download
  *   6. SpMM: Y = X * W^T (+ bias)
@@ -215,6 +215,9 @@ typedef struct spinfer_matrix_info_t {
   uint64_t bytes;              /**< bytes of values + bitmaps + group offsets */
   uint64_t dense_bytes;        /**< rows * cols * 2 (dense fp16/bf16) */
   double compression_ratio;    /**< dense_bytes / bytes */
+  uint64_t values_count;       /**< 16-bit elements in the values array (non-zeros + padding) */
+  uint64_t bitmaps_count;      /**< uint64 words in the bitmaps array */
+  uint64_t offsets_count;      /**< uint64 words in the group_offsets array */
 } spinfer_matrix_info_t;
 
 /**
@@ -257,12 +260,32 @@ SPINFER_API spinfer_status_t spinfer_matrix_validate(const spinfer_matrix_t* mat
  * Build a host matrix from raw TCA-BME arrays (docs/format.md), copying them, and
  * validate it. `values` holds `values_count` 16-bit elements, `bitmaps` holds
  * `bitmaps_count` uint64 words and `group_offsets` `offsets_count` uint64 words.
+ * spinfer_matrix_copy_arrays reads the arrays of a matrix back out.
  */
 SPINFER_API spinfer_status_t spinfer_matrix_from_arrays(
     spinfer_matrix_t** out, int64_t rows, int64_t cols, spinfer_dtype_t dtype,
     uint32_t format_version, const uint16_t* values, uint64_t values_count,
     const uint64_t* bitmaps, uint64_t bitmaps_count, const uint64_t* group_offsets,
     uint64_t offsets_count);
+
+/**
+ * Copy the raw TCA-BME arrays of a host matrix (docs/format.md) into caller-owned
+ * buffers: the inverse of spinfer_matrix_from_arrays, which rebuilds the same matrix,
+ * bit for bit, from them (with the rows, cols, dtype and format_version of
+ * spinfer_matrix_get_info). Each count must equal the one get_info reports
+ * (values_count, bitmaps_count, offsets_count); `values` receives 16-bit elements
+ * of the storage dtype, the others uint64 words. Pass a buffer as NULL with count 0
+ * to skip that array, so one array can be fetched alone.
+ * Statuses: INVALID_ARGUMENT (NULL matrix, or a NULL buffer with a non-zero count),
+ * SHAPE_MISMATCH (a count that differs from the matrix's; the message names the
+ * array and both counts), WRONG_LOCATION (a device matrix: download it first).
+ * Nothing is written on failure. Thread-safe for one matrix, like every reader.
+ */
+SPINFER_API spinfer_status_t spinfer_matrix_copy_arrays(const spinfer_matrix_t* matrix,
+                                                        uint16_t* values, uint64_t values_count,
+                                                        uint64_t* bitmaps, uint64_t bitmaps_count,
+                                                        uint64_t* group_offsets,
+                                                        uint64_t offsets_count);
 
 /** Destroy a matrix (host or device) and free its arrays. NULL is accepted. */
 SPINFER_API spinfer_status_t spinfer_matrix_destroy(spinfer_matrix_t* matrix);

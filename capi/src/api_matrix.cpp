@@ -1,4 +1,4 @@
-// Matrices: encode, decode, info, validate, from raw arrays, destroy.
+// Matrices: encode, decode, info, validate, from and to raw arrays, destroy.
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -83,6 +83,9 @@ spinfer_status_t spinfer_matrix_get_info(const spinfer_matrix_t* matrix, spinfer
       full.bytes = s.bytes;
       full.dense_bytes = s.dense_bytes;
       full.compression_ratio = s.compression_ratio;
+      full.values_count = h->values.size();
+      full.bitmaps_count = h->bitmaps.size();
+      full.offsets_count = h->group_offsets.size();
     } else {
       const auto d = spinfer::cuda::summary(*matrix->device());
       full.rows = d.rows;
@@ -97,6 +100,9 @@ spinfer_status_t spinfer_matrix_get_info(const spinfer_matrix_t* matrix, spinfer
       full.bytes = s.bytes;
       full.dense_bytes = s.dense_bytes;
       full.compression_ratio = s.compression_ratio;
+      full.values_count = d.values_count;
+      full.bitmaps_count = d.bitmaps_count;
+      full.offsets_count = d.offsets_count;
     }
     // An older, smaller struct gets the fields it has.
     std::memcpy(info, &full, std::min(info->struct_size, sizeof(full)));
@@ -149,6 +155,32 @@ spinfer_status_t spinfer_matrix_from_arrays(spinfer_matrix_t** out, int64_t rows
     auto m = std::make_unique<spinfer_matrix>();
     m->storage = std::move(h);
     *out = m.release();
+  });
+}
+
+spinfer_status_t spinfer_matrix_copy_arrays(const spinfer_matrix_t* matrix, uint16_t* values,
+                                            uint64_t values_count, uint64_t* bitmaps,
+                                            uint64_t bitmaps_count, uint64_t* group_offsets,
+                                            uint64_t offsets_count) {
+  return guard([&] {
+    const auto& h = spinfer::capi::require_host_matrix(matrix, "matrix");
+    // Every buffer is checked before any is written, so a failure leaves them untouched.
+    auto check = [](const auto* buffer, uint64_t count, const auto& array, const char* name) {
+      require(buffer != nullptr || count == 0, SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+        return std::string(name) + " is NULL but its count is " + std::to_string(count) +
+               " (pass count 0 to skip it)";
+      });
+      require(buffer == nullptr || count == array.size(), SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+        return std::string(name) + " holds " + std::to_string(count) + " elements, the matrix has " +
+               std::to_string(array.size());
+      });
+    };
+    check(values, values_count, h.values, "values");
+    check(bitmaps, bitmaps_count, h.bitmaps, "bitmaps");
+    check(group_offsets, offsets_count, h.group_offsets, "group_offsets");
+    if (values) std::copy(h.values.begin(), h.values.end(), values);
+    if (bitmaps) std::copy(h.bitmaps.begin(), h.bitmaps.end(), bitmaps);
+    if (group_offsets) std::copy(h.group_offsets.begin(), h.group_offsets.end(), group_offsets);
   });
 }
 

@@ -245,6 +245,97 @@ static void test_end_to_end(void) {
   free(y);
 }
 
+/* spinfer_matrix_copy_arrays: encode -> copy_arrays -> from_arrays -> decode gives the
+ * same matrix, each array can be fetched alone, and every bad argument has its status
+ * and leaves the buffers untouched. */
+static void test_copy_arrays(void) {
+  enum { M = 70, K = 131 }; /* odd shapes: partial GroupTiles on both sides */
+  float* w = malloc(sizeof(float) * M * K);
+  uint16_t* dense = malloc(sizeof(uint16_t) * M * K);
+  uint16_t* back = malloc(sizeof(uint16_t) * M * K);
+  spinfer_matrix_t* m = NULL;
+  spinfer_matrix_t* rebuilt = NULL;
+  spinfer_matrix_info_t info;
+  uint16_t* values;
+  uint64_t *bitmaps, *offsets, *single;
+  uint64_t nv, nb, no, i;
+  for (i = 0; i < (uint64_t)M * K; ++i) w[i] = uniform() < 0.7 ? 0.0f : (float)(uniform() * 4 - 2);
+  CHECK_STATUS(spinfer_matrix_encode(&m, w, SPINFER_DTYPE_F32, M, K, K, SPINFER_DTYPE_F16), SPINFER_STATUS_SUCCESS);
+  spinfer_matrix_info_init(&info);
+  CHECK_STATUS(spinfer_matrix_get_info(m, &info), SPINFER_STATUS_SUCCESS);
+  nv = info.values_count, nb = info.bitmaps_count, no = info.offsets_count;
+  /* Counts from the format (docs/format.md): 2 x 3 GroupTiles, 64 bitmaps each. */
+  CHECK(nb == 6 * 64 && no == 7 && nv % 8 == 0 && nv >= (uint64_t)info.nnz);
+  CHECK(info.bytes == nv * 2 + nb * 8 + no * 8);
+  /* One spare element past each buffer, poisoned: the call must not write it. */
+  values = malloc(sizeof(uint16_t) * (nv + 1));
+  bitmaps = malloc(sizeof(uint64_t) * (nb + 1));
+  offsets = malloc(sizeof(uint64_t) * (no + 1));
+  single = malloc(sizeof(uint64_t) * (no + 1));
+  memset(values, 0xA5, sizeof(uint16_t) * (nv + 1));
+  memset(bitmaps, 0xA5, sizeof(uint64_t) * (nb + 1));
+  memset(offsets, 0xA5, sizeof(uint64_t) * (no + 1));
+
+  CHECK_STATUS(spinfer_matrix_copy_arrays(m, values, nv, bitmaps, nb, offsets, no), SPINFER_STATUS_SUCCESS);
+  CHECK(values[nv] == 0xA5A5 && bitmaps[nb] == 0xA5A5A5A5A5A5A5A5ULL && offsets[no] == 0xA5A5A5A5A5A5A5A5ULL);
+  CHECK(offsets[0] == 0 && offsets[no - 1] == nv);
+  CHECK_STATUS(spinfer_matrix_from_arrays(&rebuilt, info.rows, info.cols, info.dtype, info.format_version,
+                                          values, nv, bitmaps, nb, offsets, no), SPINFER_STATUS_SUCCESS);
+  CHECK_STATUS(spinfer_matrix_decode(m, dense, SPINFER_DTYPE_F16, K), SPINFER_STATUS_SUCCESS);
+  memset(back, 0xFF, sizeof(uint16_t) * M * K);
+  CHECK_STATUS(spinfer_matrix_decode(rebuilt, back, SPINFER_DTYPE_F16, K), SPINFER_STATUS_SUCCESS);
+  CHECK(memcmp(dense, back, sizeof(uint16_t) * M * K) == 0);
+  spinfer_matrix_destroy(rebuilt);
+
+  /* One array alone: the others NULL with count 0. */
+  memset(single, 0, sizeof(uint64_t) * (no + 1));
+  CHECK_STATUS(spinfer_matrix_copy_arrays(m, NULL, 0, NULL, 0, single, no), SPINFER_STATUS_SUCCESS);
+  CHECK(memcmp(single, offsets, sizeof(uint64_t) * no) == 0);
+  CHECK_STATUS(spinfer_matrix_copy_arrays(m, NULL, 0, NULL, 0, NULL, 0), SPINFER_STATUS_SUCCESS);
+  {
+    /* An all-zero matrix stores no values: a buffer with count 0 is right for it. */
+    uint16_t none[1] = {0x1234};
+    float zeros[4] = {0};
+    CHECK_STATUS(spinfer_matrix_encode(&rebuilt, zeros, SPINFER_DTYPE_F32, 2, 2, 2, SPINFER_DTYPE_BF16), SPINFER_STATUS_SUCCESS);
+    CHECK_STATUS(spinfer_matrix_copy_arrays(rebuilt, none, 0, NULL, 0, NULL, 0), SPINFER_STATUS_SUCCESS);
+    CHECK(none[0] == 0x1234);
+    CHECK_STATUS(spinfer_matrix_copy_arrays(rebuilt, none, 1, NULL, 0, NULL, 0), SPINFER_STATUS_SHAPE_MISMATCH);
+    spinfer_matrix_destroy(rebuilt);
+  }
+
+  /* Bad arguments: each fails with its status, names the array, and writes nothing. */
+  memset(single, 0x5A, sizeof(uint64_t) * (no + 1));
+  CHECK_STATUS(spinfer_matrix_copy_arrays(NULL, values, nv, bitmaps, nb, single, no), SPINFER_STATUS_INVALID_ARGUMENT);
+  CHECK_STATUS(spinfer_matrix_copy_arrays(m, NULL, nv, NULL, 0, single, no), SPINFER_STATUS_INVALID_ARGUMENT);
+  CHECK(strstr(spinfer_last_error_message(), "values") != NULL);
+  CHECK_STATUS(spinfer_matrix_copy_arrays(m, values, nv, NULL, nb, single, no), SPINFER_STATUS_INVALID_ARGUMENT);
+  CHECK(strstr(spinfer_last_error_message(), "bitmaps") != NULL);
+  CHECK_STATUS(spinfer_matrix_copy_arrays(m, values, nv - 1, NULL, 0, single, no), SPINFER_STATUS_SHAPE_MISMATCH);
+  CHECK(strstr(spinfer_last_error_message(), "values") != NULL);
+  CHECK_STATUS(spinfer_matrix_copy_arrays(m, NULL, 0, bitmaps, nb + 1, single, no), SPINFER_STATUS_SHAPE_MISMATCH);
+  CHECK(strstr(spinfer_last_error_message(), "bitmaps") != NULL);
+  CHECK_STATUS(spinfer_matrix_copy_arrays(m, NULL, 0, bitmaps, 0, single, no), SPINFER_STATUS_SHAPE_MISMATCH);
+  CHECK_STATUS(spinfer_matrix_copy_arrays(m, NULL, 0, NULL, 0, single, no - 1), SPINFER_STATUS_SHAPE_MISMATCH);
+  {
+    /* The message gives both counts. */
+    char expect[96];
+    snprintf(expect, sizeof expect, "group_offsets holds %llu elements, the matrix has %llu",
+             (unsigned long long)(no - 1), (unsigned long long)no);
+    CHECK(strstr(spinfer_last_error_message(), expect) != NULL);
+  }
+  CHECK_STATUS(spinfer_matrix_copy_arrays(m, NULL, 0, NULL, 0, single, UINT64_MAX), SPINFER_STATUS_SHAPE_MISMATCH);
+  for (i = 0; i <= no; ++i) CHECK(single[i] == 0x5A5A5A5A5A5A5A5AULL);
+
+  spinfer_matrix_destroy(m);
+  free(w);
+  free(dense);
+  free(back);
+  free(values);
+  free(bitmaps);
+  free(offsets);
+  free(single);
+}
+
 /* spinfer_spmm_plan on the host backend: what a call would do, and its checks. */
 static void test_spmm_plan(void) {
   enum { M = 64, K = 128 };
@@ -304,6 +395,7 @@ int main(void) {
   test_versions();
   test_context();
   test_end_to_end();
+  test_copy_arrays();
   test_spmm_plan();
   if (failures) {
     fprintf(stderr, "%d check(s) failed\n", failures);

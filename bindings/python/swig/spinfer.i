@@ -15,6 +15,7 @@
  *   (const) int32_t* / float*     -> int address (device or host), None, or any
  *                                    object with the buffer protocol (numpy arrays)
  *   (const uintN_t* a, uint64_t n)-> one contiguous buffer with N/8-byte items
+ *   (uintN_t* a, uint64_t n)      -> the same, writable (spinfer_matrix_copy_arrays)
  *   spinfer_save's three arrays   -> one sequence of (name, matrix) pairs
  *
  * Every wrapped call returns the status first: `status` alone, or a list
@@ -60,13 +61,16 @@ static int spinfer_py_data(PyObject* obj, int writable, Py_buffer* view, int* ha
   return 1;
 }
 
-/* A contiguous buffer of items of `item_size` bytes (None gives NULL, 0 items). */
-static int spinfer_py_items(PyObject* obj, Py_ssize_t item_size, const char* what,
+/* A contiguous buffer of items of `item_size` bytes (None gives NULL, 0 items),
+ * writable when `writable`. */
+static int spinfer_py_items(PyObject* obj, Py_ssize_t item_size, int writable, const char* what,
                             Py_buffer* view, int* have_view, const void** data,
                             uint64_t* count) {
   *have_view = 0;
   if (obj == Py_None) { *data = NULL; *count = 0; return 1; }
-  if (PyObject_GetBuffer(obj, view, PyBUF_ANY_CONTIGUOUS | PyBUF_FORMAT) != 0) return 0;
+  if (PyObject_GetBuffer(obj, view,
+                         PyBUF_ANY_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0)) != 0)
+    return 0;
   *have_view = 1;
   if (view->itemsize != item_size) {
     PyErr_Format(PyExc_TypeError, "%s must hold %zd-byte items, got %zd-byte items", what,
@@ -167,20 +171,24 @@ SPINFER_DATA_POINTER(void*, 1)
 SPINFER_DATA_POINTER(int32_t*, 1)
 SPINFER_DATA_POINTER(float*, 1)
 
-/* ---- raw TCA-BME arrays for spinfer_matrix_from_arrays ---- */
-%define SPINFER_ITEMS(CTYPE, NAME, COUNT, SIZE)
-%typemap(in) (const CTYPE* NAME, uint64_t COUNT) (Py_buffer view, int have_view = 0) {
+/* ---- raw TCA-BME arrays: read by spinfer_matrix_from_arrays (const), written by
+ * spinfer_matrix_copy_arrays ---- */
+%define SPINFER_ITEMS(CTYPE, NAME, COUNT, SIZE, WRITABLE)
+%typemap(in) (CTYPE* NAME, uint64_t COUNT) (Py_buffer view, int have_view = 0) {
   const void* p = NULL;
-  if (!spinfer_py_items($input, SIZE, #NAME, &view, &have_view, &p, &$2)) SWIG_fail;
-  $1 = (CTYPE*)p;
+  if (!spinfer_py_items($input, SIZE, WRITABLE, #NAME, &view, &have_view, &p, &$2)) SWIG_fail;
+  $1 = ($1_ltype)p;
 }
-%typemap(freearg) (const CTYPE* NAME, uint64_t COUNT) {
+%typemap(freearg) (CTYPE* NAME, uint64_t COUNT) {
   if (have_view$argnum) PyBuffer_Release(&view$argnum);
 }
 %enddef
-SPINFER_ITEMS(uint16_t, values, values_count, 2)
-SPINFER_ITEMS(uint64_t, bitmaps, bitmaps_count, 8)
-SPINFER_ITEMS(uint64_t, group_offsets, offsets_count, 8)
+SPINFER_ITEMS(const uint16_t, values, values_count, 2, 0)
+SPINFER_ITEMS(const uint64_t, bitmaps, bitmaps_count, 8, 0)
+SPINFER_ITEMS(const uint64_t, group_offsets, offsets_count, 8, 0)
+SPINFER_ITEMS(uint16_t, values, values_count, 2, 1)
+SPINFER_ITEMS(uint64_t, bitmaps, bitmaps_count, 8, 1)
+SPINFER_ITEMS(uint64_t, group_offsets, offsets_count, 8, 1)
 
 /* ---- spinfer_save: one sequence of (name, matrix) pairs ---- */
 %typemap(in) (const spinfer_matrix_t* const* matrices, const char* const* names, size_t count)

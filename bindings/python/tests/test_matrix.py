@@ -116,6 +116,36 @@ def test_to_arrays_gives_the_format_arrays_back(rng, rows, cols):
         w.to_arrays()
 
 
+def test_to_arrays_of_an_empty_matrix_and_info_counts():
+    w = spinfer.encode(np.zeros((3, 70), np.float32), "bf16")
+    assert (w.info.values_count, w.info.bitmaps_count, w.info.offsets_count) == (0, 128, 3)
+    values, bitmaps, offsets = w.to_arrays()
+    assert values.size == 0 and not bitmaps.any() and not offsets.any()
+
+
+def test_copy_arrays_raw_checks_each_buffer(rng):
+    from spinfer import capi
+    dense = sparse_matrix(rng, 40, 90, sparsity=0.5)
+    w = spinfer.encode(dense, "f16")
+    i = w.info
+    values = np.empty(i.values_count, np.uint16)
+    # One array alone, the others None (NULL, count 0).
+    offsets = np.full(i.offsets_count, 7, np.uint64)
+    assert capi.spinfer_matrix_copy_arrays(w.handle, None, None, offsets) == 0
+    assert offsets[0] == 0 and offsets[-1] == i.values_count
+    short = np.full(i.bitmaps_count - 1, 7, np.uint64)
+    status = capi.spinfer_matrix_copy_arrays(w.handle, values, short, None)
+    assert status == capi.SPINFER_STATUS_SHAPE_MISMATCH
+    assert "bitmaps" in capi.spinfer_last_error_message()
+    assert (short == 7).all()
+    with pytest.raises(TypeError):  # bitmaps need 8-byte items
+        capi.spinfer_matrix_copy_arrays(w.handle, None, np.empty(i.bitmaps_count, np.uint32), None)
+    frozen = np.empty(i.values_count, np.uint16)
+    frozen.flags.writeable = False
+    with pytest.raises((TypeError, ValueError, BufferError)):
+        capi.spinfer_matrix_copy_arrays(w.handle, frozen, None, None)
+
+
 def test_from_arrays_rejects_corrupt_arrays(rng):
     dense = sparse_matrix(rng, 64, 64, sparsity=0.5).astype(np.float16)
     values, bitmaps, offsets = reference_encode(dense.view(np.uint16))

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import operator
-import os
-import tempfile
 from dataclasses import dataclass
 from typing import NamedTuple, Optional
 
@@ -33,6 +30,9 @@ class MatrixInfo:
     bytes: int
     dense_bytes: int
     compression_ratio: float
+    values_count: int = 0   #: 16-bit elements of the values array
+    bitmaps_count: int = 0  #: uint64 words of the bitmaps array
+    offsets_count: int = 0  #: uint64 words of the group_offsets array
 
     @classmethod
     def _from_c(cls, info) -> "MatrixInfo":
@@ -41,7 +41,9 @@ class MatrixInfo:
                    format_version=int(info.format_version), nnz=int(info.nnz),
                    sparsity=float(info.sparsity), bytes=int(info.bytes),
                    dense_bytes=int(info.dense_bytes),
-                   compression_ratio=float(info.compression_ratio))
+                   compression_ratio=float(info.compression_ratio),
+                   values_count=int(info.values_count), bitmaps_count=int(info.bitmaps_count),
+                   offsets_count=int(info.offsets_count))
 
 
 class MatrixArrays(NamedTuple):
@@ -142,29 +144,16 @@ class Matrix(OwnedHandle):
     def to_arrays(self) -> MatrixArrays:
         """The raw TCA-BME arrays of this host matrix as new numpy arrays: what
         :func:`from_arrays` takes back (with ``rows``, ``cols``, ``dtype`` and
-        ``info.format_version``) to rebuild the same matrix, bit for bit.
-
-        The C API has no accessor for the arrays, so they come through the library's
-        own safetensors writer: the matrix is saved to a temporary file and read back
-        (docs/format.md, "On disk")."""
+        ``info.format_version``) to rebuild the same matrix, bit for bit."""
         if self.on_device:
             raise make_error(capi.SPINFER_STATUS_WRONG_LOCATION,
                              "to_arrays reads host matrices: download() this one first")
-        with tempfile.TemporaryDirectory(prefix="spinfer-") as tmp:
-            path = os.path.join(tmp, "m.safetensors")
-            check(capi.spinfer_save(path, [("m", self.handle)]))
-            with open(path, "rb") as f:
-                header_len = int.from_bytes(f.read(8), "little")
-                header = json.loads(f.read(header_len))
-                arrays = []
-                for name, item in (("values", np.uint16), ("bitmaps", np.uint64),
-                                   ("group_offsets", np.uint64)):
-                    begin, end = header[f"m.{name}"]["data_offsets"]
-                    f.seek(8 + header_len + begin)
-                    count = (end - begin) // np.dtype(item).itemsize
-                    arrays.append(np.fromfile(f, dtype=np.dtype(item).newbyteorder("<"),
-                                              count=count).astype(item, copy=False))
-        return MatrixArrays(*arrays)
+        i = self.info
+        arrays = MatrixArrays(values=np.empty(i.values_count, dtype=np.uint16),
+                              bitmaps=np.empty(i.bitmaps_count, dtype=np.uint64),
+                              group_offsets=np.empty(i.offsets_count, dtype=np.uint64))
+        check(capi.spinfer_matrix_copy_arrays(self.handle, *arrays))
+        return arrays
 
     def upload(self, context, stream=None) -> "Matrix":
         """A copy of this host matrix on ``context``'s GPU (see Context.upload)."""

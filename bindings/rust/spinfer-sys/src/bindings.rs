@@ -281,12 +281,18 @@ pub struct spinfer_matrix_info_t {
     pub dense_bytes: u64,
     #[doc = "< dense_bytes / bytes"]
     pub compression_ratio: f64,
+    #[doc = "< 16-bit elements in the values array (non-zeros + padding)"]
+    pub values_count: u64,
+    #[doc = "< uint64 words in the bitmaps array"]
+    pub bitmaps_count: u64,
+    #[doc = "< uint64 words in the group_offsets array"]
+    pub offsets_count: u64,
 }
 #[test]
 fn bindgen_test_layout_spinfer_matrix_info_t() {
     assert_eq!(
         ::std::mem::size_of::<spinfer_matrix_info_t>(),
-        80usize,
+        104usize,
         concat!("Size of: ", stringify!(spinfer_matrix_info_t))
     );
     assert_eq!(
@@ -498,6 +504,57 @@ fn bindgen_test_layout_spinfer_matrix_info_t() {
         );
     }
     test_field_compression_ratio();
+    fn test_field_values_count() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_matrix_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).values_count) as usize - ptr as usize
+            },
+            80usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_matrix_info_t),
+                "::",
+                stringify!(values_count)
+            )
+        );
+    }
+    test_field_values_count();
+    fn test_field_bitmaps_count() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_matrix_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).bitmaps_count) as usize - ptr as usize
+            },
+            88usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_matrix_info_t),
+                "::",
+                stringify!(bitmaps_count)
+            )
+        );
+    }
+    test_field_bitmaps_count();
+    fn test_field_offsets_count() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_matrix_info_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).offsets_count) as usize - ptr as usize
+            },
+            96usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_matrix_info_t),
+                "::",
+                stringify!(offsets_count)
+            )
+        );
+    }
+    test_field_offsets_count();
 }
 extern "C" {
     #[doc = " Encode a dense row-major host matrix `dense` ([rows, cols], leading dimension"]
@@ -549,6 +606,7 @@ extern "C" {
     #[doc = " Build a host matrix from raw TCA-BME arrays (docs/format.md), copying them, and"]
     #[doc = " validate it. `values` holds `values_count` 16-bit elements, `bitmaps` holds"]
     #[doc = " `bitmaps_count` uint64 words and `group_offsets` `offsets_count` uint64 words."]
+    #[doc = " spinfer_matrix_copy_arrays reads the arrays of a matrix back out."]
     pub fn spinfer_matrix_from_arrays(
         out: *mut *mut spinfer_matrix_t,
         rows: i64,
@@ -560,6 +618,28 @@ extern "C" {
         bitmaps: *const u64,
         bitmaps_count: u64,
         group_offsets: *const u64,
+        offsets_count: u64,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Copy the raw TCA-BME arrays of a host matrix (docs/format.md) into caller-owned"]
+    #[doc = " buffers: the inverse of spinfer_matrix_from_arrays, which rebuilds the same matrix,"]
+    #[doc = " bit for bit, from them (with the rows, cols, dtype and format_version of"]
+    #[doc = " spinfer_matrix_get_info). Each count must equal the one get_info reports"]
+    #[doc = " (values_count, bitmaps_count, offsets_count); `values` receives 16-bit elements"]
+    #[doc = " of the storage dtype, the others uint64 words. Pass a buffer as NULL with count 0"]
+    #[doc = " to skip that array, so one array can be fetched alone."]
+    #[doc = " Statuses: INVALID_ARGUMENT (NULL matrix, or a NULL buffer with a non-zero count),"]
+    #[doc = " SHAPE_MISMATCH (a count that differs from the matrix's; the message names the"]
+    #[doc = " array and both counts), WRONG_LOCATION (a device matrix: download it first)."]
+    #[doc = " Nothing is written on failure. Thread-safe for one matrix, like every reader."]
+    pub fn spinfer_matrix_copy_arrays(
+        matrix: *const spinfer_matrix_t,
+        values: *mut u16,
+        values_count: u64,
+        bitmaps: *mut u64,
+        bitmaps_count: u64,
+        group_offsets: *mut u64,
         offsets_count: u64,
     ) -> spinfer_status_t;
 }
