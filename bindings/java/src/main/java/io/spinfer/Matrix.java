@@ -234,7 +234,8 @@ public final class Matrix extends NativeObject implements AutoCloseable {
       Native.check(SpinferNative.matrix_get_info(pointer, raw));
       return new MatrixInfo(raw.getRows(), raw.getCols(), DType.of(raw.getDtype()),
           Location.of(raw.getLocation()), raw.getDevice(), raw.getFormat_version(), raw.getNnz(),
-          raw.getSparsity(), raw.getBytes(), raw.getDense_bytes(), raw.getCompression_ratio());
+          raw.getSparsity(), raw.getBytes(), raw.getDense_bytes(), raw.getCompression_ratio(),
+          raw.getValues_count(), raw.getBitmaps_count(), raw.getOffsets_count());
     } finally {
       raw.delete();
     }

@@ -14,7 +14,10 @@ package io.spinfer;
  * @param bytes            bytes of values + bitmaps + group offsets
  * @param denseBytes       rows * cols * 2
  * @param compressionRatio denseBytes / bytes
+ * @param valuesCount      elements of the values array (2 bytes each, padding included)
+ * @param bitmapsCount     uint64 words of the bitmaps array
+ * @param offsetsCount     uint64 entries of the group offsets array
  */
 public record MatrixInfo(long rows, long cols, DType dtype, Location location, int device,
     long formatVersion, long nnz, double sparsity, long bytes, long denseBytes,
-    double compressionRatio) {}
+    double compressionRatio, long valuesCount, long bitmapsCount, long offsetsCount) {}

@@ -67,9 +67,14 @@ class FromArraysTest {
       }
       // and the library's own encoder produces a matrix with the same content
       try (Matrix w = Matrix.encode(dense, DType.F16, rows, cols, DType.F16)) {
-        assertEquals(w.info().bytes(),
+        MatrixInfo info = w.info();
+        assertEquals(info.bytes(),
             2L * e.values().length + 8L * e.bitmaps().length + 8L * e.groupOffsets().length,
             "bytes as docs/format.md counts them");
+        // the array lengths the spec encoder gave, as the info reports them
+        assertEquals(e.values().length, info.valuesCount());
+        assertEquals(e.bitmaps().length, info.bitmapsCount());
+        assertEquals(e.groupOffsets().length, info.offsetsCount());
       }
     }
   }
