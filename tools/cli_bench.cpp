@@ -114,6 +114,11 @@ int bench_main(int argc, char** argv) {
   }
 
   const std::vector<std::string> names = only.empty() ? matrix_names(path) : std::vector<std::string>{only};
+  if (names.empty()) {  // e.g. a dense Hugging Face file: nothing to time, say so
+    std::fprintf(stderr, "spinfer bench: %s holds no spinfer matrices (convert it with tools/spinfer_convert.py)\n",
+                 path);
+    return 1;
+  }
   spinfer_context_t* ctx = nullptr;
   CALL(spinfer_context_create(&ctx, backend));
   spinfer_backend_t used = SPINFER_BACKEND_HOST;

@@ -170,6 +170,7 @@ expect(["bench", weights, "--frob", "1"], 2, "unknown option --frob")
 expect(["bench", os.path.join(tmp, "missing.safetensors"), "--backend", "host"], 1, "failed")
 expect(["bench", os.path.join(model, "config.json"), "--backend", "host"], 1, "failed")
 expect(["bench", weights, "--backend", "host", "--matrix", "no.such.weight"], 1, "spinfer_load", "failed")
+expect(["bench", os.path.join(model, "model.safetensors"), "--backend", "host"], 1, "holds no spinfer matrices")
 
 rc, out = run("bench", weights, "--backend", "host", "--matrix", matrix, "--tokens", "1,3,16", "--iters", "3")
 timed = [line.split() for line in out.splitlines() if line.strip().startswith(matrix)]
