@@ -4,9 +4,11 @@
 //       multiplied on the best backend, checked against a float64 reference.
 //   spinfer inspect FILE
 //       Lists the matrices of a spinfer safetensors file with their statistics.
+//   spinfer generate MODEL_DIR ...   greedy generation (cli_generate.cpp)
+//   spinfer bench FILE ...           spmm timings per matrix and N (cli_bench.cpp)
+// Shared error exits and argument parsing: cli_common.hpp.
 #include <algorithm>
 #include <chrono>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -15,43 +17,29 @@
 #include <string>
 #include <vector>
 
+#include "cli_commands.hpp"
+#include "cli_common.hpp"
 #include "spinfer.h"
 #include "tool_device.hpp"
 
 namespace {
 
-[[noreturn]] void die(const char* what, spinfer_status_t s) {
-  std::fprintf(stderr, "spinfer: %s failed: %s: %s\n", what, spinfer_status_string(s),
-               spinfer_last_error_message());
-  std::exit(1);
-}
-#define CALL(expr)                                  \
-  do {                                              \
-    spinfer_status_t s_ = (expr);                   \
-    if (s_ != SPINFER_STATUS_SUCCESS) die(#expr, s_); \
-  } while (0)
+using spinfer_tool::bad_argument;
+using spinfer_tool::parse_integer;
 
 const char kUsage[] =
     "usage: spinfer demo [--rows M] [--cols K] [--tokens N] [--sparsity S] [--dtype f16|bf16]\n"
-    "         M, K in [1, 65536] with M * K <= 2^28; N in [1, 4096]; S in [0, 1)\n"
     "       spinfer inspect FILE.safetensors\n"
-    "       spinfer --version | --help\n";
+    "       spinfer generate MODEL_DIR [--backend host|cuda|auto] [--max-new N] [TOKEN ...]\n"
+    "       spinfer bench FILE.safetensors [--matrix NAME] [--tokens N[,N...]] [--backend host|cuda|auto] [--iters I]\n"
+    "       spinfer --version | --help\n"
+    "       spinfer COMMAND --help  (the command's arguments and their ranges)\n";
 
-// Reports a bad command line (exit code 2) naming the option and the value.
-[[noreturn]] void bad_argument(const std::string& option, const std::string& value, const char* want) {
-  std::fprintf(stderr, "spinfer demo: %s '%s' is not %s\n%s", option.c_str(), value.c_str(), want, kUsage);
-  std::exit(2);
-}
+const char kDemoUsage[] =
+    "usage: spinfer demo [--rows M] [--cols K] [--tokens N] [--sparsity S] [--dtype f16|bf16]\n"
+    "         M, K in [1, 65536] with M * K <= 2^28; N in [1, 4096]; S in [0, 1)\n";
 
-// The whole string as an integer in [lo, hi], else bad_argument.
-int64_t parse_integer(const std::string& option, const char* text, int64_t lo, int64_t hi) {
-  char* end = nullptr;
-  errno = 0;
-  const long long v = std::strtoll(text, &end, 10);
-  const std::string want = "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]";
-  if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi) bad_argument(option, text, want.c_str());
-  return v;
-}
+const spinfer_tool::Command kDemo{"demo", kDemoUsage};
 
 int demo(int argc, char** argv) {
   int64_t rows = 4096, cols = 4096, n = 8;
@@ -59,33 +47,32 @@ int demo(int argc, char** argv) {
   spinfer_dtype_t dtype = SPINFER_DTYPE_F16;
   for (int i = 2; i < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--help" || k == "-h") {
-      std::printf("%s", kUsage);
+    if (spinfer_tool::is_help(argv[i])) {
+      std::printf("%s", kDemoUsage);
       return 0;
     }
-    if (i + 1 >= argc) bad_argument(k, "", "followed by a value");
+    if (i + 1 >= argc) bad_argument(kDemo, k, "", "followed by a value");
     const char* v = argv[i + 1];
-    if (k == "--rows") rows = parse_integer(k, v, 1, 65536);
-    else if (k == "--cols") cols = parse_integer(k, v, 1, 65536);
-    else if (k == "--tokens") n = parse_integer(k, v, 1, 4096);
+    if (k == "--rows") rows = parse_integer(kDemo, k, v, 1, 65536);
+    else if (k == "--cols") cols = parse_integer(kDemo, k, v, 1, 65536);
+    else if (k == "--tokens") n = parse_integer(kDemo, k, v, 1, 4096);
     else if (k == "--sparsity") {
       char* end = nullptr;
       sparsity = std::strtod(v, &end);
       // Written so that NaN fails too; 1.0 would leave nothing to multiply.
       if (end == v || *end != '\0' || !(sparsity >= 0.0 && sparsity < 1.0))
-        bad_argument(k, v, "a number in [0, 1)");
+        bad_argument(kDemo, k, v, "a number in [0, 1)");
     } else if (k == "--dtype") {
       const std::string d = v;
       if (d == "f16" || d == "fp16") dtype = SPINFER_DTYPE_F16;
       else if (d == "bf16") dtype = SPINFER_DTYPE_BF16;
-      else bad_argument(k, v, "f16 or bf16 (the storage dtypes of the format)");
+      else bad_argument(kDemo, k, v, "f16 or bf16 (the storage dtypes of the format)");
     } else {
-      std::fprintf(stderr, "spinfer demo: unknown option %s\n%s", argv[i], kUsage);
-      return 2;
+      spinfer_tool::unknown_option(kDemo, argv[i]);
     }
   }
   if (rows * cols > (int64_t(1) << 28))
-    bad_argument("--rows x --cols", std::to_string(rows) + " x " + std::to_string(cols), "at most 2^28 weights");
+    bad_argument(kDemo, "--rows x --cols", std::to_string(rows) + " x " + std::to_string(cols), "at most 2^28 weights");
   std::printf("spinfer %s: W %lld x %lld, N = %lld tokens, target sparsity %.0f %%\n", spinfer_version(),
               (long long)rows, (long long)cols, (long long)n, sparsity * 100);
 
@@ -215,6 +202,8 @@ int main(int argc, char** argv) {
   }
   if (argc >= 2 && std::strcmp(argv[1], "demo") == 0) return demo(argc, argv);
   if (argc == 3 && std::strcmp(argv[1], "inspect") == 0) return inspect(argv[2]);
+  if (argc >= 2 && std::strcmp(argv[1], "generate") == 0) return spinfer_tool::generate_main(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "bench") == 0) return spinfer_tool::bench_main(argc, argv);
   if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
     std::printf("spinfer %s (format v%d, %s)\n", spinfer_version(), SPINFER_FORMAT_VERSION,
                 spinfer_has_cuda() ? "CUDA" : "host only");

@@ -9,11 +9,12 @@
 
 namespace spinfer_tool {
 
-// Uploads `w`, copies x (rounded to dtype) to the GPU, runs SpMM, returns the median
-// time of 20 runs in ms and the result (as float) in y.
+// Uploads `w`, copies x (rounded to dtype) to the GPU, runs SpMM once to warm up, returns
+// the median time of `iters` runs in ms (CUDA events around each call) and the result
+// (as float) in y.
 double run_on_device(spinfer_context_t* ctx, const spinfer_matrix_t* w, const std::vector<float>& x,
                      int64_t n, int64_t rows, int64_t cols, spinfer_dtype_t dtype,
-                     std::vector<float>& y);
+                     std::vector<float>& y, int iters = 20);
 
 // x rounded to the 16-bit dtype and back.
 float round_to(float x, spinfer_dtype_t dtype);

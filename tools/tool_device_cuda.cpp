@@ -36,7 +36,7 @@ float round_to(float x, spinfer_dtype_t dt) { return from_bits(to_bits(x, dt), d
 
 double run_on_device(spinfer_context_t* ctx, const spinfer_matrix_t* w, const std::vector<float>& x,
                      int64_t n, int64_t rows, int64_t cols, spinfer_dtype_t dtype,
-                     std::vector<float>& y) {
+                     std::vector<float>& y, int iters) {
   spinfer_matrix_t* dw = nullptr;
   api_check(spinfer_matrix_upload(ctx, w, &dw, nullptr), "upload");
   std::vector<uint16_t> hx(x.size()), hy(size_t(n * rows));
@@ -50,7 +50,7 @@ double run_on_device(spinfer_context_t* ctx, const spinfer_matrix_t* w, const st
   cudaEventCreate(&stop);
   api_check(spinfer_spmm(ctx, dw, dx, n, cols, nullptr, dy, rows, dtype, nullptr), "spmm");
   std::vector<float> times;
-  for (int r = 0; r < 20; ++r) {
+  for (int r = 0; r < std::max(iters, 1); ++r) {
     cudaEventRecord(start);
     api_check(spinfer_spmm(ctx, dw, dx, n, cols, nullptr, dy, rows, dtype, nullptr), "spmm");
     cudaEventRecord(stop);

@@ -1,13 +1,26 @@
 """The `spinfer` command line: every bad argument is an exit code 2 with a message that
-names the option and the value (never a crash, a hang or a silent default), --help exits
-0, and a small demo runs and checks itself against float64.
+names the option and the value (never a crash, a hang or a silent default), an error of
+the library is exit code 1 with its message, --help exits 0, a small demo runs and checks
+itself against float64, `generate` gives deterministic greedy ids on a tiny pruned
+LLaMA checkpoint written here (the ids of the C API example when given), and `bench`
+prints one timing line per N.
 
-usage: python3 test_cli.py PATH/TO/spinfer
+usage: python3 test_cli.py PATH/TO/spinfer [PATH/TO/spinfer_generate]
 """
+import json
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
+import spinfer_convert as sc  # noqa: E402
 
 cli = sys.argv[1]
+example = sys.argv[2] if len(sys.argv) > 2 else None
 failures = []
 
 
@@ -23,7 +36,7 @@ def expect(args, code, *needles):
         failures.append(f"spinfer {' '.join(args)}: exit {rc} (want {code}), missing {missing}:\n{out}")
 
 
-expect(["--help"], 0, "usage: spinfer demo")
+expect(["--help"], 0, "usage: spinfer demo", "spinfer generate MODEL_DIR", "spinfer bench FILE")
 expect(["demo", "--help"], 0, "usage: spinfer demo")
 expect(["--version"], 0, "spinfer ")
 expect([], 2, "usage:")
@@ -46,6 +59,130 @@ rc, out = run("demo", "--rows", "40", "--cols", "40", "--tokens", "1", "--sparsi
 if rc != 0 or "nnz 1600)" not in out:
     failures.append(f"dense bf16 demo: exit {rc}, output:\n{out}")
 
+
+# ---- generate ----------------------------------------------------------------------
+
+VOCAB = 61
+
+
+def write_tiny_llama(path):
+    """A 2-layer LLaMA in Hugging Face layout, one F32 file, linear weights half zeros
+    (as a magnitude-pruned checkpoint has them)."""
+    rng = np.random.default_rng(7)
+    H, I, heads, kvh, layers = 64, 128, 4, 2, 2
+    hd = H // heads
+    def pruned(r, c):
+        w = (rng.standard_normal((r, c)) * 0.2).astype(np.float32)
+        w[np.abs(w) < np.median(np.abs(w))] = 0
+        return w
+    t = {"model.embed_tokens.weight": rng.standard_normal((VOCAB, H)).astype(np.float32),
+         "model.norm.weight": rng.uniform(0.5, 1.5, H).astype(np.float32),
+         "lm_head.weight": (rng.standard_normal((VOCAB, H)) * 0.2).astype(np.float32)}
+    for i in range(layers):
+        q = f"model.layers.{i}."
+        t[q + "self_attn.q_proj.weight"], t[q + "self_attn.o_proj.weight"] = pruned(H, H), pruned(H, H)
+        t[q + "self_attn.k_proj.weight"], t[q + "self_attn.v_proj.weight"] = pruned(kvh * hd, H), pruned(kvh * hd, H)
+        t[q + "mlp.gate_proj.weight"], t[q + "mlp.up_proj.weight"] = pruned(I, H), pruned(I, H)
+        t[q + "mlp.down_proj.weight"] = pruned(H, I)
+        t[q + "input_layernorm.weight"] = rng.uniform(0.5, 1.5, H).astype(np.float32)
+        t[q + "post_attention_layernorm.weight"] = rng.uniform(0.5, 1.5, H).astype(np.float32)
+    cfg = dict(model_type="llama", vocab_size=VOCAB, hidden_size=H, num_hidden_layers=layers,
+               intermediate_size=I, num_attention_heads=heads, num_key_value_heads=kvh,
+               max_position_embeddings=64, rms_norm_eps=1e-6, rope_theta=10000.0, hidden_act="silu",
+               tie_word_embeddings=False, torch_dtype="float32")
+    os.makedirs(path)
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    sc.write_safetensors(os.path.join(path, "model.safetensors"),
+                         [(n, "F32", a.shape, a) for n, a in sorted(t.items())], {"format": "pt"})
+
+
+def generated_ids(out):
+    """The ids of the "generated:" line, or None."""
+    lines = [line for line in out.splitlines() if line.startswith("generated:")]
+    if len(lines) != 1:
+        return None
+    try:
+        return [int(v) for v in lines[0].split()[1:]]
+    except ValueError:
+        return None
+
+
+tmp = tempfile.mkdtemp(prefix="spinfer_test_cli_")
+model = os.path.join(tmp, "tiny_llama")
+write_tiny_llama(model)
+prompt = ["5", "17", "3"]
+
+expect(["generate", "--help"], 0, "usage: spinfer generate")
+expect(["generate", model, "--help"], 0, "usage: spinfer generate")
+expect(["generate"], 2, "MODEL_DIR is missing", "usage: spinfer generate")
+for value in ["-5", "0", "abc", "12x", "99999999999999999999", "1e3", "", "2000000"]:
+    expect(["generate", model, "--max-new", value], 2, "--max-new", f"'{value}'")
+expect(["generate", model, "--max-new"], 2, "--max-new", "followed by a value")
+expect(["generate", model, "--backend", "gpu"], 2, "--backend", "'gpu'", "host, cuda or auto")
+expect(["generate", model, "--bogus"], 2, "unknown option --bogus")
+expect(["generate", "--max-new", "4", model], 2, "MODEL_DIR", "'--max-new'")
+for value in ["abc", "-1", "1.5", "3000000000", "7x"]:
+    expect(["generate", model, "--backend", "host", "1", value], 2, "TOKEN", f"'{value}'")
+# The library's errors: exit 1 with its message.
+expect(["generate", os.path.join(tmp, "missing"), "--backend", "host"], 1, "spinfer_model_load", "failed")
+expect(["generate", os.path.join(model, "config.json"), "--backend", "host"], 1, "spinfer_model_load", "failed")
+broken = os.path.join(tmp, "broken")
+os.makedirs(broken)
+with open(os.path.join(broken, "config.json"), "w") as f:
+    f.write("{not json")
+expect(["generate", broken, "--backend", "host"], 1, "spinfer_model_load", "failed")
+expect(["generate", model, "--backend", "host", "1", str(VOCAB)], 1, "spinfer_model_generate_greedy", "failed")
+expect(["generate", model, "--backend", "host", "--max-new", "100", "1"], 1, "spinfer_model_generate_greedy")
+rc, out = run("--version")
+if "host only" in out:
+    expect(["generate", model, "--backend", "cuda"], 1, "spinfer_context_create", "failed")
+
+rc, out = run("generate", model, "--backend", "host", "--max-new", "8", *prompt)
+ids = generated_ids(out)
+if rc != 0 or ids is None or len(ids) != 8 or not all(0 <= i < VOCAB for i in ids) or "tokens/s" not in out:
+    failures.append(f"generate: exit {rc}, ids {ids}, output:\n{out}")
+rc2, out2 = run("generate", model, "--backend", "host", "--max-new", "8", *prompt)
+if generated_ids(out2) != ids:
+    failures.append(f"generate is not deterministic: {ids} then {generated_ids(out2)}")
+if example:
+    p = subprocess.run([example, model, "--backend", "host", "--max-new", "8", *prompt],
+                       capture_output=True, text=True, timeout=120)
+    if generated_ids(p.stdout) != ids:
+        failures.append(f"generate gives {ids}, the C API example {generated_ids(p.stdout)}:\n{p.stdout}{p.stderr}")
+
+# ---- bench -------------------------------------------------------------------------
+
+converted = os.path.join(tmp, "converted")
+sc.convert(model, converted, 0.0, "float16")
+weights = os.path.join(converted, "model.safetensors")
+matrix = "model.layers.0.mlp.up_proj.weight"
+
+expect(["bench", "--help"], 0, "usage: spinfer bench")
+expect(["bench"], 2, "FILE is missing")
+for value in ["0", "-1", "abc", "1,,2", "8,", "99999999999999999999", "20000"]:
+    expect(["bench", weights, "--tokens", value], 2, "--tokens", "'")
+for value in ["0", "-3", "x", "100001"]:
+    expect(["bench", weights, "--iters", value], 2, "--iters", f"'{value}'")
+expect(["bench", weights, "--backend", "tpu"], 2, "--backend", "'tpu'")
+expect(["bench", weights, "--iters"], 2, "--iters", "followed by a value")
+expect(["bench", weights, "--frob", "1"], 2, "unknown option --frob")
+expect(["bench", os.path.join(tmp, "missing.safetensors"), "--backend", "host"], 1, "failed")
+expect(["bench", os.path.join(model, "config.json"), "--backend", "host"], 1, "failed")
+expect(["bench", weights, "--backend", "host", "--matrix", "no.such.weight"], 1, "spinfer_load", "failed")
+expect(["bench", os.path.join(model, "model.safetensors"), "--backend", "host"], 1, "holds no spinfer matrices")
+
+rc, out = run("bench", weights, "--backend", "host", "--matrix", matrix, "--tokens", "1,3,16", "--iters", "3")
+timed = [line.split() for line in out.splitlines() if line.strip().startswith(matrix)]
+ns = [int(f[f.index("N") + 1]) for f in timed if "N" in f]
+if rc != 0 or ns != [1, 3, 16] or not all(float(f[f.index("ms") - 1]) > 0 for f in timed) or "median of 3" not in out:
+    failures.append(f"bench one matrix: exit {rc}, N {ns}, output:\n{out}")
+rc, out = run("bench", weights, "--backend", "host", "--tokens", "2", "--iters", "2")
+timed = [line for line in out.splitlines() if " N 2 " in line]
+if rc != 0 or len(timed) != 15:  # 7 linear weights in each of 2 layers, and lm_head
+    failures.append(f"bench whole file: exit {rc}, {len(timed)} timed lines, output:\n{out}")
+
+shutil.rmtree(tmp)
 for f in failures:
     print("FAIL:", f)
 print(f"test_cli: {len(failures)} failure(s)")

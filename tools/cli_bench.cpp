@@ -1,0 +1,171 @@
+// spinfer bench: times spinfer_spmm on the matrices of a spinfer safetensors file.
+// What is timed: the spmm call alone (no transfers, no allocation), median of --iters
+// back-to-back calls after one warm-up call, so W and X are cache warm (on CUDA, L2 warm
+// when they fit in L2). No dense baseline: the library links no BLAS and no cuBLAS.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cli_commands.hpp"
+#include "cli_common.hpp"
+#include "tool_device.hpp"
+
+namespace spinfer_tool {
+
+const char kBenchUsage[] =
+    "usage: spinfer bench FILE.safetensors [--matrix NAME] [--tokens N[,N...]] [--backend host|cuda|auto]\n"
+    "                     [--iters I]\n"
+    "         times spinfer_spmm for every matrix of FILE (or NAME) at each N tokens;\n"
+    "         N in [1, 16384] (default 1,8,32); I in [1, 10000] (default 20)\n";
+
+namespace {
+
+const Command kCmd{"bench", kBenchUsage};
+const int64_t kMaxElements = int64_t(1) << 28;  // of X plus Y, per call
+
+const char* kernel_name(spinfer_spmm_kernel_t k) {
+  switch (k) {
+    case SPINFER_SPMM_KERNEL_HOST: return "host";
+    case SPINFER_SPMM_KERNEL_BLOCK: return "block";
+    case SPINFER_SPMM_KERNEL_SPECIALISED: return "specialised";
+    case SPINFER_SPMM_KERNEL_WGMMA: return "wgmma";
+    case SPINFER_SPMM_KERNEL_DENSE_GEMM: return "dense_gemm";
+    case SPINFER_SPMM_KERNEL_WARP_K: return "warp_k";
+  }
+  return "?";
+}
+
+std::vector<int64_t> parse_token_list(const char* text) {
+  std::vector<int64_t> out;
+  const std::string s = text;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = s.find(',', start);
+    const std::string piece = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    out.push_back(parse_integer(kCmd, "--tokens", piece.c_str(), 1, 16384));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::vector<std::string> matrix_names(const char* path) {
+  size_t count = 0;
+  CALL(spinfer_file_matrix_count(path, &count));
+  std::vector<std::string> names;
+  for (size_t i = 0; i < count; ++i) {
+    size_t need = 0;  // a size query: INVALID_ARGUMENT with `need` set is its answer
+    const spinfer_status_t s = spinfer_file_matrix_name(path, i, nullptr, 0, &need);
+    if (need == 0) die("spinfer_file_matrix_name", s);
+    std::string name(need, '\0');
+    CALL(spinfer_file_matrix_name(path, i, name.data(), need, nullptr));
+    name.resize(need - 1);
+    names.push_back(name);
+  }
+  return names;
+}
+
+// Median time in ms of `iters` host spmm calls after one warm-up call.
+double time_on_host(spinfer_context_t* ctx, const spinfer_matrix_t* w, const std::vector<float>& x, int64_t n,
+                    int64_t rows, int64_t cols, int iters) {
+  std::vector<float> y(size_t(n * rows));
+  CALL(spinfer_spmm(ctx, w, x.data(), n, cols, nullptr, y.data(), rows, SPINFER_DTYPE_F32, nullptr));
+  std::vector<double> times;
+  for (int r = 0; r < iters; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    CALL(spinfer_spmm(ctx, w, x.data(), n, cols, nullptr, y.data(), rows, SPINFER_DTYPE_F32, nullptr));
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+}  // namespace
+
+int bench_main(int argc, char** argv) {
+  for (int i = 2; i < argc; ++i)
+    if (is_help(argv[i])) {
+      std::printf("%s", kBenchUsage);
+      return 0;
+    }
+  if (argc < 3) {
+    std::fprintf(stderr, "spinfer bench: FILE is missing\n%s", kBenchUsage);
+    return 2;
+  }
+  const char* path = argv[2];
+  if (std::strncmp(path, "--", 2) == 0) bad_argument(kCmd, "FILE", path, "a file (it comes first)");
+  std::vector<int64_t> tokens = {1, 8, 32};
+  spinfer_backend_t backend = SPINFER_BACKEND_AUTO;
+  int iters = 20;
+  std::string only;
+  for (int i = 3; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (k != "--tokens" && k != "--backend" && k != "--iters" && k != "--matrix") unknown_option(kCmd, argv[i]);
+    if (i + 1 >= argc) bad_argument(kCmd, k, "", "followed by a value");
+    const char* v = argv[++i];
+    if (k == "--tokens") tokens = parse_token_list(v);
+    else if (k == "--backend") backend = parse_backend(kCmd, k, v);
+    else if (k == "--iters") iters = int(parse_integer(kCmd, k, v, 1, 10000));
+    else only = v;
+  }
+
+  const std::vector<std::string> names = only.empty() ? matrix_names(path) : std::vector<std::string>{only};
+  if (names.empty()) {  // e.g. a dense Hugging Face file: nothing to time, say so
+    std::fprintf(stderr, "spinfer bench: %s holds no spinfer matrices (convert it with tools/spinfer_convert.py)\n",
+                 path);
+    return 1;
+  }
+  spinfer_context_t* ctx = nullptr;
+  CALL(spinfer_context_create(&ctx, backend));
+  spinfer_backend_t used = SPINFER_BACKEND_HOST;
+  CALL(spinfer_context_get_backend(ctx, &used));
+  const bool cuda = used == SPINFER_BACKEND_CUDA;
+  std::printf("%s: %zu matri%s, backend %s; timed: spinfer_spmm alone, median of %d calls after a warm-up, "
+              "%s; no dense baseline\n",
+              path, names.size(), names.size() == 1 ? "x" : "ces", cuda ? "cuda" : "host", iters,
+              cuda ? "CUDA events, W and X L2 warm where they fit" : "fp32 activations, caches warm");
+
+  size_t width = 0;  // of the name column
+  for (const std::string& name : names) width = std::max(width, name.size());
+  std::mt19937 rng(1234);
+  std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+  for (const std::string& name : names) {
+    spinfer_matrix_t* w = nullptr;
+    CALL(spinfer_load(&w, path, name.c_str()));
+    spinfer_matrix_info_t info{};
+    info.struct_size = sizeof info;
+    CALL(spinfer_matrix_get_info(w, &info));
+    // The plan names the kernel; on CUDA it needs the matrix on the device.
+    spinfer_matrix_t* planned = w;
+    if (cuda) CALL(spinfer_matrix_upload(ctx, w, &planned, nullptr));
+    const spinfer_dtype_t dtype = cuda ? info.dtype : SPINFER_DTYPE_F32;
+    for (const int64_t n : tokens) {
+      if (n * (info.rows + info.cols) > kMaxElements)
+        bad_argument(kCmd, "--tokens", std::to_string(n),
+                     ("small enough for " + name + ": N x (rows + cols) must be at most 2^28").c_str());
+      spinfer_spmm_plan_t plan{};
+      plan.struct_size = sizeof plan;
+      CALL(spinfer_spmm_plan(ctx, planned, n, dtype, nullptr, nullptr, &plan));
+      std::vector<float> x(size_t(n * info.cols));
+      for (auto& v : x) v = uni(rng);
+      std::vector<float> y;
+      const double ms = cuda ? run_on_device(ctx, w, x, n, info.rows, info.cols, info.dtype, y, iters)
+                             : time_on_host(ctx, w, x, n, info.rows, info.cols, iters);
+      std::printf("  %-*s  %lld x %lld  sparsity %.1f %%  N %-5lld %10.4f ms  %8.2f GB/s of W  kernel %s",
+                  int(width), name.c_str(), (long long)info.rows, (long long)info.cols, info.sparsity * 100, (long long)n, ms,
+                  double(info.bytes) / (ms * 1e6), kernel_name(plan.kernel));
+      if (cuda) std::printf(" tile_n %d split_k %d\n", plan.tile_n, plan.split_k);
+      else std::printf(" threads %d\n", plan.host_threads);
+    }
+    if (planned != w) spinfer_matrix_destroy(planned);
+    spinfer_matrix_destroy(w);
+  }
+  spinfer_context_destroy(ctx);
+  return 0;
+}
+
+}  // namespace spinfer_tool
