@@ -7,7 +7,6 @@ prints one timing line per N.
 
 usage: python3 test_cli.py PATH/TO/spinfer [PATH/TO/spinfer_generate]
 """
-import json
 import os
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
 import spinfer_convert as sc  # noqa: E402
+from tiny_checkpoint import make_checkpoint  # noqa: E402
 
 cli = sys.argv[1]
 example = sys.argv[2] if len(sys.argv) > 2 else None
@@ -62,41 +62,6 @@ if rc != 0 or "nnz 1600)" not in out:
 
 # ---- generate ----------------------------------------------------------------------
 
-VOCAB = 61
-
-
-def write_tiny_llama(path):
-    """A 2-layer LLaMA in Hugging Face layout, one F32 file, linear weights half zeros
-    (as a magnitude-pruned checkpoint has them)."""
-    rng = np.random.default_rng(7)
-    H, I, heads, kvh, layers = 64, 128, 4, 2, 2
-    hd = H // heads
-    def pruned(r, c):
-        w = (rng.standard_normal((r, c)) * 0.2).astype(np.float32)
-        w[np.abs(w) < np.median(np.abs(w))] = 0
-        return w
-    t = {"model.embed_tokens.weight": rng.standard_normal((VOCAB, H)).astype(np.float32),
-         "model.norm.weight": rng.uniform(0.5, 1.5, H).astype(np.float32),
-         "lm_head.weight": (rng.standard_normal((VOCAB, H)) * 0.2).astype(np.float32)}
-    for i in range(layers):
-        q = f"model.layers.{i}."
-        t[q + "self_attn.q_proj.weight"], t[q + "self_attn.o_proj.weight"] = pruned(H, H), pruned(H, H)
-        t[q + "self_attn.k_proj.weight"], t[q + "self_attn.v_proj.weight"] = pruned(kvh * hd, H), pruned(kvh * hd, H)
-        t[q + "mlp.gate_proj.weight"], t[q + "mlp.up_proj.weight"] = pruned(I, H), pruned(I, H)
-        t[q + "mlp.down_proj.weight"] = pruned(H, I)
-        t[q + "input_layernorm.weight"] = rng.uniform(0.5, 1.5, H).astype(np.float32)
-        t[q + "post_attention_layernorm.weight"] = rng.uniform(0.5, 1.5, H).astype(np.float32)
-    cfg = dict(model_type="llama", vocab_size=VOCAB, hidden_size=H, num_hidden_layers=layers,
-               intermediate_size=I, num_attention_heads=heads, num_key_value_heads=kvh,
-               max_position_embeddings=64, rms_norm_eps=1e-6, rope_theta=10000.0, hidden_act="silu",
-               tie_word_embeddings=False, torch_dtype="float32")
-    os.makedirs(path)
-    with open(os.path.join(path, "config.json"), "w") as f:
-        json.dump(cfg, f)
-    sc.write_safetensors(os.path.join(path, "model.safetensors"),
-                         [(n, "F32", a.shape, a) for n, a in sorted(t.items())], {"format": "pt"})
-
-
 def generated_ids(out):
     """The ids of the "generated:" line, or None."""
     lines = [line for line in out.splitlines() if line.startswith("generated:")]
@@ -110,7 +75,9 @@ def generated_ids(out):
 
 tmp = tempfile.mkdtemp(prefix="spinfer_test_cli_")
 model = os.path.join(tmp, "tiny_llama")
-write_tiny_llama(model)
+# A pruned LLaMA in Hugging Face layout, one F32 file.
+VOCAB = make_checkpoint(model, "llama", np.random.default_rng(7), "F32", prune_linears=True,
+                        shards=1)["vocab_size"]
 prompt = ["5", "17", "3"]
 
 expect(["generate", "--help"], 0, "usage: spinfer generate")
