@@ -9,9 +9,9 @@
 
 namespace spinfer_tool {
 
-// Uploads `w`, copies x (rounded to dtype) to the GPU, runs SpMM once to warm up, returns
-// the median time of `iters` runs in ms (CUDA events around each call) and the result
-// (as float) in y.
+// Uploads `w` (unless it already lives on the device), copies x (rounded to dtype) to
+// the GPU, runs SpMM once to warm up, returns the median time of `iters` runs in ms (CUDA
+// events around each call) and the result (as float) in y.
 double run_on_device(spinfer_context_t* ctx, const spinfer_matrix_t* w, const std::vector<float>& x,
                      int64_t n, int64_t rows, int64_t cols, spinfer_dtype_t dtype,
                      std::vector<float>& y, int iters = 20);
