@@ -346,7 +346,8 @@ int main(int argc, char** argv) {
           r.t_block = time_kernel(sc::SpmmKernel::block);
           if (ctx->has_specialised_spmm()) r.t_specialised = time_kernel(sc::SpmmKernel::specialised);
           if (ctx->has_wgmma_spmm()) r.t_wgmma = time_kernel(sc::SpmmKernel::wgmma);
-          if (ctx->has_kernel(sc::SpmmKernel::warp_k) && sc::choose_tile_n(n, opt) <= 16)
+          if (ctx->has_kernel(sc::SpmmKernel::warp_k) &&
+              sc::kernel_serves(sc::SpmmKernel::warp_k, sc::choose_tile_n(n, opt)))
             r.t_warp_k = time_kernel(sc::SpmmKernel::warp_k);
           if (ctx->has_kernel(sc::SpmmKernel::dense_gemm) && n >= 128)
             r.t_dense = time_kernel(sc::SpmmKernel::dense_gemm);

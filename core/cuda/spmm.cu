@@ -59,7 +59,7 @@ void check_call(const DeviceContext& ctx, const DeviceMatrix& w, int64_t n, DTyp
           "the wgmma SpMM kernel needs a GPU of compute capability 9.0 and a build for sm_90a");
   require(options.kernel != SpmmKernel::warp_k || ctx.has_kernel(SpmmKernel::warp_k),
           SPINFER_STATUS_NOT_SUPPORTED, "the warp-K SpMM kernel needs a GPU of compute capability 9.0");
-  require(options.kernel != SpmmKernel::warp_k || choose_tile_n(std::max<int64_t>(n, 1), options) <= 16,
+  require(kernel_serves(options.kernel, choose_tile_n(std::max<int64_t>(n, 1), options)),
           SPINFER_STATUS_INVALID_ARGUMENT,
           "the warp-K SpMM kernel serves token tiles of 8 and 16 (set tile_n, or n <= 16)");
   require(options.kernel != SpmmKernel::dense_gemm || ctx.has_kernel(SpmmKernel::dense_gemm),

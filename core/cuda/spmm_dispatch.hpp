@@ -55,6 +55,11 @@ inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised
   return choose_kernel(options, has_specialised, has_wgmma, tile_n);
 }
 
+// Token tiles a kernel is built for: the warp-K kernel serves the decode tiles only.
+constexpr bool kernel_serves(SpmmKernel k, int tile_n) {
+  return k != SpmmKernel::warp_k || tile_n <= 16;
+}
+
 // The smallest tile that holds every token (decode: N <= 8 -> 8), 64 for long inputs.
 // Decoding W costs the same for any tile_n, so fewer, wider token tiles decode W less often.
 inline int choose_tile_n(int64_t n, const SpmmOptions& options) {
@@ -127,7 +132,7 @@ struct StagePlan {
 inline StagePlan plan_stages(SpmmKernel kernel, uint32_t max_group_values, int tile_n,
                              int blocks_per_sm, int64_t smem_per_sm) {
   const bool warp_k = kernel == SpmmKernel::warp_k;
-  const uint32_t tiles = warp_k ? 4 : 1;
+  const uint32_t tiles = warp_k ? kWarpKTiles : 1;
   StagePlan plan;
   plan.value_bytes = (16 + (tiles * max_group_values + 8) * 2 + 15) / 16 * 16;
   plan.stage_bytes = plan.value_bytes + tiles * 64 * 8 + (warp_k ? 16 : 128 * 4);

@@ -4,6 +4,7 @@
 
 #include "cuda/spmm_smbd.cuh"
 #include "cuda/spmm_smbd_specialised.cuh"
+#include "cuda/spmm_dispatch.hpp"
 #include "cuda/spmm_smbd_warp_k.cuh"
 
 namespace spinfer::cuda {
@@ -12,11 +13,6 @@ namespace spinfer::cuda {
 // latency at any sparsity, with several blocks resident per SM.
 template <int TILE_N>
 constexpr int smbd_stages() { return 3; }
-
-// Token tiles a kernel is built for: the warp-K kernel serves the decode tiles only.
-constexpr bool kernel_serves(SpmmKernel k, int tile_n) {
-  return k != SpmmKernel::warp_k || tile_n <= 16;
-}
 
 // Kernel, block size and dynamic shared memory of one variant. The specialised and warp-K
 // kernels' stages are sized at launch (SmbdParams::stages): kSmem is their least (the

@@ -12,6 +12,8 @@ namespace spinfer::cuda {
 
 // Most pipeline stages of a kernel whose stages are sized at launch (the specialised one).
 inline constexpr int kSmbdMaxStages = 16;
+// GroupTiles per pipeline stage of the warp-K kernel: one per decoding warp.
+inline constexpr int kWarpKTiles = 4;
 // Dynamic shared memory such a kernel may be given (sm_90 allows 227 KiB per block,
 // static shared memory included).
 inline constexpr int kSmbdMaxDynamicSmem = 200 * 1024;

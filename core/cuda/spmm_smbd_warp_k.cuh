@@ -29,7 +29,7 @@
 
 namespace spinfer::cuda {
 
-inline constexpr int kWarpKTiles = kSmbdThreads / 32;  // GroupTiles per stage, one per warp
+static_assert(kWarpKTiles == kSmbdThreads / 32, "one GroupTile per decoding warp and stage");
 
 template <int TILE_N>
 constexpr int warp_k_min_blocks() { return 3; }

@@ -147,7 +147,7 @@ void run_on_every_kernel(sc::DeviceContext& ctx, Case c, std::mt19937_64& rng, b
   for (sc::SpmmKernel kernel : kernels(ctx)) {
     c.options = given;
     c.options.kernel = kernel;
-    if (kernel == sc::SpmmKernel::warp_k && sc::choose_tile_n(std::max<int64_t>(c.n, 1), given) > 16)
+    if (!sc::kernel_serves(kernel, sc::choose_tile_n(std::max<int64_t>(c.n, 1), given)))
       c.options.tile_n = 16;
     run_case(ctx, c, rng, check_cublas);
   }

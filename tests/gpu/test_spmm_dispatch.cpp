@@ -170,8 +170,8 @@ TEST_CASE("SpMM dispatch: stages sized at launch hold the longest runs and fit t
         for (int tile : {8, 16, 32, 64})
           for (uint32_t run : {0u, 8u, 1232u, 2872u, 4096u}) {
             const bool warp_k = kernel == SpmmKernel::warp_k;
-            if (warp_k && tile > 16) continue;
-            const uint32_t tiles = warp_k ? 4 : 1;
+            if (!kernel_serves(kernel, tile)) continue;
+            const uint32_t tiles = warp_k ? kWarpKTiles : 1;
             const int least = warp_k ? 2 : 3;
             const StagePlan sp = plan_stages(kernel, run, tile, blocks, smem);
             INFO("warp_k ", warp_k, " smem ", smem, " blocks ", blocks, " tile ", tile, " run ", run);
