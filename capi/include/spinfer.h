@@ -37,11 +37,13 @@
  *     uses it.
  *   - A context may be used from many threads at once, provided each thread uses
  *     its own stream (CUDA). A CUDA context allocates its split-K workspace slots
- *     (spmm_workspace_slots, default 4 of 16 MiB) when it is created; the first
+ *     (spmm_workspace_slots, default 4 of 16 MiB) when it is created (or each at its
+ *     first use, outside graph capture, with spmm_workspace_lazy); the first
  *     stream that runs a split-K SpMM is bound to a free slot until
  *     spinfer_context_release_stream, and a stream that finds no free slot runs
  *     without split-K (the same result, slower for small M x N).
- *     spinfer_spmm never calls cudaMalloc or synchronises and may be captured in a
+ *     spinfer_spmm never calls cudaMalloc (but a lazy context's first split-K call on
+ *     a stream) and never synchronises, and may be captured in a
  *     CUDA graph (its prefill path takes a scratch stream-ordered: see spinfer_spmm).
  *     Host-backend calls on one context may run concurrently from many threads.
  *   - Layers, KV caches and models (section 7) are used by one thread at a time.
@@ -149,6 +151,11 @@ typedef struct spinfer_context_config_t {
                                   spinfer_context_release_stream); default 4, 0 = none (every
                                   SpMM runs without split-K), at most 64. A config from an
                                   older header, without this field, gets the default. */
+  int spmm_workspace_lazy;   /**< CUDA: 0 (default) allocates the slots with the context; 1
+                                  allocates each slot when a stream first needs it (on that
+                                  stream, never during graph capture: a capturing stream that
+                                  finds no allocated slot free runs without split-K, as
+                                  spinfer_spmm_plan says). Older headers get 0. */
 } spinfer_context_config_t;
 
 /** Opaque library context: backend choice, device, split-K workspaces. */

@@ -40,6 +40,8 @@ spinfer_status_t spinfer_context_create_ex(spinfer_context_t** out,
               "config->struct_size is too small; initialise it with spinfer_context_config_init");
       std::memcpy(&cfg, config, std::min(config->struct_size, sizeof cfg));
       if (config->struct_size < oldest + sizeof(int)) cfg.spmm_workspace_slots = 4;  // not (wholly) given
+      constexpr size_t lazy_end = offsetof(spinfer_context_config_t, spmm_workspace_lazy) + sizeof(int);
+      if (config->struct_size < lazy_end) cfg.spmm_workspace_lazy = 0;
       cfg.struct_size = sizeof cfg;
     }
     require(cfg.backend == SPINFER_BACKEND_AUTO || cfg.backend == SPINFER_BACKEND_HOST ||
@@ -53,6 +55,8 @@ spinfer_status_t spinfer_context_create_ex(spinfer_context_t** out,
               return "spmm_workspace_slots must be in [0, 64], got " +
                      std::to_string(cfg.spmm_workspace_slots);
             });
+    require(cfg.spmm_workspace_lazy == 0 || cfg.spmm_workspace_lazy == 1, SPINFER_STATUS_INVALID_ARGUMENT,
+            [&] { return "spmm_workspace_lazy must be 0 or 1, got " + std::to_string(cfg.spmm_workspace_lazy); });
 
     auto ctx = std::make_unique<spinfer_context>();
     ctx->host_threads = cfg.host_threads;
@@ -66,7 +70,7 @@ spinfer_status_t spinfer_context_create_ex(spinfer_context_t** out,
         return "the CUDA backend was requested but there is no usable GPU with ordinal " +
                std::to_string(cfg.device);
       });
-      ctx->cuda = spinfer::cuda::create_context(cfg.device, cfg.spmm_workspace_slots);
+      ctx->cuda = spinfer::cuda::create_context(cfg.device, cfg.spmm_workspace_slots, cfg.spmm_workspace_lazy != 0);
       ctx->backend = SPINFER_BACKEND_CUDA;
       ctx->device = cfg.device;
     }

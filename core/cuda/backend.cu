@@ -33,7 +33,7 @@ bool is_device_memory(const void* p) {
   return attr.type == cudaMemoryTypeDevice;
 }
 
-DeviceContextPtr create_context(int device, int workspace_slots) {
+DeviceContextPtr create_context(int device, int workspace_slots, bool lazy_workspace) {
   int count = 0;
   const cudaError_t err = cudaGetDeviceCount(&count);
   require(err == cudaSuccess && count > 0, SPINFER_STATUS_NO_DEVICE,
@@ -42,7 +42,7 @@ DeviceContextPtr create_context(int device, int workspace_slots) {
     return "CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(count) +
            " present)";
   });
-  return DeviceContextPtr(new DeviceContext(device, workspace_slots));
+  return DeviceContextPtr(new DeviceContext(device, workspace_slots, lazy_workspace));
 }
 
 void release_stream(DeviceContext& ctx, void* stream) { ctx.release_stream(stream); }

@@ -48,7 +48,8 @@ struct SpmmOptions {
 bool built_with_cuda();                 // false in the no-CUDA build
 bool device_available(int device);      // a usable GPU with this ordinal exists
 bool is_device_memory(const void* p);   // p points into memory only a GPU can read
-DeviceContextPtr create_context(int device, int workspace_slots = 4);
+// `lazy_workspace`: allocate each split-K workspace slot when first needed (device_context.hpp).
+DeviceContextPtr create_context(int device, int workspace_slots = 4, bool lazy_workspace = false);
 // Waits for `stream` and unbinds its split-K workspace slot (if it has one).
 void release_stream(DeviceContext& ctx, void* stream);
 

@@ -23,7 +23,7 @@ void DeviceMatrixDeleter::operator()(DeviceMatrix* p) const { delete p; }
 bool built_with_cuda() { return false; }
 bool device_available(int) { return false; }
 bool is_device_memory(const void*) { return false; }
-DeviceContextPtr create_context(int, int) { unavailable("creating a CUDA context"); }
+DeviceContextPtr create_context(int, int, bool) { unavailable("creating a CUDA context"); }
 void release_stream(DeviceContext&, void*) { unavailable("release_stream"); }
 DeviceMatrixPtr upload(DeviceContext&, const HostMatrix&, void*) { unavailable("upload"); }
 DeviceMatrixPtr encode_device(DeviceContext&, const void*, DType, int64_t, int64_t, int64_t, DType,

@@ -11,7 +11,7 @@
 
 namespace spinfer::cuda {
 
-DeviceContext::DeviceContext(int device, int workspace_slots) : device_(device) {
+DeviceContext::DeviceContext(int device, int workspace_slots, bool lazy_workspace) : device_(device) {
   DeviceGuard guard(device);
   check_cuda(cudaDeviceGetAttribute(&sm_count_, cudaDevAttrMultiProcessorCount, device),
              "cudaDeviceGetAttribute(multiprocessors)");
@@ -42,26 +42,34 @@ DeviceContext::DeviceContext(int device, int workspace_slots) : device_(device) 
   // may be under graph capture, where cublasCreate cannot run.
   dense_gemm_.reset(create_dense_gemm(device, major));
 
-  // One allocation for every slot: partials first (16-byte aligned), then counters.
   slots_.resize(size_t(workspace_slots));
-  if (workspace_slots == 0) return;
-  const size_t slot_bytes = kPartialBytesPerSlot + kCountersPerSlot * sizeof(unsigned);
-  void* mem = nullptr;
-  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&mem, slot_bytes * workspace_slots)), "cudaMalloc(split-K workspace)");
-  workspace_memory_ = static_cast<unsigned char*>(mem);
-  cudaError_t err = cudaMemset(mem, 0, slot_bytes * workspace_slots);
-  for (int s = 0; s < workspace_slots; ++s) {
-    unsigned char* base = workspace_memory_ + s * slot_bytes;
-    slots_[s].partials = reinterpret_cast<float*>(base);
-    slots_[s].partial_floats = kPartialBytesPerSlot / sizeof(float);
-    slots_[s].counters = reinterpret_cast<unsigned*>(base + kPartialBytesPerSlot);
-    slots_[s].counter_count = kCountersPerSlot;
+  for (auto& slot : slots_) {
+    slot.partial_floats = kPartialBytesPerSlot / sizeof(float);
+    slot.counter_count = kCountersPerSlot;
   }
-  if (err == cudaSuccess) err = cudaDeviceSynchronize();  // counters are zero before any use
-  if (err != cudaSuccess) {
+  if (lazy_workspace || workspace_slots == 0) return;
+  try {
+    for (int s = 0; s < workspace_slots; ++s) allocate_slot(s, nullptr);
+    check_cuda(cudaDeviceSynchronize(), "clearing the split-K workspace");  // counters are zero before any use
+  } catch (...) {
+    for (auto& slot : slots_) cudaFree(slot.partials);  // no destructor runs after a throwing constructor
+    throw;
+  }
+}
+
+void DeviceContext::allocate_slot(int s, cudaStream_t stream) {
+  // Partials first (16-byte aligned), then the counters, which must start at zero.
+  const size_t bytes = kPartialBytesPerSlot + kCountersPerSlot * sizeof(unsigned);
+  void* mem = nullptr;
+  check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&mem, bytes)),
+             "cudaMalloc(split-K workspace)");
+  if (cudaError_t err = cudaMemsetAsync(mem, 0, bytes, stream); err != cudaSuccess) {
     cudaFree(mem);
     check_cuda(err, "clearing the split-K workspace");
   }
+  slots_[size_t(s)].partials = static_cast<float*>(mem);
+  slots_[size_t(s)].counters =
+      reinterpret_cast<unsigned*>(static_cast<unsigned char*>(mem) + kPartialBytesPerSlot);
 }
 
 DeviceContext::~DeviceContext() {
@@ -70,7 +78,7 @@ DeviceContext::~DeviceContext() {
   cudaSetDevice(device_);
   // Work queued on any stream may still use the workspace or the staging buffers.
   cudaDeviceSynchronize();
-  cudaFree(workspace_memory_);
+  for (auto& slot : slots_) cudaFree(slot.partials);
   dense_gemm_.reset();  // while the device is current
   for (int i = 0; i < 2; ++i) {
     if (staging_done_[i]) cudaEventDestroy(staging_done_[i]);
@@ -103,28 +111,55 @@ int DeviceContext::blocks_per_sm(SpmmKernel kernel, int tile_n) const {
   }
 }
 
-int DeviceContext::slot_for(void* stream) const {
+int DeviceContext::slot_for(void* stream, bool may_allocate) const {
   if (auto it = slot_of_stream_.find(stream); it != slot_of_stream_.end()) return it->second;
+  int unallocated = -1;
   for (int s = 0; s < int(slots_.size()); ++s) {
     bool bound = false;
     for (const auto& entry : slot_of_stream_) bound = bound || entry.second == s;
-    if (!bound) return s;
+    if (bound) continue;
+    if (slots_[size_t(s)].partials) return s;
+    if (unallocated < 0) unallocated = s;
   }
-  return -1;
+  return may_allocate ? unallocated : -1;
 }
 
+namespace {
+// Whether work queued on `stream` is being captured into a graph (then nothing may be
+// allocated for it).
+bool capturing(void* stream) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  check_cuda(cudaStreamIsCapturing(static_cast<cudaStream_t>(stream), &status), "cudaStreamIsCapturing");
+  return status != cudaStreamCaptureStatusNone;
+}
+}  // namespace
+
 const SplitKWorkspace* DeviceContext::workspace_peek(void* stream) {
+  const bool may_allocate = !capturing(stream);
   std::lock_guard<std::mutex> lock(workspace_mutex_);
-  const int s = slot_for(stream);
+  const int s = slot_for(stream, may_allocate);
   return s >= 0 ? &slots_[size_t(s)] : nullptr;
 }
 
 const SplitKWorkspace* DeviceContext::workspace_for(void* stream) {
+  const bool may_allocate = !capturing(stream);
   std::lock_guard<std::mutex> lock(workspace_mutex_);
-  const int s = slot_for(stream);
+  const int s = slot_for(stream, may_allocate);
   if (s < 0) return nullptr;
+  if (!slots_[size_t(s)].partials) {
+    DeviceGuard guard(device_);
+    allocate_slot(s, static_cast<cudaStream_t>(stream));  // ordered before the call's kernels
+  }
   slot_of_stream_.emplace(stream, s);  // no-op when already bound
   return &slots_[size_t(s)];
+}
+
+size_t DeviceContext::workspace_bytes_allocated() {
+  std::lock_guard<std::mutex> lock(workspace_mutex_);
+  size_t bytes = 0;
+  for (const auto& slot : slots_)
+    if (slot.partials) bytes += kPartialBytesPerSlot + kCountersPerSlot * sizeof(unsigned);
+  return bytes;
 }
 
 void DeviceContext::release_stream(void* stream) {

@@ -1,11 +1,12 @@
 // Per-context GPU state: the device, its properties, the split-K workspaces and the
-// pinned staging buffers of uploads. Allocated once at creation; the SpMM hot path
-// never allocates.
+// pinned staging buffers of uploads. Allocated once at creation (the workspace slots
+// lazily if asked); the SpMM hot path never allocates.
 //
 // Split-K workspace: its slots (a context setting, default 4) are allocated when the
-// context is created. A stream is bound to a free slot the first time it runs a split-K
-// SpMM (host bookkeeping under a mutex, no allocation) and keeps it until
-// release_stream.
+// context is created, or, for a lazy context, each when a stream first binds it outside
+// graph capture. A stream is bound to a free slot the first time it runs a split-K SpMM
+// (host bookkeeping under a mutex) and keeps it until release_stream. A lazy context
+// prefers a slot already allocated, and never allocates while the stream is capturing.
 // A stream that finds every slot bound to other streams runs with split_k = 1: the same
 // result, only slower for small M x N. Calls on one stream are ordered, so they share
 // their slot safely.
@@ -40,8 +41,8 @@ class DeviceContext {
   static constexpr size_t kCountersPerSlot = 8192;
   static constexpr size_t kStagingBytes = size_t(4) << 20;  // per pinned staging buffer
 
-  // `workspace_slots` split-K workspaces (0..64), allocated now.
-  DeviceContext(int device, int workspace_slots);
+  // `workspace_slots` split-K workspaces (0..64), allocated now unless `lazy_workspace`.
+  DeviceContext(int device, int workspace_slots, bool lazy_workspace = false);
   ~DeviceContext();
   DeviceContext(const DeviceContext&) = delete;
   DeviceContext& operator=(const DeviceContext&) = delete;
@@ -57,11 +58,14 @@ class DeviceContext {
   // Resident blocks per SM of an SpMM kernel with `tile_n` tokens per block.
   int blocks_per_sm(SpmmKernel kernel, int tile_n) const;
 
-  // The split-K workspace bound to `stream` (binding a free slot to it on first use), or
-  // nullptr when no slot is free.
+  // The split-K workspace bound to `stream` (binding a free slot to it on first use,
+  // allocating it first on a lazy context), or nullptr when no slot is free.
   const SplitKWorkspace* workspace_for(void* stream);
-  // The slot workspace_for(stream) would return now, without binding one.
+  // The slot workspace_for(stream) would return now (its sizes; its memory may not be
+  // allocated yet), without binding or allocating one.
   const SplitKWorkspace* workspace_peek(void* stream);
+  // Split-K workspace bytes allocated now (all slots, or those a lazy context has made).
+  size_t workspace_bytes_allocated();
   // Waits for `stream` and unbinds its slot, if it has one.
   void release_stream(void* stream);
 
@@ -81,12 +85,13 @@ class DeviceContext {
   int blocks_per_sm_[4][4] = {{1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}};  // [kernel][tile_n 8..64]
 
   std::mutex workspace_mutex_;
-  unsigned char* workspace_memory_ = nullptr;
-  std::vector<SplitKWorkspace> slots_;
+  std::vector<SplitKWorkspace> slots_;  // partials == nullptr: not allocated yet (lazy)
   std::unordered_map<void*, int> slot_of_stream_;
-  // The slot bound to `stream`, else the first one bound to no stream, else -1
-  // (workspace_mutex_ held).
-  int slot_for(void* stream) const;
+  // The slot bound to `stream`, else a free allocated one, else (when `may_allocate`) a
+  // free one not yet allocated, else -1 (workspace_mutex_ held).
+  int slot_for(void* stream, bool may_allocate) const;
+  // Allocates slot `s` and clears it on `stream` (workspace_mutex_ held).
+  void allocate_slot(int s, cudaStream_t stream);
 
   std::mutex staging_mutex_;
   void* staging_[2] = {nullptr, nullptr};

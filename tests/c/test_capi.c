@@ -77,6 +77,16 @@ static void test_context(void) {
   CHECK_STATUS(spinfer_context_create_ex(&ctx, &cfg), SPINFER_STATUS_INVALID_ARGUMENT);
   CHECK(strstr(spinfer_last_error_message(), "spmm_workspace_slots") != NULL);
   cfg.spmm_workspace_slots = 0;
+  /* Lazy slots: 0 or 1 (default 0); a config ending before the field gets 0. */
+  CHECK(cfg.spmm_workspace_lazy == 0);
+  cfg.spmm_workspace_lazy = 2;
+  CHECK_STATUS(spinfer_context_create_ex(&ctx, &cfg), SPINFER_STATUS_INVALID_ARGUMENT);
+  CHECK(strstr(spinfer_last_error_message(), "spmm_workspace_lazy must be 0 or 1, got 2") != NULL);
+  cfg.struct_size = offsetof(spinfer_context_config_t, spmm_workspace_lazy);
+  CHECK_STATUS(spinfer_context_create_ex(&ctx, &cfg), SPINFER_STATUS_SUCCESS);
+  CHECK_STATUS(spinfer_context_destroy(ctx), SPINFER_STATUS_SUCCESS);
+  cfg.struct_size = sizeof cfg;
+  cfg.spmm_workspace_lazy = 1;
   CHECK_STATUS(spinfer_context_create_ex(&ctx, &cfg), SPINFER_STATUS_SUCCESS);
   /* A host context has no workspace: releasing a stream does nothing. */
   CHECK_STATUS(spinfer_context_release_stream(ctx, NULL), SPINFER_STATUS_SUCCESS);

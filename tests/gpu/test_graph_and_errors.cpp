@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "cuda/device_context.hpp"
 #include "format/encode.hpp"
 #include "gpu_util.hpp"
 
@@ -71,6 +72,64 @@ TEST_CASE("spmm captured in a CUDA graph replays to the same bits") {
   cuda_ok(cudaStreamSynchronize(s), "direct spmm 2");
   dy.download(direct.data(), direct.size() * 2);
   CHECK(std::memcmp(direct.data(), replay.data(), direct.size() * 2) == 0);
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s);
+}
+
+TEST_CASE("a lazy context allocates a split-K slot at first use, never while capturing") {
+  auto ctx = sc::create_context(0, 2, /*lazy_workspace=*/true);
+  CHECK(ctx->workspace_bytes_allocated() == 0);
+  std::mt19937_64 rng(5);
+  const int64_t m = 256, k = 8192, n = 8;
+  const auto w = random_sparse(m, k, k, 0.5, DType::f16, rng);
+  const auto x = random_sparse(n, k, k, 0.0, DType::f16, rng);
+  const auto hm = spinfer::encode(w.data(), DType::f16, m, k, k, DType::f16);
+  auto dm = sc::upload(*ctx, hm, nullptr);
+  DeviceBuffer dx(x.size() * 2), dy(size_t(n * m) * 2);
+  dx.upload(x.data(), x.size() * 2);
+  const auto ref = reference_spmm(w, m, k, k, x, n, k, nullptr, DType::f16);
+  std::vector<uint16_t> got(size_t(n * m));
+  cudaStream_t s;
+  cuda_ok(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+  sc::SpmmOptions opt;
+  opt.split_k = 8;
+
+  // Captured first: no slot may be allocated, so the graph runs without split-K.
+  cudaGraph_t graph;
+  cuda_ok(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), "begin capture");
+  const auto captured = sc::plan_spmm_call(*ctx, *dm, n, DType::f16, opt, s);
+  sc::spmm(*ctx, *dm, dx.ptr, n, k, nullptr, dy.ptr, m, DType::f16, opt, s);
+  cuda_ok(cudaStreamEndCapture(s, &graph), "end capture");
+  CHECK(captured.workspace_missing);
+  CHECK(captured.split_k == 1);
+  CHECK(ctx->workspace_bytes_allocated() == 0);
+  cudaGraphExec_t exec;
+  cuda_ok(cudaGraphInstantiate(&exec, graph, 0), "instantiate");
+  cudaGraphDestroy(graph);
+  dy.poison();
+  cuda_ok(cudaGraphLaunch(exec, s), "graph launch");
+  cuda_ok(cudaStreamSynchronize(s), "graph sync");
+  dy.download(got.data(), got.size() * 2);
+  CHECK(relative_error(got, n, m, m, ref, DType::f16) <= 1e-3);
+
+  // Outside capture the first split-K call allocates one slot, cleared on its stream.
+  const auto direct = sc::plan_spmm_call(*ctx, *dm, n, DType::f16, opt, s);
+  CHECK(!direct.workspace_missing);
+  CHECK(direct.split_k == 8);
+  CHECK(ctx->workspace_bytes_allocated() == 0);  // a plan allocates nothing
+  dy.poison();
+  sc::spmm(*ctx, *dm, dx.ptr, n, k, nullptr, dy.ptr, m, DType::f16, opt, s);
+  cuda_ok(cudaStreamSynchronize(s), "direct spmm");
+  const size_t slot = sc::DeviceContext::kPartialBytesPerSlot + sc::DeviceContext::kCountersPerSlot * sizeof(unsigned);
+  CHECK(ctx->workspace_bytes_allocated() == slot);
+  dy.download(got.data(), got.size() * 2);
+  CHECK(relative_error(got, n, m, m, ref, DType::f16) <= 1e-3);
+
+  // Now bound to the stream, the slot serves a capture too.
+  cuda_ok(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), "begin capture 2");
+  CHECK(!sc::plan_spmm_call(*ctx, *dm, n, DType::f16, opt, s).workspace_missing);
+  cuda_ok(cudaStreamEndCapture(s, &graph), "end capture 2");
   cudaGraphExecDestroy(exec);
   cudaGraphDestroy(graph);
   cudaStreamDestroy(s);

@@ -157,3 +157,7 @@ def test_context_workspace_slots_and_release():
         ctx.release_stream()  # nothing to give back on the host
     with pytest.raises(spinfer.InvalidArgumentError, match="spmm_workspace_slots"):
         spinfer.Context("host", spmm_workspace_slots=65)
+    with spinfer.Context("host", spmm_workspace_lazy=True) as ctx:
+        assert ctx.backend is spinfer.Backend.HOST
+    with pytest.raises(TypeError, match="spmm_workspace_lazy"):
+        spinfer.Context("host", spmm_workspace_lazy=2)

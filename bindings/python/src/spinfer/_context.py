@@ -66,13 +66,16 @@ class Context(OwnedHandle):
     _destroy = staticmethod(capi.spinfer_context_destroy)
 
     def __init__(self, backend="auto", *, device: int = 0, host_threads: int = 0,
-                 spmm_workspace_slots: int = 4):
+                 spmm_workspace_slots: int = 4, spmm_workspace_lazy: bool = False):
         config = capi.spinfer_context_config_t()
         check(capi.spinfer_context_config_init(config))
         config.backend = int(as_backend(backend))
         config.device = int(device)
         config.host_threads = int(host_threads)
         config.spmm_workspace_slots = int(spmm_workspace_slots)
+        if not isinstance(spmm_workspace_lazy, bool):
+            raise TypeError(f"spmm_workspace_lazy must be a bool, got {type(spmm_workspace_lazy).__name__}")
+        config.spmm_workspace_lazy = int(spmm_workspace_lazy)
         self._adopt(checked(capi.spinfer_context_create_ex(config)))
         # Layers, caches and models made on this context: closed before it.
         self._dependents = weakref.WeakSet()

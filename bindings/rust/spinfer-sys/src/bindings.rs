@@ -90,12 +90,18 @@ pub struct spinfer_context_config_t {
     #[doc = "SpMM runs without split-K), at most 64. A config from an"]
     #[doc = "older header, without this field, gets the default."]
     pub spmm_workspace_slots: ::std::os::raw::c_int,
+    #[doc = "< CUDA: 0 (default) allocates the slots with the context; 1"]
+    #[doc = "allocates each slot when a stream first needs it (on that"]
+    #[doc = "stream, never during graph capture: a capturing stream that"]
+    #[doc = "finds no allocated slot free runs without split-K, as"]
+    #[doc = "spinfer_spmm_plan says). Older headers get 0."]
+    pub spmm_workspace_lazy: ::std::os::raw::c_int,
 }
 #[test]
 fn bindgen_test_layout_spinfer_context_config_t() {
     assert_eq!(
         ::std::mem::size_of::<spinfer_context_config_t>(),
-        24usize,
+        32usize,
         concat!("Size of: ", stringify!(spinfer_context_config_t))
     );
     assert_eq!(
@@ -188,6 +194,23 @@ fn bindgen_test_layout_spinfer_context_config_t() {
         );
     }
     test_field_spmm_workspace_slots();
+    fn test_field_spmm_workspace_lazy() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_context_config_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).spmm_workspace_lazy) as usize - ptr as usize
+            },
+            24usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_context_config_t),
+                "::",
+                stringify!(spmm_workspace_lazy)
+            )
+        );
+    }
+    test_field_spmm_workspace_lazy();
 }
 #[repr(C)]
 #[derive(Debug, Copy, Clone)]

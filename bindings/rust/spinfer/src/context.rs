@@ -55,6 +55,9 @@ pub struct ContextConfig {
     pub host_threads: i32,
     /// CUDA split-K workspace slots, 16 MiB each (default 4; 0 = no split-K; at most 64).
     pub spmm_workspace_slots: i32,
+    /// CUDA: allocate each workspace slot at its first use (outside graph capture)
+    /// instead of with the context (default false).
+    pub spmm_workspace_lazy: bool,
 }
 
 impl Default for ContextConfig {
@@ -64,6 +67,7 @@ impl Default for ContextConfig {
             device: 0,
             host_threads: 0,
             spmm_workspace_slots: 4,
+            spmm_workspace_lazy: false,
         }
     }
 }
@@ -132,6 +136,7 @@ impl Context {
         raw.device = config.device;
         raw.host_threads = config.host_threads;
         raw.spmm_workspace_slots = config.spmm_workspace_slots;
+        raw.spmm_workspace_lazy = i32::from(config.spmm_workspace_lazy);
         let mut out = ptr::null_mut();
         // SAFETY: valid pointers.
         check(unsafe { sys::spinfer_context_create_ex(&mut out, &raw) })?;
