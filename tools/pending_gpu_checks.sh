@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 export LD_LIBRARY_PATH=$PWD:/usr/local/cuda/lib64:/usr/local/cuda/lib
 nvidia-smi --query-gpu=name,clocks.max.sm --format=csv,noheader
 T0=$(date +%s); el() { echo "[$(( $(date +%s) - T0 ))s]"; }; left() { [ $(( $(date +%s) - T0 )) -lt $1 ]; }
-SPINFER_TEST_KERNELS=specialised,warp_k,dense_gemm timeout 120 ./spinfer_gpu_tests -tc='spmm*,dense*' > $OUT/spmm_tests.log 2>&1; echo "$(el) spmm+dense tests rc=$? $(grep -E '^\[doctest\] (test cases|assertions)' $OUT/spmm_tests.log | tr '\n' ' ')"
+SPINFER_TEST_KERNELS=specialised,warp_k,dense_gemm timeout 120 ./spinfer_gpu_tests -tc='spmm*,dense*,*lazy*' > $OUT/spmm_tests.log 2>&1; echo "$(el) spmm+dense tests rc=$? $(grep -E '^\[doctest\] (test cases|assertions)' $OUT/spmm_tests.log | tr '\n' ' ')"
 grep -B3 -A14 -m3 "ERROR" $OUT/spmm_tests.log | head -50
 timeout 100 ./bench_spmm --quick --max-n 16 --dtype f16 --no-cusparse --csv $OUT/bench_quick.csv > $OUT/bench_quick.txt 2>&1; echo "$(el) bench rc=$?"
 sed -n '/^Summary/,$p' $OUT/bench_quick.txt
