@@ -94,11 +94,14 @@ inline TinyModel make_model(bool opt, std::mt19937_64& rng) {
 // Writes the model in Hugging Face layout: config.json, dense tensors in
 // dense.safetensors, linear weights either there (dense) or as spinfer matrices in
 // matrices.safetensors.
-inline void write_model(const TinyModel& m, const std::string& dir, bool encoded) {
+// `dtype` (F16 or BF16) is the config's torch_dtype and the encoded matrices' storage;
+// every weight value of make_model is exact in both.
+inline void write_model(const TinyModel& m, const std::string& dir, bool encoded,
+                        spinfer::DType dtype = spinfer::DType::f16) {
   std::filesystem::create_directories(dir);
   nlohmann::json cfg = {{"vocab_size", m.vocab}, {"hidden_size", m.H}, {"num_hidden_layers", m.layers},
                         {"num_attention_heads", m.heads}, {"max_position_embeddings", m.max_pos},
-                        {"torch_dtype", "float16"}};
+                        {"torch_dtype", dtype == spinfer::DType::bf16 ? "bfloat16" : "float16"}};
   if (m.opt) {
     cfg.update({{"model_type", "opt"}, {"ffn_dim", m.I}, {"do_layer_norm_before", true},
                 {"word_embed_proj_dim", m.H}, {"activation_function", "relu"}, {"enable_bias", true}});
@@ -127,8 +130,7 @@ inline void write_model(const TinyModel& m, const std::string& dir, bool encoded
   auto add_matrix = [&](const std::string& name, const Mat& w) {
     if (!encoded) return add_dense(name, w.a, {uint64_t(w.rows), uint64_t(w.cols)});
     std::vector<float> f(w.a.begin(), w.a.end());
-    encoded_store.push_back(spinfer::encode(f.data(), spinfer::DType::f32, w.rows, w.cols, w.cols,
-                                            spinfer::DType::f16));
+    encoded_store.push_back(spinfer::encode(f.data(), spinfer::DType::f32, w.rows, w.cols, w.cols, dtype));
     encoded_names.push_back(name);
   };
   keep.reserve(256);
