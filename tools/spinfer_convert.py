@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Convert a Hugging Face checkpoint directory into a spinfer model directory.
 
-The source holds config.json and *.safetensors (OPT or LLaMA family, any of F32, F16,
+The source holds config.json and *.safetensors (OPT, LLaMA, Mistral, Qwen2 or Qwen3
+family, any of F32, F16,
 BF16). The destination gets config.json (torch_dtype set to the chosen dtype) and one
 model.safetensors in which every linear weight of the decoder layers (and the LM head)
 is a TCA-BME matrix (docs/format.md: NAME.values / NAME.bitmaps / NAME.group_offsets
@@ -29,7 +30,9 @@ import numpy as np
 G, T, B = 64, 16, 8  # GroupTile, TCTile, BitmapTile (docs/format.md)
 FORMAT_VERSION = 1
 
-# Linear weights that become spinfer matrices (HF names of OPT and LLaMA families).
+# Linear weights that become spinfer matrices (HF names of the OPT and LLaMA families;
+# Qwen2 and Qwen3 use the LLaMA names). Everything else stays dense: embeddings, norms
+# (Qwen3's self_attn.q_norm / k_norm too), biases (Qwen2's q/k/v_proj.bias).
 LINEAR = re.compile(r"\.(q_proj|k_proj|v_proj|o_proj|out_proj|fc1|fc2|gate_proj|up_proj|down_proj)\.weight$")
 LM_HEAD = "lm_head.weight"
 

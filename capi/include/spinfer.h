@@ -814,16 +814,17 @@ typedef struct spinfer_model_info_t {
 SPINFER_API spinfer_status_t spinfer_model_config_init(spinfer_model_config_t* config);
 
 /**
- * Load a model from directory `dir`: a Hugging Face `config.json` (model_type "opt"
- * or "llama"/"mistral"-style) and *.safetensors files holding the weights under Hugging
+ * Load a model from directory `dir`: a Hugging Face `config.json` (model_type "opt",
+ * "llama", "mistral", "qwen2" or "qwen3"; the last two report SPINFER_ARCH_LLAMA in
+ * spinfer_model_info_t) and *.safetensors files holding the weights under Hugging
  * Face names. A linear weight may be a spinfer matrix (tools/spinfer_convert.py writes
  * such a directory) or a dense F32/F16/BF16 tensor, as in an unconverted Hugging Face
  * checkpoint (one file or several shards): a dense one is encoded at load, its zeros
  * (a pruned checkpoint's) dropped, nothing else changed. Weights go to the context's
  * device on `stream` (the call returns when they are there). `config` may be NULL.
  * Bad or missing fields give CORRUPT_DATA / NOT_FOUND naming the field; features
- * outside these families (e.g. rope_scaling kinds other than "llama3") give
- * NOT_SUPPORTED.
+ * outside these families (e.g. rope_scaling kinds other than "llama3", sliding-window
+ * attention) give NOT_SUPPORTED.
  */
 SPINFER_API spinfer_status_t spinfer_model_load(spinfer_context_t* ctx, spinfer_model_t** out,
                                                 const char* dir,

@@ -17,7 +17,7 @@ Attention::Attention(Backend& backend, const AttentionConfig& c, const MatrixInp
                      const MatrixInput& k, const MatrixInput& v, const MatrixInput& o,
                      const std::vector<float>& q_bias, const std::vector<float>& k_bias,
                      const std::vector<float>& v_bias, const std::vector<float>& o_bias,
-                     void* stream)
+                     void* stream, const QkNorm& qk_norm)
     : backend_(backend), rope_(c.rope) {
   require(q.present() && k.present() && v.present() && o.present(), SPINFER_STATUS_INVALID_ARGUMENT,
           "attention needs the q, k, v and o matrices");
@@ -56,6 +56,18 @@ Attention::Attention(Backend& backend, const AttentionConfig& c, const MatrixInp
   bias_len(k_bias, kvd, "k");
   bias_len(v_bias, kvd, "v");
   bias_len(o_bias, hidden_, "o");
+  if (qk_norm.present()) {
+    auto norm_len = [&](const std::vector<float>& w, const char* name) {
+      require(int64_t(w.size()) == head_dim_, SPINFER_STATUS_SHAPE_MISMATCH, [&] {
+        return std::string("attention ") + name + " norm weight has " + std::to_string(w.size()) +
+               " elements, expected head_dim " + std::to_string(head_dim_);
+      });
+    };
+    norm_len(qk_norm.q_weight, "q");
+    norm_len(qk_norm.k_weight, "k");
+    require(qk_norm.eps >= 0.0f && std::isfinite(qk_norm.eps), SPINFER_STATUS_INVALID_ARGUMENT,
+            [&] { return "attention q/k norm eps must be finite and >= 0, got " + std::to_string(qk_norm.eps); });
+  }
   require(std::isfinite(c.scale), SPINFER_STATUS_INVALID_ARGUMENT, [&] {
     return "attention scale must be finite (0 = 1 / sqrt(head_dim)), got " + std::to_string(c.scale);
   });
@@ -82,6 +94,11 @@ Attention::Attention(Backend& backend, const AttentionConfig& c, const MatrixInp
   }
   bind_matrix(backend, o, o_, stream, "o");
   o_bias_ = to_backend(backend, o_bias, act, stream);
+  if (qk_norm.present()) {
+    q_norm_ = to_backend(backend, qk_norm.q_weight, DType::f32, stream);
+    k_norm_ = to_backend(backend, qk_norm.k_weight, DType::f32, stream);
+    qk_norm_eps_ = qk_norm.eps;
+  }
   if (rope_) {
     std::vector<float> f = c.inv_freq.empty() ? rope_inv_freq(head_dim_, c.rope_theta) : c.inv_freq;
     require(int64_t(f.size()) == head_dim_ / 2, SPINFER_STATUS_INVALID_ARGUMENT,
@@ -138,6 +155,9 @@ void Attention::forward(KvCache& cache, int layer, const void* x, int64_t n, voi
     backend_.linear(k_.weight, x, n, hidden_, k_bias_.get(), k, ld, stream);
     backend_.linear(v_.weight, x, n, hidden_, v_bias_.get(), v, ld, stream);
   }
+  if (q_norm_.get())
+    backend_.qk_head_norm(q, ld, heads_, q_norm_.as<const float>(), k, ld, kv_heads_, k_norm_.as<const float>(),
+                          head_dim_, n, qk_norm_eps_, stream);
   backend_.rope_append(q, ld, heads_, k, ld, v, ld, rope_ ? inv_freq_.as<const float>() : nullptr, kv,
                        step, stream);
   void* att = scratch.take(size_t(n * qd) * es);

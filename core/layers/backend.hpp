@@ -129,6 +129,12 @@ class Backend {
     if (y) add_to_hidden(hidden, y, n, m, ldy, stream);
     norm(kind, hidden, n, m, weight, bias, eps, out, stream);
   }
+  // Per-head RMSNorm in place (Qwen3 q_norm / k_norm): each of the `heads` head vectors
+  // of q [n, heads*hd] (leading dim ldq) becomes x / sqrt(mean(x^2) + eps) * q_weight,
+  // and likewise the kv_heads heads of k with k_weight; weights fp32 [hd], sums in fp32.
+  virtual void qk_head_norm(void* q, int64_t ldq, int heads, const float* q_weight, void* k,
+                            int64_t ldk, int kv_heads, const float* k_weight, int head_dim,
+                            int64_t n, float eps, void* stream) = 0;
   // RoPE on q and k (skipped when inv_freq is NULL), then the cache append of k and v.
   // Fused on CUDA; the default runs both ops.
   virtual void rope_append(void* q, int64_t ldq, int heads, void* k, int64_t ldk, const void* v,

@@ -7,8 +7,12 @@ namespace spinfer::layers {
 DecoderLayer::DecoderLayer(Backend& backend, const DecoderConfig& config,
                            const DecoderWeights& w, void* stream)
     : backend_(backend), config_(config) {
+  QkNorm qk_norm;
+  qk_norm.q_weight = w.q_norm_weight;
+  qk_norm.k_weight = w.k_norm_weight;
+  qk_norm.eps = config.norm_eps;
   attention_ = std::make_unique<Attention>(backend, config.attention, w.q, w.k, w.v, w.o, w.q_bias,
-                                           w.k_bias, w.v_bias, w.o_bias, stream);
+                                           w.k_bias, w.v_bias, w.o_bias, stream, qk_norm);
   mlp_ = std::make_unique<Mlp>(backend, config.mlp, w.gate, w.up, w.down, w.up_bias, w.down_bias,
                                stream);
   const int64_t h = attention_->hidden();

@@ -23,6 +23,8 @@ struct DecoderWeights {
   MatrixInput q, k, v, o, gate, up, down;
   std::vector<float> q_bias, k_bias, v_bias, o_bias, up_bias, down_bias;
   std::vector<float> attn_norm_weight, attn_norm_bias, mlp_norm_weight, mlp_norm_bias;
+  // Qwen3: per-head RMSNorm weights of q and k ([head_dim], eps = norm_eps); empty = none.
+  std::vector<float> q_norm_weight, k_norm_weight;
 };
 
 class DecoderLayer {

@@ -121,6 +121,24 @@ class HostBackend final : public Backend {
     });
   }
 
+  void qk_head_norm(void* q, int64_t ldq, int heads, const float* q_weight, void* k, int64_t ldk,
+                    int kv_heads, const float* k_weight, int head_dim, int64_t n, float eps,
+                    void*) override {
+    const int rows = heads + kv_heads;
+    host::parallel_for(n * rows, threads_, [&](int64_t item) {
+      const int64_t t = item / rows;
+      const int h = int(item % rows);
+      const bool is_q = h < heads;
+      float* x = is_q ? static_cast<float*>(q) + t * ldq + int64_t(h) * head_dim
+                      : static_cast<float*>(k) + t * ldk + int64_t(h - heads) * head_dim;
+      const float* w = is_q ? q_weight : k_weight;
+      double squares = 0.0;
+      for (int d = 0; d < head_dim; ++d) squares += double(x[d]) * x[d];
+      const float inv = float(1.0 / std::sqrt(squares / double(head_dim) + eps));
+      for (int d = 0; d < head_dim; ++d) x[d] = x[d] * inv * w[d];
+    });
+  }
+
   void rope(void* q, int64_t ldq, int heads, void* k, int64_t ldk, int kv_heads, int head_dim,
             int64_t n, const int32_t* pos, const float* inv_freq, void*) override {
     const int half = head_dim / 2;

@@ -316,10 +316,19 @@ std::unique_ptr<Model> load_model(const std::string& dir, cuda::DeviceContext* c
     if (!opt) w.gate = matrix(L + n.gate + ".weight", I, H);
     w.up = matrix(L + n.up + ".weight", I, H);
     w.down = matrix(L + n.down + ".weight", H, I);
-    w.q_bias = optional_dense(L + n.q + ".bias", qd, c.attention_bias);
-    w.k_bias = optional_dense(L + n.k + ".bias", kvd, c.attention_bias);
-    w.v_bias = optional_dense(L + n.v + ".bias", kvd, c.attention_bias);
-    w.o_bias = optional_dense(L + n.o + ".bias", H, c.attention_bias);
+    // Qwen2's q/k/v biases always exist (transformers creates them whatever the config):
+    // a checkpoint without them is refused (NOT_FOUND naming the tensor).
+    auto bias = [&](const std::string& name, int64_t count, bool wanted) {
+      return wanted && c.biases_required ? dense(name, count) : optional_dense(name, count, wanted);
+    };
+    w.q_bias = bias(L + n.q + ".bias", qd, c.qkv_bias);
+    w.k_bias = bias(L + n.k + ".bias", kvd, c.qkv_bias);
+    w.v_bias = bias(L + n.v + ".bias", kvd, c.qkv_bias);
+    w.o_bias = bias(L + n.o + ".bias", H, c.o_bias);
+    if (c.qk_norm) {  // [head_dim] each: another size is SHAPE_MISMATCH naming the tensor
+      w.q_norm_weight = dense(L + "self_attn.q_norm.weight", c.head_dim);
+      w.k_norm_weight = dense(L + "self_attn.k_norm.weight", c.head_dim);
+    }
     w.up_bias = opt ? optional_dense(L + n.up + ".bias", I, c.mlp_bias) : std::vector<float>{};
     w.down_bias = optional_dense(L + n.down + ".bias", H, c.mlp_bias);
     w.attn_norm_weight = dense(L + n.attn_norm + ".weight", H);
@@ -352,10 +361,13 @@ std::unique_ptr<Model> load_model(const std::string& dir, cuda::DeviceContext* c
     p.final_norm_weight = layers::to_backend(b, dense(n.final_norm + ".weight", H), DType::f32, stream);
     if (opt) p.final_norm_bias = layers::to_backend(b, dense(n.final_norm + ".bias", H), DType::f32, stream);
   }
-  // LM head: its own matrix, or the (tied) token embedding encoded as a matrix.
-  const std::string head = store.has("lm_head.weight") ? "lm_head.weight" : n.embed;
-  require(store.has("lm_head.weight") || c.tie_word_embeddings, SPINFER_STATUS_NOT_FOUND,
-          "model weights have no 'lm_head.weight' and the embeddings are not tied");
+  // LM head: the token embedding encoded as a matrix when tie_word_embeddings is set (as
+  // transformers ties them, a stray lm_head.weight is not used), else lm_head.weight.
+  const std::string head = c.tie_word_embeddings ? n.embed : "lm_head.weight";
+  require(store.has(head), SPINFER_STATUS_NOT_FOUND, [&] {
+    return "model weights have no '" + head + "' (the LM head; tie_word_embeddings is " +
+           (c.tie_word_embeddings ? "true" : "false") + " in " + config_path + ")";
+  });
   layers::MatrixInput lm = matrix(head, c.vocab_size, H);
   if (head == n.embed)  // a dense tied model holds the table once
     p.dense_weight_bytes -= uint64_t(c.vocab_size * H) * 2;

@@ -99,6 +99,37 @@ void apply_rope_scaling(const json& s, const std::string& what, ModelConfig& c) 
   }
 }
 
+// Qwen2/Qwen3 sliding-window attention: transformers makes a layer "sliding_attention"
+// when config.layer_types says so or, without layer_types, when use_sliding_window is
+// true, sliding_window is set and the layer index is >= max_window_layers. spinfer runs
+// full causal attention only: such a layer is refused, naming the fields.
+void refuse_sliding_layers(const Reader& r, const json& j, const std::string& what, int64_t layers) {
+  auto it = j.find("layer_types");
+  if (it != j.end() && !it->is_null()) {
+    if (!it->is_array()) r.bad("layer_types", "is not a list");
+    if (int64_t(it->size()) != layers)
+      r.bad("layer_types", "has " + std::to_string(it->size()) + " entries but num_hidden_layers is " +
+                               std::to_string(layers));
+    for (size_t i = 0; i < it->size(); ++i) {
+      const json& e = (*it)[i];
+      if (!e.is_string()) r.bad("layer_types", "entry " + std::to_string(i) + " is not a string");
+      const std::string kind = e.get<std::string>();
+      if (kind != "full_attention")
+        unsupported(what, "layer_types[" + std::to_string(i) + "] is '" + kind +
+                              "': only full attention is supported (sliding-window attention is not)");
+    }
+    return;
+  }
+  const bool sliding = r.boolean("use_sliding_window", false);
+  if (!sliding || !j.contains("sliding_window") || j["sliding_window"].is_null()) return;
+  const int64_t window = r.integer("sliding_window", 0, false);
+  const int64_t first = r.integer("max_window_layers", 28, false, 0);
+  if (first < layers)
+    unsupported(what, "use_sliding_window = true (sliding_window " + std::to_string(window) +
+                          " on layers >= max_window_layers " + std::to_string(first) + " of " +
+                          std::to_string(layers) + ") is not supported: only full attention is");
+}
+
 DType dtype_from(const Reader& r, const std::string& what) {
   const std::string t = r.string("torch_dtype", r.string("dtype", "float16"));
   if (t == "bfloat16") return DType::bf16;
@@ -138,12 +169,13 @@ ModelConfig parse_model_config(const std::string& text, const std::string& what)
   c.max_position_embeddings = r.integer("max_position_embeddings", 2048, false);
   if (type == "opt") {
     c.arch = SPINFER_ARCH_OPT;
+    c.family = Family::opt;
     c.intermediate_size = r.integer("ffn_dim", 0, true);
     c.num_kv_heads = c.num_heads;
     c.norm_eps = 1e-5f;  // torch.nn.LayerNorm default, as HF OPT uses
     c.activation = activation_from_name(r.string("activation_function", "relu"));
     c.tie_word_embeddings = r.boolean("tie_word_embeddings", true);
-    c.attention_bias = c.mlp_bias = r.boolean("enable_bias", true);
+    c.qkv_bias = c.o_bias = c.mlp_bias = r.boolean("enable_bias", true);
     if (!r.boolean("do_layer_norm_before", true))
       unsupported(what, "OPT with do_layer_norm_before = false (post-LN, opt-350m) is not supported");
     if (r.integer("word_embed_proj_dim", c.hidden_size, false) != c.hidden_size)
@@ -151,25 +183,35 @@ ModelConfig parse_model_config(const std::string& text, const std::string& what)
     if (!r.boolean("layer_norm_elementwise_affine", true))
       unsupported(what, "OPT without LayerNorm affine parameters is not supported");
     c.final_norm = !r.boolean("_remove_final_layer_norm", false);
-  } else if (type == "llama" || type == "mistral") {
+  } else if (type == "llama" || type == "mistral" || type == "qwen2" || type == "qwen3") {
     c.arch = SPINFER_ARCH_LLAMA;
+    c.family = type == "qwen2" ? Family::qwen2 : type == "qwen3" ? Family::qwen3 : Family::llama;
     c.intermediate_size = r.integer("intermediate_size", 0, true);
     c.num_kv_heads = int(r.integer("num_key_value_heads", c.num_heads, false, 1, 4096));
     c.norm_eps = float(r.number_in("rms_norm_eps", 1e-6, 0.0, 1.0));
     c.activation = activation_from_name(r.string("hidden_act", "silu"));
     c.tie_word_embeddings = r.boolean("tie_word_embeddings", false);
-    c.attention_bias = r.boolean("attention_bias", false);
-    c.mlp_bias = r.boolean("mlp_bias", false);
+    if (c.family == Family::qwen2) {
+      // Qwen2 has q/k/v biases and no o bias whatever attention_bias says, and no MLP biases.
+      c.qkv_bias = c.biases_required = true;
+    } else {
+      c.qkv_bias = c.o_bias = r.boolean("attention_bias", false);
+      if (c.family == Family::llama) c.mlp_bias = r.boolean("mlp_bias", false);
+    }
+    c.qk_norm = c.family == Family::qwen3;
     if (type == "mistral" && j.contains("sliding_window") && !j["sliding_window"].is_null() &&
         r.integer("sliding_window", 0, false) < c.max_position_embeddings)
       unsupported(what, "sliding-window attention is not supported");
+    if (c.family == Family::qwen2 || c.family == Family::qwen3) refuse_sliding_layers(r, j, what, c.num_layers);
   } else {
-    unsupported(what, "model_type '" + type + "' is not supported (opt, llama, mistral are)");
+    unsupported(what, "model_type '" + type + "' is not supported (opt, llama, mistral, qwen2, qwen3 are)");
   }
   if (c.num_heads % c.num_kv_heads != 0)
     throw Error(SPINFER_STATUS_CORRUPT_DATA, what + ": num_attention_heads is not a multiple of num_key_value_heads");
   if (j.contains("head_dim") && !j["head_dim"].is_null()) {
     c.head_dim = int(r.integer("head_dim", 0, true, 2, 256));
+  } else if (c.family == Family::qwen3) {
+    c.head_dim = 128;  // Qwen3's config default (transformers' Qwen3Config), not hidden / heads
   } else {
     if (c.hidden_size % c.num_heads != 0)
       throw Error(SPINFER_STATUS_CORRUPT_DATA, what + ": hidden_size is not a multiple of num_attention_heads");

@@ -10,8 +10,14 @@
 
 namespace spinfer::runtime {
 
+// The Hugging Face model_type a config was read as. The C API reports Qwen2 and Qwen3
+// as SPINFER_ARCH_LLAMA: they are LLaMA-shaped (RMSNorm, RoPE, gated MLP, GQA) with the
+// differences below (qkv_bias / o_bias, qk_norm).
+enum class Family { opt, llama, qwen2, qwen3 };
+
 struct ModelConfig {
   spinfer_arch_t arch = SPINFER_ARCH_LLAMA;
+  Family family = Family::llama;
   int64_t vocab_size = 0, hidden_size = 0, intermediate_size = 0, num_layers = 0;
   int num_heads = 0, num_kv_heads = 0, head_dim = 0;
   int64_t max_position_embeddings = 2048;
@@ -19,7 +25,11 @@ struct ModelConfig {
   std::vector<float> inv_freq;  // RoPE frequencies (LLaMA), scaling applied
   layers::Activation activation = layers::Activation::silu;
   bool tie_word_embeddings = false;
-  bool attention_bias = false;  // LLaMA: q/k/v/o biases; OPT: always (enable_bias)
+  // Attention biases. LLaMA/Qwen3 attention_bias: q/k/v and o; OPT enable_bias: all;
+  // Qwen2: q/k/v always, o never.
+  bool qkv_bias = false, o_bias = false;
+  bool biases_required = false;  // Qwen2: a missing q/k/v bias is an error, not "none"
+  bool qk_norm = false;          // Qwen3: RMSNorm over each q and k head (weights [head_dim])
   bool mlp_bias = false;
   bool final_norm = true;       // OPT may remove it (_remove_final_layer_norm)
   int32_t position_offset = 2;  // OPT learned positions start at row 2

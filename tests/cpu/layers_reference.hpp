@@ -1,5 +1,6 @@
 // Float64 reference of the transformer layers, written from the Hugging Face
-// formulas (OPTDecoderLayer, LlamaDecoderLayer) and independent of spinfer's code:
+// formulas (OPTDecoderLayer, LlamaDecoderLayer, and the Qwen2 / Qwen3 differences:
+// q/k/v biases, per-head q/k RMSNorm before RoPE) and independent of spinfer's code:
 // dense matrices, whole-history attention recomputed from scratch every step.
 #pragma once
 
@@ -97,7 +98,17 @@ inline void rope(double* v, int hd, int64_t pos, double theta) {
 struct AttnWeights {
   Mat q, k, v, o;
   Vec qb, kb, vb, ob;
+  Vec qn, kn;           // Qwen3: per-head RMSNorm weights of q and k [hd] (empty = none)
+  double qk_eps = 1e-6;
 };
+
+// RMSNorm of one head vector in place (Qwen3 q_norm / k_norm).
+inline void head_rms_norm(double* v, int hd, const Vec& w, double eps) {
+  double s = 0;
+  for (int i = 0; i < hd; ++i) s += v[i] * v[i];
+  const double inv = 1.0 / std::sqrt(s / hd + eps);
+  for (int i = 0; i < hd; ++i) v[i] *= inv * w[size_t(i)];
+}
 
 // Causal attention of ONE sequence over its whole history x[len, H]: returns the
 // output rows [first, len) (the new tokens of the current step).
@@ -105,6 +116,11 @@ inline Vec attention_seq(const Vec& x, int64_t len, int64_t first, const AttnWei
                          int kv_heads, int hd, bool use_rope, double theta) {
   Vec q = linear(x, len, w.q, w.qb), k = linear(x, len, w.k, w.kb), v = linear(x, len, w.v, w.vb);
   const int64_t qd = int64_t(heads) * hd, kvd = int64_t(kv_heads) * hd;
+  if (!w.qn.empty())
+    for (int64_t t = 0; t < len; ++t) {
+      for (int h = 0; h < heads; ++h) head_rms_norm(&q[size_t(t * qd + h * hd)], hd, w.qn, w.qk_eps);
+      for (int h = 0; h < kv_heads; ++h) head_rms_norm(&k[size_t(t * kvd + h * hd)], hd, w.kn, w.qk_eps);
+    }
   if (use_rope)
     for (int64_t t = 0; t < len; ++t) {
       for (int h = 0; h < heads; ++h) rope(&q[size_t(t * qd + h * hd)], hd, t, theta);

@@ -1,6 +1,7 @@
-// Model runner on the host backend: a tiny OPT and a tiny LLaMA written to a model
-// directory (config.json + safetensors, linear weights once dense and once encoded),
-// loaded through the C API and compared with a float64 forward from scratch.
+// Model runner on the host backend: tiny OPT, LLaMA, Qwen2 and Qwen3 models written to
+// a model directory (config.json + safetensors, linear weights once dense and once
+// encoded, tied and untied LM heads), loaded through the C API and compared with a
+// float64 forward from scratch; config and weight refusals of the new families.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -36,7 +37,7 @@ std::vector<double> f64(const float* p, size_t n) { return std::vector<double>(p
 
 }  // namespace
 
-TEST_CASE("model: tiny OPT and LLaMA, dense and encoded weights, prefill, batched decode, greedy") {
+TEST_CASE("model: tiny OPT, LLaMA, Qwen2, Qwen3, dense and encoded weights, prefill, batched decode, greedy") {
   std::mt19937_64 rng(21);
   const std::string root = (fs::temp_directory_path() / ("spinfer_model_test_" + std::to_string(::getpid()))).string();
   spinfer_context_t* ctx = nullptr;
@@ -46,11 +47,24 @@ TEST_CASE("model: tiny OPT and LLaMA, dense and encoded weights, prefill, batche
   cc.host_threads = 2;
   SP_OK(spinfer_context_create_ex(&ctx, &cc));
   const double tol = 1e-4;  // fp32 activations, exact fp16 weights
-  for (bool opt : {true, false})
-    for (bool encoded : {false, true}) {
-      CAPTURE(opt); CAPTURE(encoded);
-      TinyModel m = make_model(opt, rng);
-      const std::string dir = root + (opt ? "/opt" : "/llama") + (encoded ? "_enc" : "_dense");
+  // Every family, dense and encoded, with its usual tie_word_embeddings (OPT and Qwen2
+  // tied, LLaMA and Qwen3 not); then each family with the other choice (tied: no
+  // lm_head.weight in the files).
+  struct Case { Family family; bool encoded; int tied; };
+  std::vector<Case> cases;
+  for (Family f : {Family::opt, Family::llama, Family::qwen2, Family::qwen3})
+    for (bool encoded : {false, true}) cases.push_back({f, encoded, -1});
+  cases.push_back({Family::opt, true, 0});
+  cases.push_back({Family::llama, true, 1});
+  cases.push_back({Family::qwen2, true, 0});
+  cases.push_back({Family::qwen3, true, 1});
+  for (const Case& cs : cases) {
+      const bool encoded = cs.encoded;
+      TinyModel m = make_model(cs.family, rng, cs.tied);
+      const bool opt = m.opt;
+      const std::string family = family_name(cs.family);
+      CAPTURE(family); CAPTURE(encoded); CAPTURE(m.tied);
+      const std::string dir = root + "/" + family + (encoded ? "_enc" : "_dense") + (m.tied ? "_tied" : "");
       write_model(m, dir, encoded);
       spinfer_model_config_t mc;
       spinfer_model_config_init(&mc);
@@ -142,6 +156,40 @@ TEST_CASE("model: tiny OPT and LLaMA, dense and encoded weights, prefill, batche
   CHECK(spinfer_model_load(ctx, &model, (root + "/badcfg").c_str(), nullptr, nullptr) == SPINFER_STATUS_CORRUPT_DATA);
   CHECK(std::string(spinfer_last_error_message()).find("hidden_size") != std::string::npos);
   CHECK(model == nullptr);
+
+  // Weights that do not match the new families' configs are refused at load, the tensor
+  // named: a Qwen3 q_norm of the wrong size, a Qwen2 checkpoint without its q/k/v biases,
+  // an untied model without lm_head.weight.
+  auto load_status = [&](const std::string& dir, const std::string& expect_in_message) {
+    spinfer_model_t* mm = nullptr;
+    const spinfer_status_t st = spinfer_model_load(ctx, &mm, dir.c_str(), nullptr, nullptr);
+    const std::string message = spinfer_last_error_message();
+    CHECK_MESSAGE(message.find(expect_in_message) != std::string::npos, message);
+    CHECK(mm == nullptr);
+    spinfer_model_destroy(mm);
+    return st;
+  };
+  {
+    TinyModel m = make_model(Family::qwen3, rng);
+    m.L[1].attn.kn.push_back(1.0);
+    write_model(m, root + "/qwen3_bad_norm", true);
+    CHECK(load_status(root + "/qwen3_bad_norm", "model.layers.1.self_attn.k_norm.weight' has 33 elements, expected 32") ==
+          SPINFER_STATUS_SHAPE_MISMATCH);
+  }
+  {
+    TinyModel m = make_model(Family::qwen2, rng);
+    m.L[0].attn.qb.clear();
+    write_model(m, root + "/qwen2_no_bias", true);
+    CHECK(load_status(root + "/qwen2_no_bias", "model.layers.0.self_attn.q_proj.bias") == SPINFER_STATUS_NOT_FOUND);
+  }
+  {
+    TinyModel m = make_model(Family::llama, rng, 1);
+    write_model(m, root + "/untied_no_head", true);
+    auto cfg = nlohmann::json::parse(std::ifstream(root + "/untied_no_head/config.json"));
+    cfg["tie_word_embeddings"] = false;
+    std::ofstream(root + "/untied_no_head/config.json") << cfg.dump();
+    CHECK(load_status(root + "/untied_no_head", "lm_head.weight") == SPINFER_STATUS_NOT_FOUND);
+  }
   spinfer_context_destroy(ctx);
   fs::remove_all(root);
 }
@@ -212,6 +260,78 @@ TEST_CASE("model config: Hugging Face fields, RoPE variants and refusals") {
     const bool named = message.find(field) != std::string::npos || message.find("rope") != std::string::npos;
     CHECK_MESSAGE(named, message);
   }
+}
+
+TEST_CASE("model config: Qwen2 and Qwen3 fields, sliding windows refused, bad values named") {
+  using spinfer::runtime::Family;
+  using spinfer::runtime::parse_model_config;
+  const std::string common =
+      R"("vocab_size": 10, "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+         "num_key_value_heads": 2, "intermediate_size": 128)";
+  auto parse = [&](const std::string& type, const std::string& extra) {
+    return parse_model_config(R"({"model_type": ")" + type + "\", " + common + extra + "}", "cfg");
+  };
+  // Qwen2: q/k/v biases (required), no o bias, whatever attention_bias says; head_dim
+  // hidden / heads; rope_theta read as for LLaMA.
+  auto q2 = parse("qwen2", R"(, "attention_bias": false, "rope_theta": 1000000.0, "tie_word_embeddings": true)");
+  CHECK(q2.family == Family::qwen2);
+  CHECK(q2.arch == SPINFER_ARCH_LLAMA);
+  CHECK((q2.qkv_bias && !q2.o_bias && q2.biases_required && !q2.qk_norm && !q2.mlp_bias));
+  CHECK(q2.tie_word_embeddings);
+  CHECK(q2.head_dim == 16);
+  CHECK(q2.inv_freq[1] == doctest::Approx(std::pow(1e6, -2.0 / 16)).epsilon(1e-6));
+  // Qwen3: q/k norm; explicit head_dim that differs from hidden / heads; without one the
+  // transformers default 128; attention_bias gives q/k/v and o biases as in LLaMA.
+  auto q3 = parse("qwen3", R"(, "head_dim": 32)");
+  CHECK((q3.family == Family::qwen3 && q3.qk_norm && !q3.qkv_bias && !q3.o_bias));
+  CHECK(q3.head_dim == 32);
+  CHECK(q3.inv_freq.size() == 16);
+  CHECK(parse("qwen3", "").head_dim == 128);
+  auto q3b = parse("qwen3", R"(, "head_dim": 16, "attention_bias": true)");
+  CHECK((q3b.qkv_bias && q3b.o_bias && !q3b.biases_required));
+  // tie_word_embeddings per family: OPT defaults to tied, the others to untied.
+  CHECK(!parse("llama", "").tie_word_embeddings);
+  CHECK(parse("llama", R"(, "tie_word_embeddings": true)").tie_word_embeddings);
+  CHECK(!parse("qwen2", "").tie_word_embeddings);
+  // Sliding windows: ignored while use_sliding_window is false or no layer reaches
+  // max_window_layers; refused (NOT_SUPPORTED, the fields named) when a layer would slide.
+  CHECK(parse("qwen2", R"(, "use_sliding_window": false, "sliding_window": 4, "max_window_layers": 0)").num_layers == 2);
+  CHECK(parse("qwen2", R"(, "use_sliding_window": true, "sliding_window": 4, "max_window_layers": 2)").num_layers == 2);
+  CHECK(parse("qwen3", R"(, "layer_types": ["full_attention", "full_attention"])").num_layers == 2);
+  auto outcome = [&](const std::string& type, const std::string& extra) {
+    try {
+      parse(type, extra);
+    } catch (const spinfer::Error& e) {
+      return std::make_pair(e.status(), std::string(e.what()));
+    }
+    return std::make_pair(SPINFER_STATUS_SUCCESS, std::string());
+  };
+  struct Bad { const char* type; const char* extra; spinfer_status_t status; const char* named; };
+  for (const Bad& b : {
+           Bad{"qwen2", R"(, "use_sliding_window": true, "sliding_window": 4, "max_window_layers": 1)",
+               SPINFER_STATUS_NOT_SUPPORTED, "use_sliding_window"},
+           Bad{"qwen3", R"(, "use_sliding_window": true, "sliding_window": 4096, "max_window_layers": 0)",
+               SPINFER_STATUS_NOT_SUPPORTED, "max_window_layers 0"},
+           Bad{"qwen3", R"(, "layer_types": ["full_attention", "sliding_attention"])", SPINFER_STATUS_NOT_SUPPORTED,
+               "layer_types[1] is 'sliding_attention'"},
+           Bad{"qwen2", R"(, "layer_types": ["full_attention"])", SPINFER_STATUS_CORRUPT_DATA, "layer_types"},
+           Bad{"qwen2", R"(, "layer_types": "full_attention")", SPINFER_STATUS_CORRUPT_DATA, "layer_types"},
+           Bad{"qwen2", R"(, "use_sliding_window": 1)", SPINFER_STATUS_CORRUPT_DATA, "use_sliding_window"},
+           Bad{"qwen3", R"(, "head_dim": 0)", SPINFER_STATUS_CORRUPT_DATA, "'head_dim' is out of range: 0"},
+           Bad{"qwen3", R"(, "head_dim": -32)", SPINFER_STATUS_CORRUPT_DATA, "'head_dim' is out of range: -32"},
+           Bad{"qwen3", R"(, "head_dim": 512)", SPINFER_STATUS_CORRUPT_DATA, "'head_dim' is out of range: 512"},
+           Bad{"qwen3", R"(, "head_dim": 30.5)", SPINFER_STATUS_CORRUPT_DATA, "'head_dim' is not an integer"},
+           Bad{"qwen3", R"(, "head_dim": 33)", SPINFER_STATUS_NOT_SUPPORTED, "head_dim 33"},
+           Bad{"qwen2", R"(, "rms_norm_eps": -1.0)", SPINFER_STATUS_CORRUPT_DATA, "rms_norm_eps"},
+           Bad{"qwen2", R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4.0})", SPINFER_STATUS_NOT_SUPPORTED,
+               "yarn"},
+           Bad{"qwen3", R"(, "tie_word_embeddings": "yes")", SPINFER_STATUS_CORRUPT_DATA, "tie_word_embeddings"}}) {
+    CAPTURE(b.extra);
+    const auto [status, message] = outcome(b.type, b.extra);
+    CHECK(status == b.status);
+    CHECK_MESSAGE(message.find(b.named) != std::string::npos, message);
+  }
+  CHECK(outcome("qwen4", "").first == SPINFER_STATUS_NOT_SUPPORTED);
 }
 
 #include "runtime/model.hpp"

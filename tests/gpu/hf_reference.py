@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """spinfer against Hugging Face transformers on the same pruned weights (issue 6, item 4).
 
-For each case (tiny random OPT / LLaMA built from a config, nothing downloaded):
+For each case (tiny random OPT / LLaMA / Qwen2 / Qwen3 built from a config, nothing
+downloaded; Qwen2 with random q/k/v biases and tied embeddings, Qwen3 with q/k norms and
+head_dim 64 != hidden / heads):
   1. build the model with transformers, prune every decoder linear weight (unstructured
      magnitude, per matrix), round all parameters to the case's dtype, save it;
   2. convert it with tools/spinfer_convert.py;
   3. decoder-layer outputs: every layer through the C API (spinfer_decoder_layer_*,
-     CUDA) on the HF float64 input of that layer, against HF's float64 output;
+     CUDA) on the HF float64 input of that layer, against HF's float64 output (not for
+     Qwen3: the layer C API has no q/k norm weights; its model check covers them);
   4. model: three sequences of different lengths prefilled, then 16 greedy decode
      steps batched through the paged KV cache (spinfer_model_decode_step, CUDA graphs),
      logits at every step against HF float64 logits on the same tokens; the greedy
@@ -17,7 +20,8 @@ Tolerances (relative, ||ours - ref|| / ||ref|| against float64): DESIGN.md §6 g
 several times, so the bound asserted is max(op tolerance, 2 x the error of HF itself
 run in that dtype on the GPU), and both numbers are printed.
 
-Usage: hf_reference.py PATH/TO/libspinfer.so [--out DIR] [--host]   (exit 0 = all checks passed)
+Usage: hf_reference.py PATH/TO/libspinfer.so [--out DIR] [--host] [--only qwen2,qwen3]
+       (exit 0 = all checks passed)
   --host: spinfer's host backend and HF on the CPU (no GPU needed; slower, fp32 activations).
 """
 import argparse
@@ -113,6 +117,19 @@ def build_hf(arch, dtype, sparsity, seed):
                                      num_attention_heads=8, max_position_embeddings=256, do_layer_norm_before=True,
                                      word_embed_proj_dim=256, init_std=0.05, pad_token_id=1)
         model = transformers.OPTForCausalLM(cfg)
+    elif arch == "qwen2":
+        cfg = transformers.Qwen2Config(vocab_size=1000, hidden_size=256, intermediate_size=704, num_hidden_layers=4,
+                                       num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=256,
+                                       rms_norm_eps=1e-6, rope_theta=1000000.0, initializer_range=0.05,
+                                       tie_word_embeddings=True, use_sliding_window=False)
+        model = transformers.Qwen2ForCausalLM(cfg)
+    elif arch == "qwen3":
+        cfg = transformers.Qwen3Config(vocab_size=1000, hidden_size=256, intermediate_size=704, num_hidden_layers=4,
+                                       num_attention_heads=8, num_key_value_heads=2, head_dim=64,
+                                       max_position_embeddings=256, rms_norm_eps=1e-6, rope_theta=1000000.0,
+                                       initializer_range=0.05, tie_word_embeddings=False, attention_bias=False,
+                                       use_sliding_window=False)
+        model = transformers.Qwen3ForCausalLM(cfg)
     else:
         cfg = transformers.LlamaConfig(vocab_size=1000, hidden_size=256, intermediate_size=704, num_hidden_layers=4,
                                        num_attention_heads=8, num_key_value_heads=2, max_position_embeddings=256,
@@ -127,12 +144,22 @@ def build_hf(arch, dtype, sparsity, seed):
                 thr = p.abs().flatten().kthvalue(k).values
                 p[p.abs() <= thr] = 0
             elif p.dim() == 1 and "norm" in name:
-                p.uniform_(0.7, 1.3)  # non-trivial norm weights
+                p.uniform_(0.7, 1.3)  # non-trivial norm weights (Qwen3's q_norm / k_norm too)
+            elif p.dim() == 1 and name.endswith("_proj.bias") and arch.startswith("qwen"):
+                p.uniform_(-0.2, 0.2)  # Qwen2's q/k/v biases start at zero: make them count
         # RoPE frequencies are float32 buffers in HF; keep them out of the dtype casts.
         model._spinfer_rope = {n: b.detach().clone().float() for n, b in model.named_buffers() if "inv_freq" in n}
         cast(model, dtype)
         cast(model, torch.float64)  # parameters exactly representable in dtype
     return model, cfg
+
+
+def rope_theta(cfg):
+    """rope_theta of a config, from rope_parameters in newer transformers."""
+    params = getattr(cfg, "rope_parameters", None)
+    if isinstance(params, dict) and "rope_theta" in params:
+        return float(params["rope_theta"])
+    return float(getattr(cfg, "rope_theta", 10000.0))
 
 
 def cast(model, dtype, device="cpu"):
@@ -205,6 +232,9 @@ def check_layers(lib, ctx, model, cfg, arch, dtype, conv_dir, bound_op, case):
             w.q_proj, w.k_proj, w.v_proj = load("self_attn.q_proj"), load("self_attn.k_proj"), load("self_attn.v_proj")
             w.o_proj, w.gate_proj = load("self_attn.o_proj"), load("mlp.gate_proj")
             w.up_proj, w.down_proj = load("mlp.up_proj"), load("mlp.down_proj")
+            if arch == "qwen2":
+                w.q_bias, w.k_bias = arr("self_attn.q_proj.bias"), arr("self_attn.k_proj.bias")
+                w.v_bias = arr("self_attn.v_proj.bias")
             w.attn_norm_weight = arr("input_layernorm.weight")
             w.mlp_norm_weight = arr("post_attention_layernorm.weight")
             inter = cfg.intermediate_size
@@ -213,13 +243,13 @@ def check_layers(lib, ctx, model, cfg, arch, dtype, conv_dir, bound_op, case):
         c.arch = 0 if arch == "opt" else 1
         c.hidden_size, c.intermediate_size, c.num_heads, c.num_kv_heads = H, inter, heads, kvh
         c.norm_eps = 1e-5 if arch == "opt" else cfg.rms_norm_eps
-        c.rope_theta = getattr(cfg, "rope_theta", 10000.0)
+        c.rope_theta = rope_theta(cfg)
         c.max_tokens = 64
         layer = ctypes.c_void_p()
         lib("spinfer_decoder_layer_create", ctx, ctypes.byref(layer), ctypes.byref(w), ctypes.byref(c), None)
         kc = KvConfig()
         lib("spinfer_kv_cache_config_init", ctypes.byref(kc))
-        kc.num_layers, kc.num_kv_heads, kc.head_dim = 1, kvh, H // heads
+        kc.num_layers, kc.num_kv_heads, kc.head_dim = 1, kvh, getattr(cfg, "head_dim", None) or H // heads
         on_gpu = DEVICE == "cuda"
         io_dtype = sp_dtype if on_gpu else 0  # host: F32 buffers holding dtype-rounded values
         kc.num_blocks, kc.max_sequences, kc.max_sequence_length, kc.dtype = 16, 1, 128, io_dtype
@@ -311,6 +341,7 @@ def main():
     ap.add_argument("lib")
     ap.add_argument("--out", default=None)
     ap.add_argument("--host", action="store_true", help="host backend and CPU (no GPU needed)")
+    ap.add_argument("--only", default=None, help="comma-separated families to run (opt,llama,qwen2,qwen3)")
     a = ap.parse_args()
     global DEVICE
     DEVICE = "cpu" if a.host else "cuda"
@@ -322,7 +353,10 @@ def main():
     print(f"transformers {transformers.__version__}, torch {torch.__version__}, {where}")
     tmp = a.out or tempfile.mkdtemp()
     cases = [("llama", torch.float16, 0.6), ("opt", torch.float16, 0.5), ("llama", torch.bfloat16, 0.7),
-             ("opt", torch.bfloat16, 0.6)]
+             ("opt", torch.bfloat16, 0.6), ("qwen2", torch.float16, 0.6), ("qwen2", torch.bfloat16, 0.5),
+             ("qwen3", torch.float16, 0.5), ("qwen3", torch.bfloat16, 0.6)]
+    if a.only:
+        cases = [c for c in cases if c[0] in a.only.split(",")]
     for arch, dtype, sparsity in cases:
         case = f"{arch}-{str(dtype)[6:]}-{int(sparsity * 100)}%"
         print(f"== {case}", flush=True)
@@ -334,7 +368,8 @@ def main():
             achieved = sc.convert(hf_dir, conv_dir, 0.0, "float16" if dtype == torch.float16 else "bfloat16")
             record(case, "linear sparsity after conversion", abs(achieved - sparsity), 0.01)
             bound_op = 1e-3 if dtype == torch.float16 else 1e-2
-            check_layers(lib, ctx, model, cfg, arch, dtype, conv_dir, bound_op, case)
+            if arch != "qwen3":
+                check_layers(lib, ctx, model, cfg, arch, dtype, conv_dir, bound_op, case)
             check_model(lib, ctx, model, cfg, dtype, conv_dir, bound_op, case)
         except Exception as e:  # report and go on with the next case
             import traceback

@@ -1,6 +1,7 @@
-// The model runner on CUDA: tiny OPT and LLaMA directories (tiny_model.hpp) loaded on
-// the GPU, logits after prefill and batched decode steps against the float64 forward,
-// CUDA-graph replay identical to eager execution, greedy generation.
+// The model runner on CUDA: tiny OPT, LLaMA, Qwen2 and Qwen3 directories
+// (tiny_model.hpp) loaded on the GPU, logits after prefill and batched decode steps
+// against the float64 forward, CUDA-graph replay identical to eager execution, greedy
+// generation.
 #include <algorithm>
 #include <filesystem>
 #include <limits>
@@ -108,6 +109,72 @@ TEST_CASE("gpu model: tiny OPT and LLaMA logits, graphs, greedy generation") {
     spinfer_model_destroy(eager);
     spinfer_model_destroy(graphed);
   }
+  spinfer_context_destroy(ctx);
+  fs::remove_all(root);
+}
+
+// Qwen2 (q/k/v biases fused into the joined QKV SpMM, tied LM head) and Qwen3 (per-head
+// q/k RMSNorm kernel before RoPE, head_dim 32 with hidden 64), in F16 and BF16.
+TEST_CASE("gpu model: tiny Qwen2 and Qwen3, fp16 and bf16, graphs, greedy generation") {
+  spinfer_context_t* ctx = cuda_context();
+  std::mt19937_64 rng(47);
+  const std::string root = (fs::temp_directory_path() / ("spinfer_gpu_qwen_" + std::to_string(::getpid()))).string();
+  for (Family family : {Family::qwen2, Family::qwen3})
+    for (spinfer::DType dtype : {spinfer::DType::f16, spinfer::DType::bf16}) {
+      const bool bf16 = dtype == spinfer::DType::bf16;
+      const std::string name = std::string(family_name(family)) + (bf16 ? "_bf16" : "_f16");
+      CAPTURE(name);
+      TinyModel m = make_model(family, rng);
+      const std::string dir = root + "/" + name;
+      write_model(m, dir, true, dtype);
+      const double tol = bf16 ? 3e-2 : 5e-3;  // activations rounded to 8 / 11 significant bits
+      spinfer_model_t* eager = load(ctx, dir, 0);
+      spinfer_model_t* graphed = load(ctx, dir, 1);
+      std::vector<int32_t> a = {3, 17, 42, 8, 8, 1, 49, 0, 23, 5, 9}, b = {5, 11};
+      const size_t V = size_t(m.vocab);
+      std::vector<float> le(2 * V, std::numeric_limits<float>::quiet_NaN()), lg(2 * V);
+      for (spinfer_model_t* model : {eager, graphed}) {
+        std::vector<float>& l = model == eager ? le : lg;
+        SP_OK(spinfer_model_prefill(ctx, model, 0, a.data(), int64_t(a.size()), l.data(), nullptr));
+        SP_OK(spinfer_model_prefill(ctx, model, 3, b.data(), int64_t(b.size()), l.data() + V, nullptr));
+      }
+      CHECK(ref::rel_err(std::vector<double>(le.begin(), le.begin() + V), m.logits(a)) < tol);
+      CHECK(ref::rel_err(std::vector<double>(le.begin() + V, le.end()), m.logits(b)) < tol);
+      for (int step = 0; step < 5; ++step) {
+        CAPTURE(step);
+        int32_t seqs[2] = {3, 0};
+        int32_t toks[2] = {int32_t((5 * step + 1) % m.vocab), int32_t((11 * step + 6) % m.vocab)};
+        decode_both(ctx, eager, graphed, seqs, toks, le, lg);
+        b.push_back(toks[0]);
+        a.push_back(toks[1]);
+        CHECK(ref::rel_err(std::vector<double>(le.begin(), le.begin() + V), m.logits(b)) < tol);
+        CHECK(ref::rel_err(std::vector<double>(le.begin() + V, le.end()), m.logits(a)) < tol);
+      }
+      std::vector<int32_t> prompt = {2, 7, 1, 8}, out(12, -1);
+      int64_t produced = 0;
+      SP_OK(spinfer_model_generate_greedy(ctx, graphed, 1, prompt.data(), 4, 12, -1, out.data(), &produced, nullptr));
+      CHECK(produced == 12);
+      std::vector<int32_t> seq = prompt;
+      int compared = 0;
+      for (int64_t i = 0; i < produced; ++i) {
+        Vec r = m.logits(seq);
+        Vec s = r;
+        std::partial_sort(s.begin(), s.begin() + 2, s.end(), std::greater<double>());
+        if (s[0] - s[1] > 2 * tol * max_abs(r)) {
+          CHECK(out[size_t(i)] == int32_t(std::max_element(r.begin(), r.end()) - r.begin()));
+          ++compared;
+        }
+        seq.push_back(out[size_t(i)]);
+      }
+      MESSAGE(name << ": greedy steps compared: " << compared << " of " << produced);
+      spinfer_model_info_t info{};
+      info.struct_size = sizeof(info);
+      SP_OK(spinfer_model_get_info(graphed, &info));
+      CHECK(info.dtype == (bf16 ? SPINFER_DTYPE_BF16 : SPINFER_DTYPE_F16));
+      CHECK(info.head_dim == m.hd);
+      spinfer_model_destroy(eager);
+      spinfer_model_destroy(graphed);
+    }
   spinfer_context_destroy(ctx);
   fs::remove_all(root);
 }

@@ -10,6 +10,7 @@
 #include "common/error.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/device_context.hpp"
+#include "cuda/layers/head_norm.cuh"
 #include "cuda/layers/layer_ops.cuh"
 #include "layers/backend.hpp"
 
@@ -174,6 +175,16 @@ class CudaBackend final : public Backend {
                                         static_cast<T*>(c.v), c.kv_heads, c.head_dim, paged(step),
                                         step.num_tokens, s(stream)),
                "RoPE + KV append");
+    });
+  }
+
+  void qk_head_norm(void* q, int64_t ldq, int heads, const float* q_weight, void* kk, int64_t ldk, int kv_heads,
+                    const float* k_weight, int hd, int64_t n, float eps, void* stream) override {
+    dispatch(act_, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      launched(k::launch_qk_head_norm<T>(static_cast<T*>(q), ldq, heads, q_weight, static_cast<T*>(kk), ldk,
+                                         kv_heads, k_weight, hd, n, eps, s(stream)),
+               "q/k head norm");
     });
   }
 

@@ -1,4 +1,4 @@
-"""Decoder-only language models (OPT, LLaMA families) run by libspinfer."""
+"""Decoder-only language models (OPT, LLaMA, Mistral, Qwen2, Qwen3 families) run by libspinfer."""
 
 from __future__ import annotations
 

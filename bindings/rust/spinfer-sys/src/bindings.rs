@@ -2986,16 +2986,17 @@ extern "C" {
     pub fn spinfer_model_config_init(config: *mut spinfer_model_config_t) -> spinfer_status_t;
 }
 extern "C" {
-    #[doc = " Load a model from directory `dir`: a Hugging Face `config.json` (model_type \"opt\""]
-    #[doc = " or \"llama\"/\"mistral\"-style) and *.safetensors files holding the weights under Hugging"]
+    #[doc = " Load a model from directory `dir`: a Hugging Face `config.json` (model_type \"opt\","]
+    #[doc = " \"llama\", \"mistral\", \"qwen2\" or \"qwen3\"; the last two report SPINFER_ARCH_LLAMA in"]
+    #[doc = " spinfer_model_info_t) and *.safetensors files holding the weights under Hugging"]
     #[doc = " Face names. A linear weight may be a spinfer matrix (tools/spinfer_convert.py writes"]
     #[doc = " such a directory) or a dense F32/F16/BF16 tensor, as in an unconverted Hugging Face"]
     #[doc = " checkpoint (one file or several shards): a dense one is encoded at load, its zeros"]
     #[doc = " (a pruned checkpoint's) dropped, nothing else changed. Weights go to the context's"]
     #[doc = " device on `stream` (the call returns when they are there). `config` may be NULL."]
     #[doc = " Bad or missing fields give CORRUPT_DATA / NOT_FOUND naming the field; features"]
-    #[doc = " outside these families (e.g. rope_scaling kinds other than \"llama3\") give"]
-    #[doc = " NOT_SUPPORTED."]
+    #[doc = " outside these families (e.g. rope_scaling kinds other than \"llama3\", sliding-window"]
+    #[doc = " attention) give NOT_SUPPORTED."]
     pub fn spinfer_model_load(
         ctx: *mut spinfer_context_t,
         out: *mut *mut spinfer_model_t,
