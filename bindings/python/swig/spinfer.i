@@ -243,4 +243,7 @@ SPINFER_ITEMS(uint64_t, group_offsets, offsets_count, 8, 1)
 
 /* The export macro means nothing to SWIG. */
 #define SPINFER_API
+/* The progress report of spinfer_convert_model is read-only: its strings belong to the library. */
+%immutable spinfer_convert_progress_t::tensor;
+%immutable spinfer_convert_progress_t::note;
 %include "spinfer.h"
