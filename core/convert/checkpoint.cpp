@@ -73,6 +73,8 @@ std::vector<std::string> listed_files(const std::string& dir) {
 
 }  // namespace
 
+std::string read_config_text(const std::string& dir) { return read_text(dir + "/config.json"); }
+
 uint64_t TensorRef::elements() const {
   uint64_t n = 1;
   for (uint64_t d : entry->shape) n *= d;
@@ -99,7 +101,7 @@ float load_float(const uint8_t* data, DType dt, int64_t i) {
 }
 
 Checkpoint::Checkpoint(const std::string& dir) {
-  config_text_ = read_text(dir + "/config.json");
+  config_text_ = read_config_text(dir);
   const std::string index = dir + "/model.safetensors.index.json";
   std::map<std::string, std::string> weight_map;
   const bool indexed = exists(index);

@@ -38,6 +38,9 @@ class Checkpoint {
   std::map<std::string, TensorRef> tensors_;
 };
 
+// The text of DIR/config.json (IO_ERROR when missing or unreadable).
+std::string read_config_text(const std::string& dir);
+
 // The float dtype of a safetensors dtype name ("F32", "F16", "BF16"); false otherwise.
 bool float_dtype(const std::string& name, DType* out);
 

@@ -212,14 +212,15 @@ ConvertReport convert_model(const std::string& src, const std::string& dst, cons
   require(!(fs::exists(dst, ec) && fs::equivalent(src, dst, ec)), SPINFER_STATUS_INVALID_ARGUMENT,
           "the destination is the source directory; convert into another one");
 
-  Checkpoint ck(src);
+  // The config first: a quantized checkpoint is refused before its shards are opened.
   json config;
   io::JsonTeardown teardown{config};
   const std::string what = "'" + src + "/config.json'";
-  const std::string syntax = io::parse_json(ck.config_text(), config);
+  const std::string syntax = io::parse_json(read_config_text(src), config);
   require(syntax.empty(), SPINFER_STATUS_CORRUPT_DATA, [&] { return what + " is not valid JSON (" + syntax + ")"; });
   require(config.is_object(), SPINFER_STATUS_CORRUPT_DATA, [&] { return what + " is not a JSON object"; });
   const Compression compression = read_compression(config, what);
+  Checkpoint ck(src);
   const std::vector<Job> jobs = plan_jobs(ck, compression, o);
 
   fs::create_directories(dst, ec);
