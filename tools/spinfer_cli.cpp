@@ -6,6 +6,7 @@
 //       Lists the matrices of a spinfer safetensors file with their statistics.
 //   spinfer generate MODEL_DIR ...   greedy generation (cli_generate.cpp)
 //   spinfer bench FILE ...           spmm timings per matrix and N (cli_bench.cpp)
+//   spinfer convert SRC DST ...      Hugging Face checkpoint -> spinfer model (cli_convert.cpp)
 // Shared error exits and argument parsing: cli_common.hpp.
 #include <algorithm>
 #include <chrono>
@@ -32,6 +33,8 @@ const char kUsage[] =
     "       spinfer inspect FILE.safetensors\n"
     "       spinfer generate MODEL_DIR [--backend host|cuda|auto] [--max-new N] [TOKEN ...]\n"
     "       spinfer bench FILE.safetensors [--matrix NAME] [--tokens N[,N...]] [--backend host|cuda|auto] [--iters I]\n"
+    "       spinfer convert SRC_DIR DST_DIR [--sparsity S] [--per-row] [--dtype float16|bfloat16]\n"
+    "                       [--shard-size BYTES] [--threads T]\n"
     "       spinfer --version | --help\n"
     "       spinfer COMMAND --help  (the command's arguments and their ranges)\n";
 
@@ -81,23 +84,7 @@ int demo(int argc, char** argv) {
   std::normal_distribution<float> normal(0.0f, 0.02f);
   std::vector<float> w(size_t(rows * cols));
   for (auto& v : w) v = normal(rng);
-  std::vector<float> mags(w.size());
-  for (size_t i = 0; i < w.size(); ++i) mags[i] = std::fabs(w[i]);
-  // Exactly `cut` weights are pruned: every |w| below the threshold, then ties at it in
-  // order until the count is reached (a `<=` test would prune every tie).
-  size_t cut = std::min(w.size(), size_t(sparsity * double(w.size())));
-  if (cut > 0) {
-    std::nth_element(mags.begin(), mags.begin() + std::ptrdiff_t(cut - 1), mags.end());
-    const float threshold = mags[cut - 1];
-    size_t below = 0;
-    for (const float v : w) below += std::fabs(v) < threshold;
-    size_t ties = cut - below;
-    for (auto& v : w) {
-      const float a = std::fabs(v);
-      if (a < threshold) v = 0.0f;
-      else if (a == threshold && ties > 0) { v = 0.0f; --ties; }
-    }
-  }
+  CALL(spinfer_prune_magnitude(w.data(), rows, cols, cols, sparsity, 0, nullptr));
 
   // 2. Encode, save, load back.
   spinfer_matrix_t* encoded = nullptr;
@@ -204,6 +191,7 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "inspect") == 0) return inspect(argv[2]);
   if (argc >= 2 && std::strcmp(argv[1], "generate") == 0) return spinfer_tool::generate_main(argc, argv);
   if (argc >= 2 && std::strcmp(argv[1], "bench") == 0) return spinfer_tool::bench_main(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "convert") == 0) return spinfer_tool::convert_main(argc, argv);
   if (argc >= 2 && std::strcmp(argv[1], "--version") == 0) {
     std::printf("spinfer %s (format v%d, %s)\n", spinfer_version(), SPINFER_FORMAT_VERSION,
                 spinfer_has_cuda() ? "CUDA" : "host only");

@@ -1,212 +1,78 @@
 #!/usr/bin/env python3
 """Convert a Hugging Face checkpoint directory into a spinfer model directory.
 
-The source holds config.json and *.safetensors (OPT, LLaMA, Mistral, Qwen2 or Qwen3
-family, any of F32, F16,
-BF16). The destination gets config.json (torch_dtype set to the chosen dtype) and one
-model.safetensors in which every linear weight of the decoder layers (and the LM head)
-is a TCA-BME matrix (docs/format.md: NAME.values / NAME.bitmaps / NAME.group_offsets
-plus "spinfer.matrix.NAME" metadata) and every other tensor (embeddings, norms,
-biases) stays dense. spinfer_model_load() reads the result.
+A thin layer over the library's spinfer_convert_model (the same code as `spinfer
+convert` and spinfer.convert_model), for OPT, LLaMA, Mistral, Qwen2 and Qwen3 checkpoints: dense F32/F16/BF16 checkpoints, sharded
+or not, and compressed-tensors sparse-bitmask ones; linear weights become TCA-BME
+matrices, optionally pruned by magnitude first (the LM head never is).
 
-Optionally the linear weights are pruned first: unstructured magnitude pruning, per
-matrix, to the requested sparsity (the LM head is never pruned).
+    python3 tools/spinfer_convert.py SRC_DIR DST_DIR [--sparsity 0.6] [--per-row]
+        [--dtype float16|bfloat16] [--shard-size BYTES] [--threads T] [--lib libspinfer.so]
 
-Only numpy is needed (the safetensors files are read and written directly, which also
-covers BF16 without a bfloat16 numpy type).
-
-    python3 tools/spinfer_convert.py SRC_DIR DST_DIR [--sparsity 0.6] [--dtype float16]
+The library comes from the spinfer Python package when it is importable, else from
+--lib, $SPINFER_LIBRARY, or the repository's build/capi/libspinfer.so (ctypes).
 """
 import argparse
-import json
+import ctypes
 import os
-import re
-import shutil
-import struct
 import sys
 
-import numpy as np
-
-G, T, B = 64, 16, 8  # GroupTile, TCTile, BitmapTile (docs/format.md)
-FORMAT_VERSION = 1
-
-# Linear weights that become spinfer matrices (HF names of the OPT and LLaMA families;
-# Qwen2 and Qwen3 use the LLaMA names). Everything else stays dense: embeddings, norms
-# (Qwen3's self_attn.q_norm / k_norm too), biases (Qwen2's q/k/v_proj.bias).
-LINEAR = re.compile(r"\.(q_proj|k_proj|v_proj|o_proj|out_proj|fc1|fc2|gate_proj|up_proj|down_proj)\.weight$")
-LM_HEAD = "lm_head.weight"
+_DTYPES = {"float16": 1, "bfloat16": 2}  # SPINFER_DTYPE_F16, SPINFER_DTYPE_BF16
 
 
-# ---- 16-bit helpers --------------------------------------------------------------
-
-def f32_to_bits(x, dtype):
-    """float32 array -> uint16 bits of float16 or bfloat16 (round to nearest even)."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    if dtype == "F16":
-        return x.astype(np.float16).view(np.uint16)
-    u = x.view(np.uint32).astype(np.uint64)
-    nan = (u & 0x7FFFFFFF) > 0x7F800000
-    rounded = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16)
-    return np.where(nan, ((u >> 16) | 0x40).astype(np.uint16), rounded)
+class _Options(ctypes.Structure):  # spinfer_convert_options_t
+    _fields_ = [("struct_size", ctypes.c_size_t), ("sparsity", ctypes.c_double), ("prune_per_row", ctypes.c_int),
+                ("dtype", ctypes.c_int), ("shard_size", ctypes.c_uint64), ("threads", ctypes.c_int),
+                ("verify", ctypes.c_int), ("progress", ctypes.c_void_p), ("progress_user_data", ctypes.c_void_p)]
 
 
-def bits_to_f32(bits, dtype):
-    if dtype == "F16":
-        return bits.view(np.float16).astype(np.float32)
-    return (bits.astype(np.uint32) << 16).view(np.float32)
+class _Report(ctypes.Structure):  # spinfer_convert_report_t
+    _fields_ = [("struct_size", ctypes.c_size_t)] + [
+        (n, ctypes.c_int64) for n in ("tensors", "matrices", "matrices_dense", "imported", "linear_nnz",
+                                      "linear_elements")] + [
+        ("bytes_read", ctypes.c_uint64), ("bytes_written", ctypes.c_uint64), ("shards", ctypes.c_int)]
 
 
-# ---- safetensors -----------------------------------------------------------------
-
-ST_NUMPY = {"F32": np.float32, "F16": np.uint16, "BF16": np.uint16, "U64": np.uint64,
-            "I64": np.int64, "I32": np.int32, "U8": np.uint8, "F64": np.float64}
-
-
-def read_safetensors(path):
-    """{name: (dtype, shape, array)} with 16-bit floats as raw uint16 bits."""
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    base = 8 + n
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        dt = info["dtype"]
-        if dt not in ST_NUMPY:
-            raise ValueError(f"{path}: tensor {name} has unsupported dtype {dt}")
-        begin, end = info["data_offsets"]
-        arr = np.frombuffer(data, dtype=ST_NUMPY[dt], count=(end - begin) // np.dtype(ST_NUMPY[dt]).itemsize,
-                            offset=base + begin).reshape(info["shape"])
-        out[name] = (dt, list(info["shape"]), arr)
-    return out
+def _library(path=None):
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = path or os.environ.get("SPINFER_LIBRARY") or os.path.join(here, "..", "build", "capi", "libspinfer.so")
+    lib = ctypes.CDLL(path)
+    lib.spinfer_last_error_message.restype = ctypes.c_char_p
+    lib.spinfer_status_string.restype = ctypes.c_char_p
+    lib.spinfer_convert_model.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.POINTER(_Options),
+                                          ctypes.POINTER(_Report)]
+    return lib
 
 
-def write_safetensors(path, tensors, metadata):
-    """tensors: list of (name, dtype, shape, ndarray). Written atomically."""
-    header, offset, blobs = {}, 0, []
-    for name, dt, shape, arr in tensors:
-        raw = np.ascontiguousarray(arr).tobytes()
-        header[name] = {"dtype": dt, "shape": list(shape), "data_offsets": [offset, offset + len(raw)]}
-        blobs.append(raw)
-        offset += len(raw)
-    header["__metadata__"] = metadata
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for raw in blobs:
-            f.write(raw)
-    os.replace(tmp, path)
+def _convert_ctypes(src, dst, sparsity, dtype, per_row, shard_size, threads, lib_path):
+    lib = _library(lib_path)
+    opts, report = _Options(), _Report()
+    lib.spinfer_convert_options_init(ctypes.byref(opts))
+    lib.spinfer_convert_report_init(ctypes.byref(report))
+    opts.sparsity, opts.prune_per_row, opts.dtype, opts.threads = sparsity, int(per_row), _DTYPES[dtype], threads
+    if shard_size is not None:
+        opts.shard_size = shard_size
+    status = lib.spinfer_convert_model(os.fsencode(src), os.fsencode(dst), ctypes.byref(opts), ctypes.byref(report))
+    if status != 0:
+        raise RuntimeError(f"{lib.spinfer_status_string(status).decode()}: "
+                           f"{lib.spinfer_last_error_message().decode()}")
+    return report
 
 
-# ---- TCA-BME encoding (vectorised) -------------------------------------------------
-
-def encode(bits, rows, cols):
-    """uint16 bits [rows, cols] -> (values uint16, bitmaps uint64, offsets uint64, nnz)."""
-    gm, gk = -(-rows // G), -(-cols // G)
-    padded = np.zeros((gm * G, gk * G), dtype=np.uint16)
-    padded[:rows, :cols] = bits
-    # [gm, tr, br, ir, gk, tc, bc, ic] -> groups, bitmaps (t = tr*4+tc, j = bc*2+br), bits
-    tiles = padded.reshape(gm, 4, 2, 8, gk, 4, 2, 8).transpose(0, 4, 1, 5, 6, 2, 3, 7)
-    tiles = tiles.reshape(gm * gk, 64, 64)
-    nz = (tiles & 0x7FFF) != 0
-    bitmaps = np.packbits(nz, axis=2, bitorder="little").reshape(gm * gk, 64, 8)
-    bitmaps = np.ascontiguousarray(bitmaps).view("<u8").reshape(-1).astype(np.uint64)
-    counts = nz.sum(axis=(1, 2)).astype(np.int64)
-    padded_counts = (counts + 7) // 8 * 8
-    offsets = np.zeros(gm * gk + 1, dtype=np.uint64)
-    offsets[1:] = np.cumsum(padded_counts)
-    stored = tiles[nz]
-    starts = np.repeat(np.cumsum(counts) - counts, counts)
-    dest = np.arange(stored.size, dtype=np.int64) - starts + np.repeat(offsets[:-1].astype(np.int64), counts)
-    values = np.zeros(int(offsets[-1]), dtype=np.uint16)
-    values[dest] = stored
-    return values, bitmaps, offsets, int(counts.sum())
-
-
-def decode(values, bitmaps, offsets, rows, cols):
-    """Inverse of encode (uint16 bits [rows, cols]); used by the tests."""
-    gm, gk = -(-rows // G), -(-cols // G)
-    nz = np.unpackbits(bitmaps.astype("<u8").view(np.uint8).reshape(gm * gk, 64, 8), axis=2,
-                       bitorder="little").astype(bool)
-    counts = nz.sum(axis=(1, 2))
-    tiles = np.zeros((gm * gk, 64, 64), dtype=np.uint16)
-    starts = np.repeat(offsets[:-1].astype(np.int64), counts)
-    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
-    tiles[nz] = values[starts + within]
-    dense = tiles.reshape(gm, gk, 4, 4, 2, 2, 8, 8).transpose(0, 2, 5, 6, 1, 3, 4, 7).reshape(gm * G, gk * G)
-    return dense[:rows, :cols]
-
-
-def prune(w, sparsity):
-    """Zero the fraction `sparsity` of smallest-magnitude entries of float32 w."""
-    if sparsity <= 0:
-        return w
-    k = int(round(sparsity * w.size))
-    if k == 0:
-        return w
-    flat = np.abs(w).reshape(-1)
-    threshold = np.partition(flat, k - 1)[k - 1]
-    out = w.copy()
-    out[np.abs(out) <= threshold] = 0
-    return out
-
-
-# ---- conversion ----------------------------------------------------------------------
-
-def convert(src, dst, sparsity=0.0, dtype="float16", log=print):
-    st_dtype = {"float16": "F16", "bfloat16": "BF16"}[dtype]
-    with open(os.path.join(src, "config.json")) as f:
-        config = json.load(f)
-    files = sorted(p for p in os.listdir(src) if p.endswith(".safetensors"))
-    if not files:
-        raise FileNotFoundError(f"no .safetensors file in {src}")
-    tensors = {}
-    for p in files:
-        tensors.update(read_safetensors(os.path.join(src, p)))
-
-    out, metadata = [], {"spinfer.format": "tca-bme", "format": "pt"}
-    total_nnz = total_elems = 0
-    for name in sorted(tensors):
-        dt, shape, arr = tensors[name]
-        if dt not in ("F32", "F16", "BF16"):
-            out.append((name, dt, shape, arr))
-            continue
-        x = arr.astype(np.float32) if dt == "F32" else bits_to_f32(arr, dt)
-        if len(shape) == 2 and (LINEAR.search(name) or name == LM_HEAD):
-            if name != LM_HEAD:
-                x = prune(x, sparsity)
-            bits = f32_to_bits(x, st_dtype)
-            values, bitmaps, offsets, nnz = encode(bits, shape[0], shape[1])
-            out += [(name + ".values", st_dtype, [values.size], values),
-                    (name + ".bitmaps", "U64", [bitmaps.size], bitmaps),
-                    (name + ".group_offsets", "U64", [offsets.size], offsets)]
-            metadata["spinfer.matrix." + name] = json.dumps({
-                "format_version": FORMAT_VERSION, "rows": shape[0], "cols": shape[1], "dtype": st_dtype,
-                "group_tile": [G, G], "tc_tile": [T, T], "bitmap_tile": [B, B], "nnz": nnz})
-            if name != LM_HEAD:
-                total_nnz += nnz
-                total_elems += shape[0] * shape[1]
-        else:
-            out.append((name, st_dtype, shape, f32_to_bits(x, st_dtype)))
-    # A tied LM head (OPT, some LLaMAs) stays the embedding; the loader encodes it.
-    os.makedirs(dst, exist_ok=True)
-    write_safetensors(os.path.join(dst, "model.safetensors"), out, metadata)
-    config = dict(config)
-    config["torch_dtype"] = dtype
-    config.pop("dtype", None)
-    with open(os.path.join(dst, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
-    for extra in ("tokenizer.json", "tokenizer_config.json", "generation_config.json"):
-        if os.path.exists(os.path.join(src, extra)):
-            shutil.copy(os.path.join(src, extra), os.path.join(dst, extra))
-    achieved = 1 - total_nnz / total_elems if total_elems else 0.0
-    log(f"spinfer_convert: {len(files)} file(s) -> {dst}/model.safetensors, "
-        f"linear sparsity {achieved:.3f}, dtype {dtype}")
+def convert(src, dst, sparsity=0.0, dtype="float16", log=print, per_row=False, shard_size=None, threads=0,
+            lib=None):
+    """Converts `src` into `dst`; returns the linear weights' sparsity (LM head excluded)."""
+    try:
+        if lib is not None:
+            raise ImportError
+        import spinfer
+        r = spinfer.convert_model(src, dst, sparsity, dtype, per_row=per_row, shard_size=shard_size,
+                                  threads=threads)
+    except ImportError:
+        r = _convert_ctypes(src, dst, sparsity, dtype, per_row, shard_size, threads, lib)
+    achieved = 1 - r.linear_nnz / r.linear_elements if r.linear_elements else 0.0
+    log(f"spinfer_convert: {src} -> {dst}: {r.matrices} matrices ({r.matrices_dense} left dense, "
+        f"{r.imported} imported), {r.shards} file(s), linear sparsity {achieved:.3f}, dtype {dtype}")
     return achieved
 
 
@@ -216,11 +82,25 @@ def main(argv=None):
     ap.add_argument("dst")
     ap.add_argument("--sparsity", type=float, default=0.0,
                     help="prune each linear weight to this fraction of zeros (0 = keep as is)")
-    ap.add_argument("--dtype", choices=["float16", "bfloat16"], default="float16")
+    ap.add_argument("--per-row", action="store_true", help="prune each output row to --sparsity")
+    ap.add_argument("--dtype", choices=sorted(_DTYPES), default="float16")
+    ap.add_argument("--shard-size", type=int, default=None, help="largest output file in bytes")
+    ap.add_argument("--threads", type=int, default=0, help="worker threads (0 = one per core)")
+    ap.add_argument("--lib", default=None, help="path of libspinfer.so (ctypes) instead of the spinfer package")
     a = ap.parse_args(argv)
     if not 0.0 <= a.sparsity < 1.0:
         ap.error("--sparsity must be in [0, 1)")
-    convert(a.src, a.dst, a.sparsity, a.dtype)
+    if a.shard_size is not None and a.shard_size < 1:
+        ap.error("--shard-size must be >= 1")
+    if not 0 <= a.threads <= 1024:
+        ap.error("--threads must be in [0, 1024]")
+    try:
+        convert(a.src, a.dst, a.sparsity, a.dtype, per_row=a.per_row, shard_size=a.shard_size, threads=a.threads,
+                lib=a.lib)
+    except Exception as e:  # the library's status and message
+        print(f"spinfer_convert: {e}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

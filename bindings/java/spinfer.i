@@ -292,4 +292,7 @@ jlong direct_buffer_address(JNIEnv* jenv_in, jobject DIRECT_BUFFER) {
 }
 %}
 
+/* The progress report of spinfer_convert_model is read-only: its strings belong to the library. */
+%immutable spinfer_convert_progress_t::tensor;
+%immutable spinfer_convert_progress_t::note;
 %include "spinfer.h"

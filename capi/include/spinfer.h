@@ -15,6 +15,7 @@
  *   5. Device residency: upload, GPU encode, download
  *   6. SpMM: Y = X * W^T (+ bias)
  *   7. Layers, KV cache, models
+ *   8. Pruning and model conversion
  *
  * Conventions
  *   - Every function returns spinfer_status_t. On failure, a human-readable
@@ -817,7 +818,7 @@ SPINFER_API spinfer_status_t spinfer_model_config_init(spinfer_model_config_t* c
  * Load a model from directory `dir`: a Hugging Face `config.json` (model_type "opt",
  * "llama", "mistral", "qwen2" or "qwen3"; the last two report SPINFER_ARCH_LLAMA in
  * spinfer_model_info_t) and *.safetensors files holding the weights under Hugging
- * Face names. A linear weight may be a spinfer matrix (tools/spinfer_convert.py writes
+ * Face names. A linear weight may be a spinfer matrix (spinfer_convert_model writes
  * such a directory) or a dense F32/F16/BF16 tensor, as in an unconverted Hugging Face
  * checkpoint (one file or several shards): a dense one is encoded at load, its zeros
  * (a pruned checkpoint's) dropped, nothing else changed. Weights go to the context's
@@ -881,6 +882,110 @@ SPINFER_API spinfer_status_t spinfer_model_sequence_length(const spinfer_model_t
 
 /** Destroy a model, its matrices and its KV cache. NULL is accepted. */
 SPINFER_API spinfer_status_t spinfer_model_destroy(spinfer_model_t* model);
+
+/* ======================================================================== */
+/* 8. Pruning and model conversion                                          */
+/* ======================================================================== */
+
+/**
+ * Unstructured magnitude pruning of the host float32 matrix `weights` ([rows, cols],
+ * leading dimension ld >= cols), in place: in each group (the whole matrix, or each row
+ * when `per_row` is non-zero) the round(sparsity * n) entries of smallest magnitude
+ * become zero (n = the group's size; round half to even). The threshold is strict: an
+ * entry is pruned iff its magnitude is below that of the smallest entry kept, so entries
+ * tied at the threshold are all kept and never more than asked is pruned. Existing zeros
+ * count among the pruned; NaN is never pruned. `zeros` (may be NULL) receives the number
+ * of zeros afterwards. INVALID_ARGUMENT unless 0 <= sparsity < 1, rows, cols >= 1.
+ * Thread-safe. The converter and `spinfer demo` prune with this function.
+ */
+SPINFER_API spinfer_status_t spinfer_prune_magnitude(float* weights, int64_t rows, int64_t cols, int64_t ld,
+                                                     double sparsity, int per_row, int64_t* zeros);
+
+/** Progress of spinfer_convert_model, passed to the options' callback. */
+typedef struct spinfer_convert_progress_t {
+  size_t struct_size;    /**< sizeof(spinfer_convert_progress_t) */
+  int64_t tensors_done;  /**< output tensors written so far (an encoded matrix counts once) */
+  int64_t tensors_total;
+  uint64_t bytes_done;   /**< source bytes of the tensors done */
+  uint64_t bytes_total;
+  const char* tensor;    /**< name of the tensor just done (valid during the call) */
+  const char* note;      /**< what was done to it, e.g. "pruned, sparsity 0.600" or
+                              "left dense: ..."; "" for tensors copied as they are */
+} spinfer_convert_progress_t;
+
+/** Progress callback: called on the thread that called spinfer_convert_model, once per tensor. */
+typedef void (*spinfer_convert_progress_fn)(const spinfer_convert_progress_t* progress, void* user_data);
+
+/** Conversion options. Initialise with spinfer_convert_options_init(). */
+typedef struct spinfer_convert_options_t {
+  size_t struct_size;        /**< sizeof(spinfer_convert_options_t) */
+  double sparsity;           /**< 0 (default): keep the checkpoint's zeros as they are; else prune each
+                                  linear weight of the decoder layers by magnitude to this fraction
+                                  of zeros, in [0, 1) (the LM head is never pruned) */
+  int prune_per_row;         /**< 1: prune each output row to `sparsity`; 0 (default): each matrix */
+  spinfer_dtype_t dtype;     /**< storage dtype of the output: F16 (default) or BF16 */
+  uint64_t shard_size;       /**< largest output shard in bytes (a larger single matrix gets a shard
+                                  of its own); default 2 GiB. One shard: model.safetensors;
+                                  several: model-0000i-of-0000n.safetensors + model.safetensors.index.json */
+  int threads;               /**< worker threads; 0 (default) = hardware concurrency */
+  int verify;                /**< 1 (default): decode every encoded matrix and compare it with the source */
+  spinfer_convert_progress_fn progress; /**< NULL (default) or called after each tensor */
+  void* progress_user_data;  /**< passed to `progress` */
+} spinfer_convert_options_t;
+
+/** What spinfer_convert_model did. Set struct_size (or use _init) before the call. */
+typedef struct spinfer_convert_report_t {
+  size_t struct_size;         /**< sizeof(spinfer_convert_report_t), set by the caller */
+  int64_t tensors;            /**< output tensors (an encoded matrix counts once) */
+  int64_t matrices;           /**< weights written as TCA-BME matrices */
+  int64_t matrices_dense;     /**< matrix weights (linear, lm_head) left dense: encoding would not make them smaller */
+  int64_t imported;           /**< compressed-tensors sparse-bitmask weights imported */
+  int64_t linear_nnz;         /**< non-zeros of the decoder layers' linear weights (LM head excluded) */
+  int64_t linear_elements;    /**< their elements: 1 - nnz / elements is the linear sparsity */
+  uint64_t bytes_read;        /**< tensor bytes of the source */
+  uint64_t bytes_written;     /**< tensor bytes of the output */
+  int shards;                 /**< safetensors files written */
+} spinfer_convert_report_t;
+
+/** Fill `options` with defaults (sets struct_size). */
+SPINFER_API spinfer_status_t spinfer_convert_options_init(spinfer_convert_options_t* options);
+
+/** Zero `report` and set its struct_size. */
+SPINFER_API spinfer_status_t spinfer_convert_report_init(spinfer_convert_report_t* report);
+
+/**
+ * Convert the Hugging Face checkpoint directory `src_dir` (config.json plus
+ * model.safetensors, or shards listed by model.safetensors.index.json, or every
+ * *.safetensors file; F32, F16 or BF16 tensors) into a spinfer model directory
+ * `dst_dir` (created if needed; not the source) that spinfer_model_load reads:
+ *   - the linear weights of the decoder layers (q/k/v/o_proj, out_proj, fc1/fc2,
+ *     gate/up/down_proj) and lm_head become TCA-BME matrices, keeping the zeros the
+ *     checkpoint has, or pruned first (options->sparsity); a weight that encoding would
+ *     not make smaller (an unpruned LM head) stays dense, and the progress note says so;
+ *   - other float tensors are stored dense in options->dtype; others are copied;
+ *   - a compressed-tensors checkpoint (config.json quantization_config or
+ *     compression_config with a sparsity_config of format "sparse-bitmask") has its
+ *     NAME.compressed / .bitmask / .row_offsets / .shape tensors imported straight into
+ *     TCA-BME, without a dense copy of the weight;
+ *   - config.json is copied with torch_dtype set (and its compression entry removed),
+ *     with tokenizer and generation files; output shards of an earlier conversion left
+ *     in dst_dir (model*.safetensors, the index) are replaced or removed.
+ * Source shards are mapped, not read into memory; tensors are converted on
+ * options->threads threads, with at most two per thread waiting to be written, and at
+ * most one output shard is held in memory. With options->verify every matrix is
+ * decoded and compared with its source. `options` and `report` may be NULL.
+ * Statuses: NOT_SUPPORTED naming the method or format for a quantized checkpoint (a
+ * quant_method other than compressed-tensors, a config group with quantized weights, a
+ * quantized format) or a compression format other than dense / sparse-bitmask;
+ * CORRUPT_DATA for malformed files or compressed tensors (bad shapes, row_offsets that
+ * disagree with the bitmask, a bitmask of the wrong length), naming the tensor;
+ * IO_ERROR / NOT_FOUND for missing or unreadable files; INVALID_ARGUMENT for bad
+ * options; INTERNAL_ERROR if a matrix does not decode back to its source. On failure
+ * the shards of this call are removed. Thread-safe (distinct destinations).
+ */
+SPINFER_API spinfer_status_t spinfer_convert_model(const char* src_dir, const char* dst_dir,
+                                                   const spinfer_convert_options_t* options,
+                                                   spinfer_convert_report_t* report);
 
 #ifdef __cplusplus
 } /* extern "C" */

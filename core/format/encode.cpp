@@ -1,6 +1,7 @@
 // Host encoder and decoder for TCA-BME (docs/format.md; SpInfer, EuroSys '25, §4.1).
 #include "format/encode.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <string>
 
@@ -104,6 +105,29 @@ void decode(const HostMatrix& m, void* dense, DType dense_dtype, int64_t ld) {
       }
     }
   }
+}
+
+void decode_rows(const HostMatrix& m, int64_t row0, int64_t count, uint16_t* out) {
+  require(row0 >= 0 && count >= 0 && row0 + count <= m.rows, SPINFER_STATUS_INVALID_ARGUMENT,
+          "decode_rows: the rows lie outside the matrix");
+  std::fill(out, out + count * m.cols, uint16_t(0));
+  if (count == 0) return;
+  const TileGrid grid = m.grid();
+  for (int64_t gm = row0 / kGroupTile; gm <= (row0 + count - 1) / kGroupTile; ++gm)
+    for (int64_t gk = 0; gk < grid.group_cols(); ++gk) {
+      const int64_t g = gm * grid.group_cols() + gk;
+      uint64_t next = m.group_offsets[size_t(g)];
+      for (int b = 0; b < kBitmapsPerGroup; ++b) {
+        const int64_t r0 = gm * kGroupTile + bitmap_row_in_group(b);
+        const int64_t c0 = gk * kGroupTile + bitmap_col_in_group(b);
+        for (uint64_t bits = m.bitmaps[size_t(g * kBitmapsPerGroup + b)]; bits; bits &= bits - 1) {
+          const int pos = std::countr_zero(bits);
+          const int64_t r = r0 + pos / kBitmapTile;
+          const uint16_t v = m.values[size_t(next++)];
+          if (r >= row0 && r < row0 + count) out[(r - row0) * m.cols + c0 + pos % kBitmapTile] = v;
+        }
+      }
+    }
 }
 
 }  // namespace spinfer

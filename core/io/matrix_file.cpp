@@ -14,7 +14,7 @@ namespace spinfer::io {
 namespace {
 
 using nlohmann::json;
-const std::string kMatrixKey = "spinfer.matrix.";
+const std::string& kMatrixKey = kMatrixMetadataPrefix;
 
 [[noreturn]] void corrupt(const std::string& path, const std::string& detail) {
   throw Error(SPINFER_STATUS_CORRUPT_DATA, "corrupt spinfer file '" + path + "': " + detail);
@@ -74,6 +74,27 @@ void check_tile(const json& j, const char* key, int size, const std::string& pat
 
 }  // namespace
 
+std::string matrix_metadata(const HostMatrix& m) {
+  // Composed as text (io/json_text.hpp), keys sorted as a JSON object dumps them.
+  ObjectText info;
+  info.add("bitmap_tile", int_array({kBitmapTile, kBitmapTile}));
+  info.add("cols", std::to_string(m.cols));
+  info.add("dtype", quoted(dtype_name(m.dtype)));
+  info.add("format_version", std::to_string(m.format_version));
+  info.add("group_tile", int_array({kGroupTile, kGroupTile}));
+  info.add("nnz", std::to_string(m.nnz));
+  info.add("rows", std::to_string(m.rows));
+  info.add("tc_tile", int_array({kTCTile, kTCTile}));
+  return info.str();
+}
+
+void append_matrix_tensors(const std::string& name, const HostMatrix& m, std::vector<TensorToWrite>& out) {
+  out.push_back({name + ".values", dtype_name(m.dtype), {m.values.size()}, m.values.data(), m.values.size() * 2});
+  out.push_back({name + ".bitmaps", "U64", {m.bitmaps.size()}, m.bitmaps.data(), m.bitmaps.size() * 8});
+  out.push_back({name + ".group_offsets", "U64", {m.group_offsets.size()}, m.group_offsets.data(),
+                 m.group_offsets.size() * 8});
+}
+
 void save_matrices(const std::string& path,
                    const std::vector<std::pair<std::string, const HostMatrix*>>& matrices) {
   std::set<std::string> seen;
@@ -86,23 +107,8 @@ void save_matrices(const std::string& path,
     require(m != nullptr, SPINFER_STATUS_INVALID_ARGUMENT, [&] { return "matrix '" + name + "' is NULL"; });
     require(seen.insert(name).second, SPINFER_STATUS_INVALID_ARGUMENT,
             [&] { return "matrix name '" + name + "' is used twice"; });
-    // Composed as text (io/json_text.hpp), keys sorted as a JSON object dumps them.
-    ObjectText info;
-    info.add("bitmap_tile", int_array({kBitmapTile, kBitmapTile}));
-    info.add("cols", std::to_string(m->cols));
-    info.add("dtype", quoted(dtype_name(m->dtype)));
-    info.add("format_version", std::to_string(m->format_version));
-    info.add("group_tile", int_array({kGroupTile, kGroupTile}));
-    info.add("nnz", std::to_string(m->nnz));
-    info.add("rows", std::to_string(m->rows));
-    info.add("tc_tile", int_array({kTCTile, kTCTile}));
-    metadata[kMatrixKey + name] = info.str();
-    tensors.push_back({name + ".values", dtype_name(m->dtype), {m->values.size()},
-                       m->values.data(), m->values.size() * 2});
-    tensors.push_back({name + ".bitmaps", "U64", {m->bitmaps.size()}, m->bitmaps.data(),
-                       m->bitmaps.size() * 8});
-    tensors.push_back({name + ".group_offsets", "U64", {m->group_offsets.size()},
-                       m->group_offsets.data(), m->group_offsets.size() * 8});
+    metadata[kMatrixKey + name] = matrix_metadata(*m);
+    append_matrix_tensors(name, *m, tensors);
   }
   write_safetensors(path, tensors, metadata);
 }

@@ -13,6 +13,14 @@ namespace spinfer::io {
 void save_matrices(const std::string& path,
                    const std::vector<std::pair<std::string, const HostMatrix*>>& matrices);
 
+// The "spinfer.matrix.NAME" metadata value of `m` (JSON text) and its three tensors
+// (pointing into `m`), as save_matrices writes them: for writers that compose a file of
+// matrices and other tensors (the model converter).
+std::string matrix_metadata(const HostMatrix& m);
+struct TensorToWrite;
+void append_matrix_tensors(const std::string& name, const HostMatrix& m, std::vector<TensorToWrite>& out);
+inline const std::string kMatrixMetadataPrefix = "spinfer.matrix.";
+
 // Loads and validates the matrix `name` (empty: the file's only matrix).
 HostMatrix load_matrix(const std::string& path, const std::string& name);
 

@@ -7,6 +7,9 @@
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "common/error.hpp"
@@ -92,6 +95,51 @@ SafetensorsFile SafetensorsFile::read_header(const std::string& path) {
   return parse(std::move(bytes), "'" + path + "'", size);
 }
 
+struct SafetensorsFile::Mapping {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (data) ::munmap(const_cast<uint8_t*>(data), size);
+  }
+};
+
+const uint8_t* SafetensorsFile::base() const { return mapping_ ? mapping_->data : bytes_.data(); }
+
+SafetensorsFile SafetensorsFile::map(const std::string& path) {
+  SafetensorsFile f = read_header(path);  // every header check, ranges against the size
+  struct stat st {};
+  const int fd = fault::should_fail(fault::Site::file_open) ? -1 : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(SPINFER_STATUS_IO_ERROR, "cannot open '" + path + "' for reading");
+  auto mapping = std::make_shared<Mapping>();
+  const bool sized = ::fstat(fd, &st) == 0;
+  if (sized && st.st_size > 0) {
+    void* p = ::mmap(nullptr, size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p != MAP_FAILED) {
+      mapping->data = static_cast<const uint8_t*>(p);
+      mapping->size = size_t(st.st_size);
+    }
+  }
+  ::close(fd);
+  if (!sized) throw Error(SPINFER_STATUS_IO_ERROR, "cannot read the size of '" + path + "'");
+  if (mapping->data == nullptr) throw Error(SPINFER_STATUS_IO_ERROR, "cannot map '" + path + "' into memory");
+  // The header was checked against the size read_header saw: a file that changed since
+  // then is refused rather than read past its end.
+  if (uint64_t(st.st_size) != f.file_size_)
+    throw Error(SPINFER_STATUS_IO_ERROR, "'" + path + "' changed while it was opened");
+  f.bytes_.clear();
+  f.bytes_.shrink_to_fit();
+  f.mapping_ = std::move(mapping);
+  return f;
+}
+
+void SafetensorsFile::release(const TensorEntry& t) const {
+  if (!mapping_ || t.end == t.begin) return;
+  const uintptr_t page = uintptr_t(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = uintptr_t(data(t)), end = begin + (t.end - t.begin);
+  const uintptr_t first = (begin + page - 1) / page * page, last = end / page * page;  // whole pages only
+  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
 SafetensorsFile SafetensorsFile::parse(std::vector<uint8_t> bytes, const std::string& what,
                                        uint64_t file_size) {
   SafetensorsFile f;
@@ -103,6 +151,7 @@ SafetensorsFile SafetensorsFile::parse(std::vector<uint8_t> bytes, const std::st
   if (header_len > file_size - 8)
     corrupt(what, "header length " + std::to_string(header_len) + " runs past the end of the file (truncated?)");
   f.data_start_ = 8 + header_len;
+  f.file_size_ = file_size;
   const uint64_t data_size = file_size - f.data_start_;
 
   json header;

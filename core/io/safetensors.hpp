@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,10 @@ class SafetensorsFile {
   // checked against the file's size): for listing names and metadata without reading
   // the tensors. data() must not be called on the result.
   static SafetensorsFile read_header(const std::string& path);
+  // Checks the header as read_header() does, then maps the whole file read-only
+  // (mmap): data() points into the mapping, whose pages the kernel reads on demand and
+  // may drop again, so a converter never holds a whole shard in its own memory.
+  static SafetensorsFile map(const std::string& path);
   // `file_size` is the size of the whole file when `bytes` holds only its beginning
   // (read_header); by default the bytes are the whole file.
   static SafetensorsFile parse(std::vector<uint8_t> bytes, const std::string& what,
@@ -33,11 +38,18 @@ class SafetensorsFile {
 
   const std::map<std::string, TensorEntry>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
-  const uint8_t* data(const TensorEntry& t) const { return bytes_.data() + data_start_ + t.begin; }
+  const uint8_t* data(const TensorEntry& t) const { return base() + data_start_ + t.begin; }
+  // A mapped file (map()): tells the kernel that the pages of `t` are not needed any
+  // more (they are read again from the file if used). Nothing to do otherwise.
+  void release(const TensorEntry& t) const;
 
  private:
+  struct Mapping;  // an mmap of the whole file, unmapped when the last copy goes
+  const uint8_t* base() const;
   std::vector<uint8_t> bytes_;
+  std::shared_ptr<const Mapping> mapping_;
   uint64_t data_start_ = 0;
+  uint64_t file_size_ = 0;
   std::map<std::string, TensorEntry> tensors_;
   std::map<std::string, std::string> metadata_;
 };

@@ -3,7 +3,8 @@ names the option and the value (never a crash, a hang or a silent default), an e
 the library is exit code 1 with its message, --help exits 0, a small demo runs and checks
 itself against float64, `generate` gives deterministic greedy ids on a tiny pruned
 LLaMA checkpoint written here (the ids of the C API example when given), and `bench`
-prints one timing line per N.
+prints one timing line per N; `convert` validates its arguments, writes shards with an
+index, and its output generates the checkpoint's ids.
 
 usage: python3 test_cli.py PATH/TO/spinfer [PATH/TO/spinfer_generate]
 """
@@ -15,8 +16,6 @@ import tempfile
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
-import spinfer_convert as sc  # noqa: E402
 from tiny_checkpoint import make_checkpoint  # noqa: E402
 
 cli = sys.argv[1]
@@ -36,7 +35,8 @@ def expect(args, code, *needles):
         failures.append(f"spinfer {' '.join(args)}: exit {rc} (want {code}), missing {missing}:\n{out}")
 
 
-expect(["--help"], 0, "usage: spinfer demo", "spinfer generate MODEL_DIR", "spinfer bench FILE")
+expect(["--help"], 0, "usage: spinfer demo", "spinfer generate MODEL_DIR", "spinfer bench FILE",
+       "spinfer convert SRC_DIR DST_DIR")
 expect(["demo", "--help"], 0, "usage: spinfer demo")
 expect(["--version"], 0, "spinfer ")
 expect([], 2, "usage:")
@@ -51,9 +51,9 @@ expect(["demo", "--dtype", "fp32"], 2, "--dtype", "'fp32'")
 expect(["demo", "--rows"], 2, "--rows", "followed by a value")
 expect(["demo", "--bogus", "1"], 2, "unknown option --bogus")
 
-# A small demo runs end to end; the pruning is exact (no extra weights pruned on ties).
+# A small demo runs end to end; it prunes round(0.7 * 6144) = 4301 weights (spinfer_prune_magnitude).
 rc, out = run("demo", "--rows", "64", "--cols", "96", "--tokens", "3", "--sparsity", "0.7")
-if rc != 0 or "-> OK" not in out or "nnz 1844)" not in out:
+if rc != 0 or "-> OK" not in out or "nnz 1843)" not in out:
     failures.append(f"small demo: exit {rc}, output:\n{out}")
 rc, out = run("demo", "--rows", "40", "--cols", "40", "--tokens", "1", "--sparsity", "0", "--dtype", "bf16")
 if rc != 0 or "nnz 1600)" not in out:
@@ -120,8 +120,36 @@ if example:
 
 # ---- bench -------------------------------------------------------------------------
 
+# ---- convert -----------------------------------------------------------------------
+
 converted = os.path.join(tmp, "converted")
-sc.convert(model, converted, 0.0, "float16")
+expect(["convert", "--help"], 0, "usage: spinfer convert")
+expect(["convert"], 2, "SRC_DIR is missing")
+expect(["convert", model], 2, "DST_DIR is missing")
+for value in ["1.5", "nan", "1", "-0.1", "abc", "0.5x", "", "1e999"]:
+    expect(["convert", model, converted, "--sparsity", value], 2, "--sparsity", f"'{value}'", "[0, 1)")
+for value in ["0", "-5", "abc", "12x", "99999999999999999999", "1e3"]:
+    expect(["convert", model, converted, "--shard-size", value], 2, "--shard-size", f"'{value}'")
+for value in ["-1", "1025", "x", "2.5"]:
+    expect(["convert", model, converted, "--threads", value], 2, "--threads", f"'{value}'")
+expect(["convert", model, converted, "--dtype", "float32"], 2, "--dtype", "'float32'")
+expect(["convert", model, converted, "--sparsity"], 2, "--sparsity", "followed by a value")
+expect(["convert", model, converted, "--bogus"], 2, "unknown option --bogus")
+expect(["convert", model, converted, "extra"], 2, "'extra'")
+expect(["convert", os.path.join(tmp, "missing"), converted], 1, "spinfer_convert_model", "not a directory")
+expect(["convert", model, model], 1, "the source directory")
+rc, out = run("convert", model, converted, "--threads", "2", "--shard-size", "20000")
+if rc != 0 or "[1/" not in out or "lm_head.weight: left dense" not in out or "converted " not in out:
+    failures.append(f"convert: exit {rc}, output:\n{out}")
+if not os.path.exists(os.path.join(converted, "model.safetensors.index.json")):
+    failures.append("convert --shard-size 20000 wrote no index")
+rc, out = run("generate", converted, "--backend", "host", "--max-new", "8", *prompt)
+if generated_ids(out) != ids:
+    failures.append(f"generate on the converted model gives {generated_ids(out)}, on the checkpoint {ids}")
+rc, out = run("convert", model, converted)  # again, one file: the shards of the first run go
+if rc != 0 or sorted(f for f in os.listdir(converted) if "safetensors" in f) != ["model.safetensors"]:
+    failures.append(f"convert into the same directory: exit {rc}, files {os.listdir(converted)}:\n{out}")
+
 weights = os.path.join(converted, "model.safetensors")
 matrix = "model.layers.0.mlp.up_proj.weight"
 
@@ -146,7 +174,7 @@ if rc != 0 or ns != [1, 3, 16] or not all(float(f[f.index("ms") - 1]) > 0 for f 
     failures.append(f"bench one matrix: exit {rc}, N {ns}, output:\n{out}")
 rc, out = run("bench", weights, "--backend", "host", "--tokens", "2", "--iters", "2")
 timed = [line for line in out.splitlines() if " N 2 " in line]
-if rc != 0 or len(timed) != 15:  # 7 linear weights in each of 2 layers, and lm_head
+if rc != 0 or len(timed) != 14:  # 7 linear weights in each of 2 layers (the unpruned lm_head stays dense)
     failures.append(f"bench whole file: exit {rc}, {len(timed)} timed lines, output:\n{out}")
 
 shutil.rmtree(tmp)

@@ -1,7 +1,10 @@
-"""tools/spinfer_convert.py end to end on the host backend.
+"""Model conversion (spinfer_convert_model through tools/spinfer_convert.py) end to end
+on the host backend.
 
 Tiny random OPT and LLaMA checkpoints are written in Hugging Face layout (numpy
 only), converted with pruning, and then:
+  0. the library's output decodes to exactly the weights of the old numpy converter
+     (tests/python/numpy_convert.py), which this replaced;
   1. every converted linear weight, loaded and decoded by libspinfer, equals the
      pruned weight rounded to the storage dtype, at the requested sparsity;
   2. spinfer_model_load + prefill + decode steps give the logits of an independent
@@ -21,7 +24,9 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
-import spinfer_convert as sc  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))
+import numpy_convert as sc  # noqa: E402  (the reference: the old numpy converter)
+import spinfer_convert  # noqa: E402  (the thin layer over the library)
 
 failures = 0
 
@@ -40,10 +45,12 @@ from tiny_checkpoint import make_checkpoint  # noqa: E402
 
 def load_converted(path):
     """Dense float64 weights of a converted directory (decoded with the numpy decoder)."""
-    t = sc.read_safetensors(os.path.join(path, "model.safetensors"))
-    with open(os.path.join(path, "model.safetensors"), "rb") as f:
-        n = int.from_bytes(f.read(8), "little")
-        meta = json.loads(f.read(n))["__metadata__"]
+    t, meta = {}, {}
+    for file in sorted(f for f in os.listdir(path) if f.endswith(".safetensors")):
+        t.update(sc.read_safetensors(os.path.join(path, file)))
+        with open(os.path.join(path, file), "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            meta.update(json.loads(f.read(n))["__metadata__"])
     out = {}
     for key, info in meta.items():
         if key.startswith("spinfer.matrix."):
@@ -170,9 +177,24 @@ def main():
         tag = f"{arch}/{st_dtype}->{dtype}@{sparsity}"
         src, dst = os.path.join(tmp, tag.replace("/", "_") + "_src"), os.path.join(tmp, tag.replace("/", "_") + "_dst")
         cfg = make_checkpoint(src, arch, rng, st_dtype)
-        achieved = sc.convert(src, dst, sparsity, dtype, log=lambda *_: None)
+        achieved = spinfer_convert.convert(src, dst, sparsity, dtype, log=lambda *_: None, lib=sys.argv[1])
         check(abs(achieved - sparsity) < 0.01, f"{tag}: sparsity {achieved} instead of {sparsity}")
         w = load_converted(dst)
+        # 0. The same weights as the old numpy converter gave.
+        sc.convert(src, dst + "_numpy", sparsity, dtype, log=lambda *_: None)
+        old = load_converted(dst + "_numpy")
+        check(sorted(old) == sorted(w), f"{tag}: tensors differ from the numpy converter's")
+        # Identical for F32 sources; from 16-bit ones, magnitudes tie, and the numpy
+        # converter's `<=` threshold pruned every tie, where the library's strict one
+        # keeps them: its extra non-zeros are all of the one tied magnitude.
+        for name in old:
+            a, b = old[name], w.get(name)
+            if st_dtype == "F32" or b is None:
+                check(b is not None and np.array_equal(a, b), f"{tag}: {name} differs from the numpy converter's")
+                continue
+            extra = (a == 0) & (b != 0)
+            check(np.array_equal(a[a != 0], b[a != 0]) and np.unique(np.abs(b[extra])).size <= 1,
+                  f"{tag}: {name} differs from the numpy converter's beyond ties at the threshold")
         # 1. libspinfer decodes every matrix to the pruned, rounded weight.
         for name in [k for k in w if sc.LINEAR.search(k)][:6]:
             h = ctypes.c_void_p()
@@ -205,6 +227,8 @@ def main():
         lib.L.spinfer_model_destroy(model)
         if len(sys.argv) > 2 and sys.argv[2]:
             check_example(sys.argv[2], dst, cfg, w, tag)
+    from convert_inputs import check_inputs  # noqa: E402
+    check_inputs(lib, ctx, tmp, check, forward, load_converted)
     lib.L.spinfer_context_destroy(ctx)
     shutil.rmtree(tmp, ignore_errors=True)
     if failures:

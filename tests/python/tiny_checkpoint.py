@@ -6,8 +6,8 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tools"))
-import spinfer_convert as sc  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))
+import numpy_convert as sc  # noqa: E402
 
 
 def make_checkpoint(path, arch, rng, st_dtype, prune_linears=False, shards=2):

@@ -7,8 +7,9 @@
  *
  *   spinfer_x_t** out             -> the new handle is returned after the status
  *   spinfer_backend_t* out, size_t* count / required,
- *   int64_t* length / count / generated -> returned after the status
- *   spinfer_*_info_t* info        -> a filled struct (struct_size set for the caller)
+ *   int64_t* length / count / generated / zeros -> returned after the status
+ *   spinfer_*_info_t* info, spinfer_spmm_plan_t* plan,
+ *   spinfer_convert_report_t* report -> a filled struct (struct_size set for the caller)
  *   (char* buffer, size_t size)   -> pass the buffer size, get a str back
  *   void* stream                  -> int (a cudaStream_t) or None
  *   const void* / void* data,
@@ -106,10 +107,10 @@ static int spinfer_py_items(PyObject* obj, Py_ssize_t item_size, int writable, c
   $result = SWIG_AppendOutput($result, PyLong_FromSize_t(*$1));
 }
 %typemap(in, numinputs=0) int64_t* length (int64_t temp = 0), int64_t* count (int64_t temp = 0),
-                          int64_t* generated (int64_t temp = 0) {
+                          int64_t* generated (int64_t temp = 0), int64_t* zeros (int64_t temp = 0) {
   $1 = &temp;
 }
-%typemap(argout) int64_t* length, int64_t* count, int64_t* generated {
+%typemap(argout) int64_t* length, int64_t* count, int64_t* generated, int64_t* zeros {
   $result = SWIG_AppendOutput($result, PyLong_FromLongLong((long long)*$1));
 }
 
@@ -130,6 +131,7 @@ static int spinfer_py_items(PyObject* obj, Py_ssize_t item_size, int writable, c
 SPINFER_OUT_STRUCT(spinfer_matrix_info_t, info)
 SPINFER_OUT_STRUCT(spinfer_model_info_t, info)
 SPINFER_OUT_STRUCT(spinfer_spmm_plan_t, plan)
+SPINFER_OUT_STRUCT(spinfer_convert_report_t, report)
 
 /* ---- string out-buffer: Python passes its size, gets the str ---- */
 %typemap(in) (char* buffer, size_t buffer_size) {
@@ -243,4 +245,7 @@ SPINFER_ITEMS(uint64_t, group_offsets, offsets_count, 8, 1)
 
 /* The export macro means nothing to SWIG. */
 #define SPINFER_API
+/* The progress report of spinfer_convert_model is read-only: its strings belong to the library. */
+%immutable spinfer_convert_progress_t::tensor;
+%immutable spinfer_convert_progress_t::note;
 %include "spinfer.h"

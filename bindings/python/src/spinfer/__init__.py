@@ -21,6 +21,7 @@ Transformer blocks (Linear, MLP, KVCache, Attention, DecoderLayer) and whole mod
 
 from . import capi
 from ._context import Context, SpmmPlan
+from ._convert import ConvertReport, convert_model, prune_magnitude
 from ._dtypes import Backend, DType, Location
 from ._files import load, matrix_names, save
 from ._layers import MLP, Activation, Arch, Attention, DecoderLayer, KVCache, Linear, MLPKind
@@ -48,6 +49,7 @@ def has_cuda() -> bool:
 
 
 __all__ = [
+    "ConvertReport", "convert_model", "prune_magnitude",
     "Backend", "Context", "DType", "Location", "Matrix", "MatrixArrays", "MatrixInfo",
     "FORMAT_VERSION", "SpmmPlan",
     "Activation", "Arch", "MLPKind", "Linear", "MLP", "KVCache", "Attention", "DecoderLayer",

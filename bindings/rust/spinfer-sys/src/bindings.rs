@@ -2989,7 +2989,7 @@ extern "C" {
     #[doc = " Load a model from directory `dir`: a Hugging Face `config.json` (model_type \"opt\","]
     #[doc = " \"llama\", \"mistral\", \"qwen2\" or \"qwen3\"; the last two report SPINFER_ARCH_LLAMA in"]
     #[doc = " spinfer_model_info_t) and *.safetensors files holding the weights under Hugging"]
-    #[doc = " Face names. A linear weight may be a spinfer matrix (tools/spinfer_convert.py writes"]
+    #[doc = " Face names. A linear weight may be a spinfer matrix (spinfer_convert_model writes"]
     #[doc = " such a directory) or a dense F32/F16/BF16 tensor, as in an unconverted Hugging Face"]
     #[doc = " checkpoint (one file or several shards): a dense one is encoded at load, its zeros"]
     #[doc = " (a pruned checkpoint's) dropped, nothing else changed. Weights go to the context's"]
@@ -3082,4 +3082,625 @@ extern "C" {
 extern "C" {
     #[doc = " Destroy a model, its matrices and its KV cache. NULL is accepted."]
     pub fn spinfer_model_destroy(model: *mut spinfer_model_t) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Unstructured magnitude pruning of the host float32 matrix `weights` ([rows, cols],"]
+    #[doc = " leading dimension ld >= cols), in place: in each group (the whole matrix, or each row"]
+    #[doc = " when `per_row` is non-zero) the round(sparsity * n) entries of smallest magnitude"]
+    #[doc = " become zero (n = the group's size; round half to even). The threshold is strict: an"]
+    #[doc = " entry is pruned iff its magnitude is below that of the smallest entry kept, so entries"]
+    #[doc = " tied at the threshold are all kept and never more than asked is pruned. Existing zeros"]
+    #[doc = " count among the pruned; NaN is never pruned. `zeros` (may be NULL) receives the number"]
+    #[doc = " of zeros afterwards. INVALID_ARGUMENT unless 0 <= sparsity < 1, rows, cols >= 1."]
+    #[doc = " Thread-safe. The converter and `spinfer demo` prune with this function."]
+    pub fn spinfer_prune_magnitude(
+        weights: *mut f32,
+        rows: i64,
+        cols: i64,
+        ld: i64,
+        sparsity: f64,
+        per_row: ::std::os::raw::c_int,
+        zeros: *mut i64,
+    ) -> spinfer_status_t;
+}
+#[doc = " Progress of spinfer_convert_model, passed to the options' callback."]
+#[repr(C)]
+pub struct spinfer_convert_progress_t {
+    #[doc = "< sizeof(spinfer_convert_progress_t)"]
+    pub struct_size: usize,
+    #[doc = "< output tensors written so far (an encoded matrix counts once)"]
+    pub tensors_done: i64,
+    pub tensors_total: i64,
+    #[doc = "< source bytes of the tensors done"]
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    #[doc = "< name of the tensor just done (valid during the call)"]
+    pub tensor: *const ::std::os::raw::c_char,
+    #[doc = "< what was done to it, e.g. \"pruned, sparsity 0.600\" or"]
+    #[doc = "\"left dense: ...\"; \"\" for tensors copied as they are"]
+    pub note: *const ::std::os::raw::c_char,
+}
+#[test]
+fn bindgen_test_layout_spinfer_convert_progress_t() {
+    assert_eq!(
+        ::std::mem::size_of::<spinfer_convert_progress_t>(),
+        56usize,
+        concat!("Size of: ", stringify!(spinfer_convert_progress_t))
+    );
+    assert_eq!(
+        ::std::mem::align_of::<spinfer_convert_progress_t>(),
+        8usize,
+        concat!("Alignment of ", stringify!(spinfer_convert_progress_t))
+    );
+    fn test_field_struct_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_progress_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).struct_size) as usize - ptr as usize
+            },
+            0usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_progress_t),
+                "::",
+                stringify!(struct_size)
+            )
+        );
+    }
+    test_field_struct_size();
+    fn test_field_tensors_done() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_progress_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).tensors_done) as usize - ptr as usize
+            },
+            8usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_progress_t),
+                "::",
+                stringify!(tensors_done)
+            )
+        );
+    }
+    test_field_tensors_done();
+    fn test_field_tensors_total() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_progress_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).tensors_total) as usize - ptr as usize
+            },
+            16usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_progress_t),
+                "::",
+                stringify!(tensors_total)
+            )
+        );
+    }
+    test_field_tensors_total();
+    fn test_field_bytes_done() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_progress_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).bytes_done) as usize - ptr as usize
+            },
+            24usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_progress_t),
+                "::",
+                stringify!(bytes_done)
+            )
+        );
+    }
+    test_field_bytes_done();
+    fn test_field_bytes_total() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_progress_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).bytes_total) as usize - ptr as usize
+            },
+            32usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_progress_t),
+                "::",
+                stringify!(bytes_total)
+            )
+        );
+    }
+    test_field_bytes_total();
+    fn test_field_tensor() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_progress_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).tensor) as usize - ptr as usize
+            },
+            40usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_progress_t),
+                "::",
+                stringify!(tensor)
+            )
+        );
+    }
+    test_field_tensor();
+    fn test_field_note() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_progress_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).note) as usize - ptr as usize
+            },
+            48usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_progress_t),
+                "::",
+                stringify!(note)
+            )
+        );
+    }
+    test_field_note();
+}
+#[doc = " Progress callback: called on the thread that called spinfer_convert_model, once per tensor."]
+pub type spinfer_convert_progress_fn = ::std::option::Option<
+    unsafe extern "C" fn(
+        progress: *const spinfer_convert_progress_t,
+        user_data: *mut ::std::os::raw::c_void,
+    ),
+>;
+#[doc = " Conversion options. Initialise with spinfer_convert_options_init()."]
+#[repr(C)]
+pub struct spinfer_convert_options_t {
+    #[doc = "< sizeof(spinfer_convert_options_t)"]
+    pub struct_size: usize,
+    #[doc = "< 0 (default): keep the checkpoint's zeros as they are; else prune each"]
+    #[doc = "linear weight of the decoder layers by magnitude to this fraction"]
+    #[doc = "of zeros, in [0, 1) (the LM head is never pruned)"]
+    pub sparsity: f64,
+    #[doc = "< 1: prune each output row to `sparsity`; 0 (default): each matrix"]
+    pub prune_per_row: ::std::os::raw::c_int,
+    #[doc = "< storage dtype of the output: F16 (default) or BF16"]
+    pub dtype: spinfer_dtype_t,
+    #[doc = "< largest output shard in bytes (a larger single matrix gets a shard"]
+    #[doc = "of its own); default 2 GiB. One shard: model.safetensors;"]
+    #[doc = "several: model-0000i-of-0000n.safetensors + model.safetensors.index.json"]
+    pub shard_size: u64,
+    #[doc = "< worker threads; 0 (default) = hardware concurrency"]
+    pub threads: ::std::os::raw::c_int,
+    #[doc = "< 1 (default): decode every encoded matrix and compare it with the source"]
+    pub verify: ::std::os::raw::c_int,
+    #[doc = "< NULL (default) or called after each tensor"]
+    pub progress: spinfer_convert_progress_fn,
+    #[doc = "< passed to `progress`"]
+    pub progress_user_data: *mut ::std::os::raw::c_void,
+}
+#[test]
+fn bindgen_test_layout_spinfer_convert_options_t() {
+    assert_eq!(
+        ::std::mem::size_of::<spinfer_convert_options_t>(),
+        56usize,
+        concat!("Size of: ", stringify!(spinfer_convert_options_t))
+    );
+    assert_eq!(
+        ::std::mem::align_of::<spinfer_convert_options_t>(),
+        8usize,
+        concat!("Alignment of ", stringify!(spinfer_convert_options_t))
+    );
+    fn test_field_struct_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_options_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).struct_size) as usize - ptr as usize
+            },
+            0usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_options_t),
+                "::",
+                stringify!(struct_size)
+            )
+        );
+    }
+    test_field_struct_size();
+    fn test_field_sparsity() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_options_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).sparsity) as usize - ptr as usize
+            },
+            8usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_options_t),
+                "::",
+                stringify!(sparsity)
+            )
+        );
+    }
+    test_field_sparsity();
+    fn test_field_prune_per_row() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_options_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).prune_per_row) as usize - ptr as usize
+            },
+            16usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_options_t),
+                "::",
+                stringify!(prune_per_row)
+            )
+        );
+    }
+    test_field_prune_per_row();
+    fn test_field_dtype() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_options_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).dtype) as usize - ptr as usize
+            },
+            20usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_options_t),
+                "::",
+                stringify!(dtype)
+            )
+        );
+    }
+    test_field_dtype();
+    fn test_field_shard_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_options_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).shard_size) as usize - ptr as usize
+            },
+            24usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_options_t),
+                "::",
+                stringify!(shard_size)
+            )
+        );
+    }
+    test_field_shard_size();
+    fn test_field_threads() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_options_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).threads) as usize - ptr as usize
+            },
+            32usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_options_t),
+                "::",
+                stringify!(threads)
+            )
+        );
+    }
+    test_field_threads();
+    fn test_field_verify() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_options_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).verify) as usize - ptr as usize
+            },
+            36usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_options_t),
+                "::",
+                stringify!(verify)
+            )
+        );
+    }
+    test_field_verify();
+    fn test_field_progress() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_options_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).progress) as usize - ptr as usize
+            },
+            40usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_options_t),
+                "::",
+                stringify!(progress)
+            )
+        );
+    }
+    test_field_progress();
+    fn test_field_progress_user_data() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_options_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).progress_user_data) as usize - ptr as usize
+            },
+            48usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_options_t),
+                "::",
+                stringify!(progress_user_data)
+            )
+        );
+    }
+    test_field_progress_user_data();
+}
+#[doc = " What spinfer_convert_model did. Set struct_size (or use _init) before the call."]
+#[repr(C)]
+pub struct spinfer_convert_report_t {
+    #[doc = "< sizeof(spinfer_convert_report_t), set by the caller"]
+    pub struct_size: usize,
+    #[doc = "< output tensors (an encoded matrix counts once)"]
+    pub tensors: i64,
+    #[doc = "< weights written as TCA-BME matrices"]
+    pub matrices: i64,
+    #[doc = "< matrix weights (linear, lm_head) left dense: encoding would not make them smaller"]
+    pub matrices_dense: i64,
+    #[doc = "< compressed-tensors sparse-bitmask weights imported"]
+    pub imported: i64,
+    #[doc = "< non-zeros of the decoder layers' linear weights (LM head excluded)"]
+    pub linear_nnz: i64,
+    #[doc = "< their elements: 1 - nnz / elements is the linear sparsity"]
+    pub linear_elements: i64,
+    #[doc = "< tensor bytes of the source"]
+    pub bytes_read: u64,
+    #[doc = "< tensor bytes of the output"]
+    pub bytes_written: u64,
+    #[doc = "< safetensors files written"]
+    pub shards: ::std::os::raw::c_int,
+}
+#[test]
+fn bindgen_test_layout_spinfer_convert_report_t() {
+    assert_eq!(
+        ::std::mem::size_of::<spinfer_convert_report_t>(),
+        80usize,
+        concat!("Size of: ", stringify!(spinfer_convert_report_t))
+    );
+    assert_eq!(
+        ::std::mem::align_of::<spinfer_convert_report_t>(),
+        8usize,
+        concat!("Alignment of ", stringify!(spinfer_convert_report_t))
+    );
+    fn test_field_struct_size() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_report_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).struct_size) as usize - ptr as usize
+            },
+            0usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_report_t),
+                "::",
+                stringify!(struct_size)
+            )
+        );
+    }
+    test_field_struct_size();
+    fn test_field_tensors() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_report_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).tensors) as usize - ptr as usize
+            },
+            8usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_report_t),
+                "::",
+                stringify!(tensors)
+            )
+        );
+    }
+    test_field_tensors();
+    fn test_field_matrices() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_report_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).matrices) as usize - ptr as usize
+            },
+            16usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_report_t),
+                "::",
+                stringify!(matrices)
+            )
+        );
+    }
+    test_field_matrices();
+    fn test_field_matrices_dense() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_report_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).matrices_dense) as usize - ptr as usize
+            },
+            24usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_report_t),
+                "::",
+                stringify!(matrices_dense)
+            )
+        );
+    }
+    test_field_matrices_dense();
+    fn test_field_imported() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_report_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).imported) as usize - ptr as usize
+            },
+            32usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_report_t),
+                "::",
+                stringify!(imported)
+            )
+        );
+    }
+    test_field_imported();
+    fn test_field_linear_nnz() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_report_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).linear_nnz) as usize - ptr as usize
+            },
+            40usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_report_t),
+                "::",
+                stringify!(linear_nnz)
+            )
+        );
+    }
+    test_field_linear_nnz();
+    fn test_field_linear_elements() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_report_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).linear_elements) as usize - ptr as usize
+            },
+            48usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_report_t),
+                "::",
+                stringify!(linear_elements)
+            )
+        );
+    }
+    test_field_linear_elements();
+    fn test_field_bytes_read() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_report_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).bytes_read) as usize - ptr as usize
+            },
+            56usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_report_t),
+                "::",
+                stringify!(bytes_read)
+            )
+        );
+    }
+    test_field_bytes_read();
+    fn test_field_bytes_written() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_report_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).bytes_written) as usize - ptr as usize
+            },
+            64usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_report_t),
+                "::",
+                stringify!(bytes_written)
+            )
+        );
+    }
+    test_field_bytes_written();
+    fn test_field_shards() {
+        assert_eq!(
+            unsafe {
+                let uninit = ::std::mem::MaybeUninit::<spinfer_convert_report_t>::uninit();
+                let ptr = uninit.as_ptr();
+                ::std::ptr::addr_of!((*ptr).shards) as usize - ptr as usize
+            },
+            72usize,
+            concat!(
+                "Offset of field: ",
+                stringify!(spinfer_convert_report_t),
+                "::",
+                stringify!(shards)
+            )
+        );
+    }
+    test_field_shards();
+}
+extern "C" {
+    #[doc = " Fill `options` with defaults (sets struct_size)."]
+    pub fn spinfer_convert_options_init(
+        options: *mut spinfer_convert_options_t,
+    ) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Zero `report` and set its struct_size."]
+    pub fn spinfer_convert_report_init(report: *mut spinfer_convert_report_t) -> spinfer_status_t;
+}
+extern "C" {
+    #[doc = " Convert the Hugging Face checkpoint directory `src_dir` (config.json plus"]
+    #[doc = " model.safetensors, or shards listed by model.safetensors.index.json, or every"]
+    #[doc = " *.safetensors file; F32, F16 or BF16 tensors) into a spinfer model directory"]
+    #[doc = " `dst_dir` (created if needed; not the source) that spinfer_model_load reads:"]
+    #[doc = "   - the linear weights of the decoder layers (q/k/v/o_proj, out_proj, fc1/fc2,"]
+    #[doc = "     gate/up/down_proj) and lm_head become TCA-BME matrices, keeping the zeros the"]
+    #[doc = "     checkpoint has, or pruned first (options->sparsity); a weight that encoding would"]
+    #[doc = "     not make smaller (an unpruned LM head) stays dense, and the progress note says so;"]
+    #[doc = "   - other float tensors are stored dense in options->dtype; others are copied;"]
+    #[doc = "   - a compressed-tensors checkpoint (config.json quantization_config or"]
+    #[doc = "     compression_config with a sparsity_config of format \"sparse-bitmask\") has its"]
+    #[doc = "     NAME.compressed / .bitmask / .row_offsets / .shape tensors imported straight into"]
+    #[doc = "     TCA-BME, without a dense copy of the weight;"]
+    #[doc = "   - config.json is copied with torch_dtype set (and its compression entry removed),"]
+    #[doc = "     with tokenizer and generation files; output shards of an earlier conversion left"]
+    #[doc = "     in dst_dir (model*.safetensors, the index) are replaced or removed."]
+    #[doc = " Source shards are mapped, not read into memory; tensors are converted on"]
+    #[doc = " options->threads threads, with at most two per thread waiting to be written, and at"]
+    #[doc = " most one output shard is held in memory. With options->verify every matrix is"]
+    #[doc = " decoded and compared with its source. `options` and `report` may be NULL."]
+    #[doc = " Statuses: NOT_SUPPORTED naming the method or format for a quantized checkpoint (a"]
+    #[doc = " quant_method other than compressed-tensors, a config group with quantized weights, a"]
+    #[doc = " quantized format) or a compression format other than dense / sparse-bitmask;"]
+    #[doc = " CORRUPT_DATA for malformed files or compressed tensors (bad shapes, row_offsets that"]
+    #[doc = " disagree with the bitmask, a bitmask of the wrong length), naming the tensor;"]
+    #[doc = " IO_ERROR / NOT_FOUND for missing or unreadable files; INVALID_ARGUMENT for bad"]
+    #[doc = " options; INTERNAL_ERROR if a matrix does not decode back to its source. On failure"]
+    #[doc = " the shards of this call are removed. Thread-safe (distinct destinations)."]
+    pub fn spinfer_convert_model(
+        src_dir: *const ::std::os::raw::c_char,
+        dst_dir: *const ::std::os::raw::c_char,
+        options: *const spinfer_convert_options_t,
+        report: *mut spinfer_convert_report_t,
+    ) -> spinfer_status_t;
 }

@@ -9,6 +9,7 @@ import torch
 
 from .. import capi
 from .._dtypes import DType, as_dtype
+from .._convert import prune_magnitude
 from .._matrix import Matrix, encode, from_arrays
 from .._status import SpinferError, make_error
 from ._op import register_weight, sparse_linear
@@ -17,19 +18,17 @@ from ._weight import _TORCH_OF, SparseWeight
 
 def magnitude_prune(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
     """A copy of ``weight`` with its smallest-magnitude ``sparsity`` fraction set to
-    zero (exactly round(sparsity * numel) entries; ties broken by torch.topk)."""
+    zero: round(sparsity * numel) entries (half to even) with a strict threshold, so
+    entries tied at it are kept (the library's spinfer_prune_magnitude, the converter's
+    pruning; computed on a float32 host copy)."""
     if not 0.0 <= float(sparsity) < 1.0:
         raise make_error(capi.SPINFER_STATUS_INVALID_ARGUMENT,
                          f"sparsity must be in [0, 1), got {sparsity}")
-    total = weight.numel()
-    keep = total - int(round(float(sparsity) * total))
-    if keep >= total:
+    if weight.numel() == 0:
         return weight.clone()
-    flat = weight.detach().reshape(-1)
-    kept = torch.topk(flat.abs().float(), keep, sorted=False).indices
-    mask = torch.zeros(total, dtype=torch.bool, device=weight.device)
-    mask[kept] = True
-    return torch.where(mask.view_as(weight), weight.detach(), torch.zeros_like(weight))
+    host = weight.detach().reshape(1, -1).float().cpu().numpy()
+    kept = torch.from_numpy(prune_magnitude(host, float(sparsity)) != 0).to(weight.device)
+    return torch.where(kept.view_as(weight), weight.detach(), torch.zeros_like(weight))
 
 
 # State-dict entries of a SparseLinear's weight (after the module's prefix) and
