@@ -232,16 +232,10 @@ int main(int argc, char** argv) {
       sc::spmm(*ctx, *w, x.p, case_n, case_k, nullptr, y.p, case_m, dt, opt, s);
     }, 1, s);
     // The configuration that ran: the override, or what the dispatcher chose.
-    const int tile_n = sc::choose_tile_n(case_n, opt);
-    const sc::SpmmKernel kernel =
-        sc::choose_kernel(opt, ctx->has_specialised_spmm(), ctx->has_wgmma_spmm(), tile_n, case_n,
-                          ctx->has_kernel(sc::SpmmKernel::dense_gemm));
-    const auto plan = sc::plan_spmm_split((case_m + 63) / 64, (case_k + 63) / 64, case_n, tile_n, ctx->sm_count(),
-                                          ctx->blocks_per_sm(kernel, tile_n), opt);
-    std::printf("case %ldx%ldx%ld sparsity %.2f kernel %s tile_n %d split_k %u: %.2f us (L2 warm)\n",
-                long(case_m), long(case_k), long(case_n), case_sp,
-                kernel_name(kernel), tile_n,
-                plan.grid.split_k, ms * 1e3);
+    const sc::SpmmCallPlan plan = sc::plan_spmm_call(*ctx, *w, case_n, dt, opt, s);
+    std::printf("case %ldx%ldx%ld sparsity %.2f kernel %s tile_n %d split_k %d: %.2f us (L2 warm)\n",
+                long(case_m), long(case_k), long(case_n), case_sp, kernel_name(plan.kernel), plan.tile_n,
+                plan.split_k, ms * 1e3);
     return 0;
   }
   CublasDense blas(s);
@@ -340,9 +334,7 @@ int main(int argc, char** argv) {
             }, rs, s);
           };
           const sc::SpmmOptions opt;
-          const sc::SpmmKernel kernel =
-              sc::choose_kernel(opt, ctx->has_specialised_spmm(), ctx->has_wgmma_spmm(),
-                                sc::choose_tile_n(n, opt), n, ctx->has_kernel(sc::SpmmKernel::dense_gemm));
+          const sc::SpmmKernel kernel = sc::plan_spmm_call(*ctx, *inst[0], n, dt, opt, s).kernel;
           r.t_block = time_kernel(sc::SpmmKernel::block);
           if (ctx->has_specialised_spmm()) r.t_specialised = time_kernel(sc::SpmmKernel::specialised);
           if (ctx->has_wgmma_spmm()) r.t_wgmma = time_kernel(sc::SpmmKernel::wgmma);

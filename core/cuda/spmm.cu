@@ -68,9 +68,11 @@ void check_call(const DeviceContext& ctx, const DeviceMatrix& w, int64_t n, DTyp
           });
 }
 
-SpmmKernel choose_call_kernel(const DeviceContext& ctx, const SpmmOptions& options, int tile_n, int64_t n) {
+SpmmKernel choose_call_kernel(const DeviceContext& ctx, const DeviceMatrix& w, const SpmmOptions& options,
+                              int tile_n, int64_t n) {
+  const double elements = double(std::max<int64_t>(w.rows, 1)) * double(std::max<int64_t>(w.cols, 1));
   return choose_kernel(options, ctx.has_specialised_spmm(), ctx.has_wgmma_spmm(), tile_n, n,
-                       ctx.has_kernel(SpmmKernel::dense_gemm));
+                       ctx.has_kernel(SpmmKernel::dense_gemm), double(w.nnz) / elements);
 }
 
 // Tokens one launch covers: token tiles beyond the grid's y limit run as further launches.
@@ -79,17 +81,26 @@ int64_t max_tokens_per_launch(int tile_n) { return int64_t(65535) * tile_n; }
 // The configuration of one launch over nn tokens: split-K only with a workspace slot it
 // fits (`bind`: take a slot for the stream, as a call does; else only look, as a plan
 // query does), otherwise one slice.
+// Kernels sized at launch also get their pipeline stages, and split-K plans with the
+// blocks those stages leave resident.
 struct LaunchChoice {
   SpmmPlan plan;
+  StagePlan stages;
   const SplitKWorkspace* workspace = nullptr;
   bool workspace_missing = false;  // split-K wanted, but no (big enough) slot
 };
 
-LaunchChoice choose_launch(DeviceContext& ctx, const TileGrid& tiles, int64_t nn, int tile_n,
+LaunchChoice choose_launch(DeviceContext& ctx, const DeviceMatrix& w, int64_t nn, int tile_n,
                            SpmmKernel kernel, const SpmmOptions& options, void* stream, bool bind) {
+  const TileGrid tiles{w.rows, w.cols};
   LaunchChoice c;
+  int blocks_per_sm = ctx.blocks_per_sm(kernel, tile_n);
+  if (kernel == SpmmKernel::specialised || kernel == SpmmKernel::warp_k) {
+    c.stages = plan_stages(kernel, w.max_group_values, tile_n, blocks_per_sm, ctx.smem_per_sm());
+    blocks_per_sm = c.stages.blocks_per_sm;
+  }
   c.plan = plan_spmm_split(tiles.group_rows(), tiles.group_cols(), nn, tile_n, ctx.sm_count(),
-                           ctx.blocks_per_sm(kernel, tile_n), options);
+                           blocks_per_sm, options);
   if (c.plan.grid.split_k > 1) {
     const SplitKWorkspace* ws = bind ? ctx.workspace_for(stream) : ctx.workspace_peek(stream);
     if (ws && plan_fits(c.plan, tile_n, ws->partial_floats, ws->counter_count)) {
@@ -109,7 +120,7 @@ SpmmCallPlan plan_spmm_call(DeviceContext& ctx, const DeviceMatrix& w, int64_t n
   check_call(ctx, w, n, dtype, options);
   SpmmCallPlan out;
   out.tile_n = choose_tile_n(std::max<int64_t>(n, 1), options);
-  out.kernel = choose_call_kernel(ctx, options, out.tile_n, n);
+  out.kernel = choose_call_kernel(ctx, w, options, out.tile_n, n);
   if (n == 0) {
     out.launches = 0;
     return out;
@@ -121,10 +132,9 @@ SpmmCallPlan plan_spmm_call(DeviceContext& ctx, const DeviceMatrix& w, int64_t n
     out.workspace_bytes = dense.scratch_bytes();
     return out;
   }
-  const TileGrid tiles{w.rows, w.cols};
   const int64_t per_launch = max_tokens_per_launch(out.tile_n);
   out.launches = (n + per_launch - 1) / per_launch;
-  const LaunchChoice c = choose_launch(ctx, tiles, std::min(n, per_launch), out.tile_n, out.kernel,
+  const LaunchChoice c = choose_launch(ctx, w, std::min(n, per_launch), out.tile_n, out.kernel,
                                        options, stream, false);
   out.split_k = int(c.plan.grid.split_k);
   out.workspace_missing = c.workspace_missing;
@@ -173,12 +183,12 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
 
   // Token tiles beyond the grid's y limit run as further launches on shifted x / y.
   const int tile_n = choose_tile_n(n, options);
-  const SpmmKernel kernel = choose_call_kernel(ctx, options, tile_n, n);
+  const SpmmKernel kernel = choose_call_kernel(ctx, w, options, tile_n, n);
   if (kernel == SpmmKernel::dense_gemm) return dense_spmm(ctx, w, x, n, ldx, bias, y, ldy, dtype, s);
   const int64_t per_launch = max_tokens_per_launch(tile_n);
   for (int64_t t0 = 0; t0 < n; t0 += per_launch) {
     const int64_t nn = std::min(n - t0, per_launch);
-    const LaunchChoice choice = choose_launch(ctx, tiles, nn, tile_n, kernel, options, stream, true);
+    const LaunchChoice choice = choose_launch(ctx, w, nn, tile_n, kernel, options, stream, true);
     const SpmmPlan& plan = choice.plan;
     const SplitKWorkspace* ws = choice.workspace;
     SmbdParams p{};
@@ -197,13 +207,9 @@ void spmm(DeviceContext& ctx, const DeviceMatrix& w, const void* x, int64_t n, i
     p.tiles_per_split = plan.tiles_per_split;
     p.partials = ws ? ws->partials : nullptr;
     p.counters = ws ? ws->counters : nullptr;
-    if (kernel == SpmmKernel::specialised || kernel == SpmmKernel::warp_k) {
-      const StagePlan stages = plan_stages(kernel, w.max_group_values, tile_n,
-                                           ctx.blocks_per_sm(kernel, tile_n), ctx.smem_per_sm());
-      p.stages = stages.stages;
-      p.stage_bytes = stages.stage_bytes;
-      p.value_bytes = stages.value_bytes;
-    }
+    p.stages = choice.stages.stages;  // read only by the kernels sized at launch
+    p.stage_bytes = choice.stages.stage_bytes;
+    p.value_bytes = choice.stages.value_bytes;
     const cudaError_t err = launch_spmm_smbd(kernel, dtype, tile_n, p, plan.grid, s);
     check_cuda(err, "launching the SpMM kernel");
   }

@@ -26,9 +26,17 @@ struct SpmmPlan {
 // flight); tiles 32 and 64 -> wgmma (1.10-1.21x the block kernel at N = 64: one warpgroup
 // MMA per k-step instead of 8 mma.sync per warp). Kernels the device lacks fall back to
 // block.
+//
+// Tiles 8 and 16 of a matrix with at most kWarpKMaxDensity non-zeros -> warp-K (H100,
+// 2026-12-07 (4), bench/RESULTS.md: at N <= 16 over the quick set, geomean 1.18x / 1.37x /
+// 1.50x cuBLAS at 50 / 70 / 90 % sparsity against 1.07x / 1.12x / 1.15x for the block
+// kernel; at 30 % it was slower, 0.90x against 0.97x). `density` = nnz / (rows x cols).
+inline constexpr double kWarpKMaxDensity = 0.6;
+
 inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised, bool has_wgmma,
-                                int tile_n) {
+                                int tile_n, double density = 1.0) {
   if (options.kernel != SpmmKernel::automatic) return options.kernel;
+  if (tile_n <= 16 && has_specialised && density <= kWarpKMaxDensity) return SpmmKernel::warp_k;
   if (tile_n == 16 && has_specialised) return SpmmKernel::specialised;
   if (tile_n >= 32 && has_wgmma) return SpmmKernel::wgmma;
   return SpmmKernel::block;
@@ -47,12 +55,12 @@ inline constexpr int64_t kDenseGemmMinTokens = 256;
 inline constexpr bool kDenseGemmAutomatic = false;
 
 inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised, bool has_wgmma,
-                                int tile_n, int64_t n, bool has_dense_gemm) {
+                                int tile_n, int64_t n, bool has_dense_gemm, double density = 1.0) {
   const bool automatic = options.kernel == SpmmKernel::automatic && options.tile_n == 0 &&
                          options.split_k == 0;
   if (kDenseGemmAutomatic && automatic && has_dense_gemm && tile_n == 64 && n >= kDenseGemmMinTokens)
     return SpmmKernel::dense_gemm;
-  return choose_kernel(options, has_specialised, has_wgmma, tile_n);
+  return choose_kernel(options, has_specialised, has_wgmma, tile_n, density);
 }
 
 // Token tiles a kernel is built for: the warp-K kernel serves the decode tiles only.
@@ -117,29 +125,43 @@ inline SpmmPlan plan_spmm_split(int64_t group_rows, int64_t group_cols, int64_t 
 // sized by the matrix's longest GroupTile run (padded values) instead of a dense tile:
 // the copy bandwidth needs bytes in flight, and with dense-sized stages a sparser matrix
 // had fewer bytes in flight, so its time stopped falling with the sparsity. As many
-// stages as fit the SM's shared memory divided among `blocks_per_sm` blocks (each also
-// holds ~2 KiB: reserved and static shared memory), at least 3 (the specialised kernel's
-// producer scans one stage while the decoders work on another) or 2 (warp-K), at most
-// kSmbdMaxStages. A stage holds `tiles` GroupTiles (specialised 1, warp-K 4): X tiles
+// stages as fit the SM's shared memory divided among the resident blocks (each also
+// holds static and reserved shared memory: kStageOverhead), at least 3 (the specialised
+// kernel's producer scans one stage while the decoders work on another) or 2 (warp-K), at
+// most kSmbdMaxStages. A stage holds `tiles` GroupTiles (specialised 1, warp-K 4): X tiles
 // (tile_n x 64 each, rows padded to 144 bytes) and, in stage_bytes, values (16-byte front
 // pad, the runs, 8 values of slack; spmm_smbd.cuh) | 64 bitmaps per tile | the
 // specialised kernel's 128 value starts or the warp-K kernel's 16-byte header.
+//
+// Resident blocks: `blocks_per_sm` is the occupancy query's count, made with the least
+// shared memory (the epilogue's). When even the fewest stages do not fit that share, fewer
+// blocks are resident, and the plan says how many (blocks_per_sm), so that split-K plans
+// its waves with the real count: planning for 4 blocks where 3 fit left the 28672 x 8192
+// warp-K launch at 1.13 waves, about 0.6 of the bandwidth (H100, 2026-12-07).
 struct StagePlan {
   int stages = 3;
   uint32_t stage_bytes = 0, value_bytes = 0;
+  int blocks_per_sm = 1;
 };
 
 inline StagePlan plan_stages(SpmmKernel kernel, uint32_t max_group_values, int tile_n,
                              int blocks_per_sm, int64_t smem_per_sm) {
   const bool warp_k = kernel == SpmmKernel::warp_k;
   const uint32_t tiles = warp_k ? kWarpKTiles : 1;
+  // Static shared memory (warp-K: mbarriers and value starts, 2.3 KiB) + 1 KiB reserved per block.
+  const int64_t kStageOverhead = warp_k ? 4096 : 2048;
+  const int min_stages = warp_k ? 2 : 3;
   StagePlan plan;
   plan.value_bytes = (16 + (tiles * max_group_values + 8) * 2 + 15) / 16 * 16;
   plan.stage_bytes = plan.value_bytes + tiles * 64 * 8 + (warp_k ? 16 : 128 * 4);
   const int64_t per_stage = int64_t(tiles) * tile_n * 144 + plan.stage_bytes;
-  const int64_t budget = std::min<int64_t>(smem_per_sm / std::max(1, blocks_per_sm) - 2048,
-                                           kSmbdMaxDynamicSmem);
-  plan.stages = int(std::clamp<int64_t>(budget / per_stage, warp_k ? 2 : 3, kSmbdMaxStages));
+  const auto budget = [&](int blocks) {
+    return std::min<int64_t>(smem_per_sm / blocks - kStageOverhead, kSmbdMaxDynamicSmem);
+  };
+  int blocks = std::max(1, blocks_per_sm);
+  while (blocks > 1 && budget(blocks) < min_stages * per_stage) --blocks;
+  plan.blocks_per_sm = blocks;
+  plan.stages = int(std::clamp<int64_t>(budget(blocks) / per_stage, min_stages, kSmbdMaxStages));
   return plan;
 }
 

@@ -75,6 +75,17 @@ TEST_CASE("SpMM dispatch: the kernel is the override, else by tile where the dev
       SpmmOptions o;
       o.kernel = k;
       CHECK(choose_kernel(o, true, true, tile) == k);
+      CHECK(choose_kernel(o, true, true, tile, 0.3) == k);  // an override wins at any density
+    }
+    // Decode tiles of a sparse enough matrix go to warp-K on sm_90, from kWarpKMaxDensity down.
+    for (double density : {0.0, 0.1, 0.3, 0.5, kWarpKMaxDensity, 0.61, 0.7, 1.0}) {
+      INFO("density ", density);
+      const bool warp_k = tile <= 16 && density <= kWarpKMaxDensity;
+      CHECK((choose_kernel({}, true, true, tile, density) == SpmmKernel::warp_k) == warp_k);
+      CHECK(choose_kernel({}, false, false, tile, density) == SpmmKernel::block);  // before sm_90
+      if (!warp_k) CHECK(choose_kernel({}, true, true, tile, density) == hopper);
+      CHECK(choose_kernel({}, true, true, tile, 64, false, density) ==
+            choose_kernel({}, true, true, tile, density));
     }
   }
 }
@@ -186,8 +197,33 @@ TEST_CASE("SpMM dispatch: stages sized at launch hold the longest runs and fit t
             // more than the minimum only where it fits the block's share.
             const int64_t bytes = int64_t(sp.stages) * (tiles * tile * 144 + sp.stage_bytes);
             CHECK(bytes <= kSmbdMaxDynamicSmem);
-            if (sp.stages > least) CHECK(bytes <= smem / blocks - 2048);
-            // Sparser matrices get at least as many stages.
-            if (run >= 8) CHECK(plan_stages(kernel, run / 2, tile, blocks, smem).stages >= sp.stages);
+            // The blocks the plan reports fit the SM with their static and reserved
+            // shared memory (one block always runs), never more than occupancy allows.
+            const int64_t overhead = warp_k ? 4096 : 2048;
+            CHECK(sp.blocks_per_sm >= 1);
+            CHECK(sp.blocks_per_sm <= blocks);
+            if (sp.blocks_per_sm > 1) CHECK(sp.blocks_per_sm * (bytes + overhead) <= smem);
+            if (sp.blocks_per_sm < blocks)  // fewer only when one more would not fit the least stages
+              CHECK((sp.blocks_per_sm + 1) * (least * (tiles * tile * 144 + sp.stage_bytes) + overhead) > smem);
+            if (sp.stages > least) CHECK(bytes <= smem / sp.blocks_per_sm - overhead);
+            // Sparser matrices get at least as many resident blocks, and with as many
+            // blocks at least as many stages.
+            if (run >= 8) {
+              const StagePlan sparser = plan_stages(kernel, run / 2, tile, blocks, smem);
+              CHECK(sparser.blocks_per_sm >= sp.blocks_per_sm);
+              if (sparser.blocks_per_sm == sp.blocks_per_sm) CHECK(sparser.stages >= sp.stages);
+            }
           }
+}
+
+TEST_CASE("SpMM dispatch: a stage plan that leaves room for fewer blocks says so") {
+  // The H100 case measured on 2026-12-07: warp-K, tile 8, 30 % sparsity (runs up to ~2900
+  // values): the occupancy query said 4 blocks, two stages fit only 3.
+  const StagePlan sp = plan_stages(SpmmKernel::warp_k, 2900, 8, 4, int64_t(228) << 10);
+  CHECK(sp.stages == 2);
+  CHECK(sp.blocks_per_sm == 3);
+  // Sparser: 4 blocks with 2 stages each fit, and the plan keeps the occupancy count.
+  const StagePlan sparse = plan_stages(SpmmKernel::warp_k, 1300, 8, 4, int64_t(228) << 10);
+  CHECK(sparse.blocks_per_sm == 4);
+  CHECK(sparse.stages >= 2);
 }
