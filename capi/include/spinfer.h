@@ -391,13 +391,13 @@ SPINFER_API spinfer_status_t spinfer_spmm_options_init(spinfer_spmm_options_t* o
  *    the call is synchronous.
  *  - CUDA: device pointers; dtype must equal the matrix's storage dtype; x and y
  *    must be 16-byte aligned with ldx and ldy multiples of 8 (else MISALIGNED);
- *    asynchronous on `stream`; never synchronises and never calls cudaMalloc, so it may
- *    be captured in a CUDA graph. A coming release runs prefill sizes by a dense path
- *    (SPINFER_SPMM_KERNEL_DENSE_GEMM, reported by spinfer_spmm_plan; not yet chosen
- *    until it has been measured on a GPU), which takes a scratch of
- *    up to ~100 MiB stream-ordered (cudaMallocFromPoolAsync / cudaFreeAsync on `stream`,
- *    from a pool the context owns; capture records them as graph memory nodes) and
- *    returns OUT_OF_MEMORY when the device has not that much free.
+ *    asynchronous on `stream`; never synchronises and never calls cudaMalloc (a lazy
+ *    context's first split-K call on a stream apart), so it may be captured in a CUDA
+ *    graph. From 256 tokens on (where cuBLAS is found) the call takes the dense path
+ *    (SPINFER_SPMM_KERNEL_DENSE_GEMM, reported by spinfer_spmm_plan): it takes a
+ *    scratch of up to ~100 MiB stream-ordered (cudaMallocFromPoolAsync / cudaFreeAsync
+ *    on `stream`, from a pool the context owns; capture records them as graph memory
+ *    nodes) and returns OUT_OF_MEMORY when the device has not that much free.
  *
  * n may be 0 (nothing is done). y must not overlap x or bias.
  */

@@ -43,16 +43,14 @@ inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised
 }
 
 // Prefill: the dense path (dense_gemm.hpp: decode W once per slab, cuBLAS GEMM) for long
-// inputs. THE ONE PLACE its threshold lives. First guess, not yet measured: at N = 128-1024
-// the SMBD kernels ran at 0.2-0.4x cuBLAS on an H100 (bench/RESULTS.md), and decoding W
-// costs about one pass over a dense W, which a GEMM of >= 256 tokens hides. To be tuned
-// per (M, K, sparsity, device) from bench_spmm (issue 13). Only the automatic choice
-// takes it: a tile_n or split_k override asks for an SMBD kernel, a kernel override wins.
+// inputs. THE ONE PLACE its threshold lives. Measured on an H100 (2026-12-07 (4),
+// `bench_spmm --quick --ns 128,512,2048`, 3 shapes x 4 sparsities, same run): at N = 128
+// the wgmma kernel is faster (0.48-0.59x cuBLAS against 0.26-0.37x), at N = 512 the
+// dense path (0.34-0.47x against 0.24-0.32x) and at N = 2048 by far (0.66-0.95x against
+// 0.27-0.34x). Only the automatic choice takes it: a tile_n or split_k override asks for
+// an SMBD kernel, a kernel override wins.
 inline constexpr int64_t kDenseGemmMinTokens = 256;
-// Off until the path has run on a GPU (its tests and bench_spmm's prefill columns): no
-// device was lent the session that wrote it. Until then only an explicit
-// SpmmOptions::kernel = dense_gemm (tests, benchmark) takes it.
-inline constexpr bool kDenseGemmAutomatic = false;
+inline constexpr bool kDenseGemmAutomatic = true;
 
 inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised, bool has_wgmma,
                                 int tile_n, int64_t n, bool has_dense_gemm, double density = 1.0) {
