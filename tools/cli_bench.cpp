@@ -12,6 +12,7 @@
 
 #include "cli_commands.hpp"
 #include "cli_common.hpp"
+#include "file_matrices.hpp"
 #include "tool_device.hpp"
 
 namespace spinfer_tool {
@@ -41,18 +42,8 @@ const char* kernel_name(spinfer_spmm_kernel_t k) {
 }
 
 std::vector<std::string> matrix_names(const char* path) {
-  size_t count = 0;
-  CALL(spinfer_file_matrix_count(path, &count));
   std::vector<std::string> names;
-  for (size_t i = 0; i < count; ++i) {
-    size_t need = 0;  // a size query: INVALID_ARGUMENT with `need` set is its answer
-    const spinfer_status_t s = spinfer_file_matrix_name(path, i, nullptr, 0, &need);
-    if (need == 0) die("spinfer_file_matrix_name", s);
-    std::string name(need, '\0');
-    CALL(spinfer_file_matrix_name(path, i, name.data(), need, nullptr));
-    name.resize(need - 1);
-    names.push_back(name);
-  }
+  CALL(file_matrix_names(path, &names));
   return names;
 }
 

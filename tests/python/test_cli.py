@@ -2,8 +2,10 @@
 names the option and the value (never a crash, a hang or a silent default), an error of
 the library is exit code 1 with its message, --help exits 0, a small demo runs and checks
 itself against float64, `generate` gives deterministic greedy ids on a tiny pruned
-LLaMA checkpoint written here (the ids of the C API example when given), and `bench`
-prints one timing line per N.
+LLaMA checkpoint written here (the ids of the C API example when given), `bench`
+prints one timing line per N, and `inspect` reports every tensor of a file or model
+directory (unconverted F32, two BF16 shards, converted) with the numbers numpy computes
+from the files, and names the file and tensor of a corrupt or truncated one (exit 1).
 
 usage: python3 test_cli.py PATH/TO/spinfer [PATH/TO/spinfer_generate]
 """
@@ -149,6 +151,130 @@ rc, out = run("bench", weights, "--backend", "host", "--tokens", "2", "--iters",
 timed = [line for line in out.splitlines() if " N 2 " in line]
 if rc != 0 or len(timed) != 15:  # 7 linear weights in each of 2 layers, and lm_head
     failures.append(f"bench whole file: exit {rc}, {len(timed)} timed lines, output:\n{out}")
+
+# ---- inspect ------------------------------------------------------------------------
+# Every number against numpy: zeros and bytes read from the files by the converter's
+# reader, encoded sizes by its independent numpy encoder (sc.encode).
+import json  # noqa: E402
+
+
+def inspect_json(path, *extra):
+    rc, out = run("inspect", path, "--json", *extra)
+    try:
+        return rc, json.loads(out[:out.rindex("}") + 1]), out
+    except ValueError:
+        return rc, None, out
+
+
+def encoded_bytes(values, bitmaps, offsets):
+    return values.nbytes + bitmaps.nbytes + offsets.nbytes
+
+
+def expected_tensors(directory_or_file):
+    """{name: dict of what inspect must say}, from the files alone."""
+    paths = [directory_or_file] if directory_or_file.endswith(".safetensors") else sorted(
+        os.path.join(directory_or_file, p) for p in os.listdir(directory_or_file) if p.endswith(".safetensors"))
+    want = {}
+    for path in paths:
+        t = sc.read_safetensors(path)
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            meta = json.loads(f.read(n)).get("__metadata__", {})
+        matrices = {k[len("spinfer.matrix."):]: json.loads(v) for k, v in meta.items() if k.startswith("spinfer.matrix.")}
+        for name, m in matrices.items():
+            values, bitmaps, offsets = (t[name + s][2] for s in (".values", ".bitmaps", ".group_offsets"))
+            nnz = int(np.unpackbits(bitmaps.astype("<u8").view(np.uint8)).sum())
+            want[name] = dict(kind="matrix", dtype=m["dtype"], shape=[m["rows"], m["cols"]],
+                              zeros=m["rows"] * m["cols"] - nnz, bytes=encoded_bytes(values, bitmaps, offsets),
+                              encoded_bytes=encoded_bytes(values, bitmaps, offsets))
+        parts = {name + s for name in matrices for s in (".values", ".bitmaps", ".group_offsets")}
+        for name, (dt, shape, arr) in t.items():
+            if name in parts:
+                continue
+            bits = arr.view(np.uint32) & 0x7FFFFFFF if dt == "F32" else (arr & 0x7FFF if dt in ("F16", "BF16") else arr)
+            enc = None
+            if len(shape) == 2 and dt in ("F32", "F16", "BF16"):
+                x = arr if dt == "F32" else sc.bits_to_f32(arr, dt)
+                storage = "BF16" if dt == "BF16" else "F16"
+                enc = encoded_bytes(*sc.encode(sc.f32_to_bits(x, storage), *shape)[:3])
+            want[name] = dict(kind="dense", dtype=dt, shape=shape, zeros=int((bits == 0).sum()), bytes=arr.nbytes,
+                              encoded_bytes=enc)
+    return want
+
+
+def check_inspect(label, path, model_expected):
+    rc, got, out = inspect_json(path)
+    if rc != 0 or got is None:
+        failures.append(f"inspect {label}: exit {rc}, output:\n{out}")
+        return
+    want = expected_tensors(path)
+    tensors = {t["name"]: t for f in got["files"] for t in f["tensors"]}
+    if set(tensors) != set(want):
+        failures.append(f"inspect {label}: tensors {sorted(set(tensors) ^ set(want))} differ")
+        return
+    projected = dense = stored = 0
+    for name, w in want.items():
+        t = tensors[name]
+        elements = int(np.prod(w["shape"]))
+        for key, value in w.items():
+            if t[key] != value:
+                failures.append(f"inspect {label}: {name}.{key} = {t[key]}, numpy says {value}")
+        if t["error"] is not None or abs(t["sparsity"] - w["zeros"] / elements) > 1e-12:
+            failures.append(f"inspect {label}: {name}: error {t['error']}, sparsity {t['sparsity']}")
+        if t["dense_fp16_bytes"] != 2 * elements:
+            failures.append(f"inspect {label}: {name}: dense_fp16_bytes {t['dense_fp16_bytes']} != {2 * elements}")
+        enc = w["encoded_bytes"]
+        projected += enc if w["kind"] == "matrix" or (enc is not None and enc < 2 * elements) else 2 * elements
+        dense += 2 * elements
+        stored += w["bytes"]
+    totals = got["totals"]
+    if (totals["stored_bytes"], totals["dense_fp16_bytes"], totals["projected_bytes"], totals["errors"]) != \
+            (stored, dense, projected, 0):
+        failures.append(f"inspect {label}: totals {totals}, numpy: stored {stored}, dense {dense}, "
+                        f"projected {projected}")
+    m = got["model"]
+    if model_expected and (m is None or m["error"] is not None or not 0 < m["weight_bytes"] < m["dense_weight_bytes"]):
+        failures.append(f"inspect {label}: model {m}")
+    if not model_expected and m is not None:
+        failures.append(f"inspect {label}: a model reported for a file: {m}")
+
+
+expect(["inspect", "--help"], 0, "usage: spinfer inspect", "PATH", "--json")
+expect(["inspect"], 2, "PATH is required")
+expect(["inspect", weights, "--frob"], 2, "not expected", "--frob")
+check_inspect("pruned HF model, one F32 file", model, True)
+check_inspect("converted model", converted, True)
+check_inspect("converted file", weights, False)
+sharded = os.path.join(tmp, "sharded_bf16")
+make_checkpoint(sharded, "opt", np.random.default_rng(3), "BF16", prune_linears=True, shards=2)
+check_inspect("pruned OPT model, two BF16 shards", sharded, True)
+rc, out = run("inspect", converted)
+if rc != 0 or "projected:" not in out or matrix not in out or "model: llama, 2 layers" not in out:
+    failures.append(f"inspect text: exit {rc}, output:\n{out}")
+
+# A corrupt matrix (one bitmap byte flipped) and a truncated file: exit 1, naming them.
+corrupt = os.path.join(tmp, "corrupt")
+shutil.copytree(converted, corrupt)
+corrupt_file = os.path.join(corrupt, "model.safetensors")
+with open(corrupt_file, "r+b") as f:
+    n = int.from_bytes(f.read(8), "little")
+    begin = json.loads(f.read(n))[matrix + ".bitmaps"]["data_offsets"][0]
+    f.seek(8 + n + begin)
+    byte = f.read(1)[0]
+    f.seek(8 + n + begin)
+    f.write(bytes([byte ^ 0xFF]))
+expect(["inspect", corrupt_file], 1, corrupt_file, matrix, "CORRUPT_DATA")
+expect(["inspect", corrupt], 1, corrupt_file, matrix, "spinfer_model_load")
+rc, got, out = inspect_json(corrupt_file)
+if rc != 1 or got is None or got["totals"]["errors"] != 1:
+    failures.append(f"inspect --json of a corrupt file: exit {rc}, output:\n{out}")
+truncated = os.path.join(tmp, "truncated.safetensors")
+with open(weights, "rb") as src, open(truncated, "wb") as dst:
+    dst.write(src.read(os.path.getsize(weights) // 2))
+expect(["inspect", truncated], 1, truncated, "outside the file")
+expect(["inspect", os.path.join(tmp, "missing.safetensors")], 1, "missing.safetensors", "cannot open")
+os.makedirs(os.path.join(tmp, "empty"))
+expect(["inspect", os.path.join(tmp, "empty")], 1, "holds no .safetensors file")
 
 shutil.rmtree(tmp)
 for f in failures:
