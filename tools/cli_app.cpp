@@ -1,6 +1,5 @@
 #include "cli_app.hpp"
 
-#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -44,26 +43,26 @@ void build_app(CLI::App& app) {
   add_bench(app);
 }
 
-int run_command_line(CLI::App& app, int argc, const char* const* argv) {
+int run_command_line(CLI::App& app, int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   try {
     app.parse(argc, argv);
     return 0;
   } catch (const CLI::RuntimeError& e) {  // a command's own exit code
     return e.get_exit_code();
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    if (e.get_exit_code() == 0) return app.exit(e, out, err);  // --help, --version
     std::string path;
     const CLI::App* at = reached(app, &path);
     if (at == &app && argc > 1 && argv[1][0] != '-') {  // not a command: say so, list them
       std::string names;
       for (const CLI::App* c : app.get_subcommands({})) names += (names.empty() ? "" : ", ") + c->get_name();
-      std::fprintf(stderr, "spinfer: unknown command '%s' (commands: %s)\n%sRun 'spinfer --help' for more information.\n",
-                   argv[1], names.c_str(), app.help().c_str());
+      err << "spinfer: unknown command '" << argv[1] << "' (commands: " << names << ")\n"
+          << app.help() << "Run 'spinfer --help' for more information.\n";
       return 2;
     }
     const auto formatter = std::dynamic_pointer_cast<CLI::Formatter>(app.get_formatter());
-    std::fprintf(stderr, "%s: %s\n%sRun '%s --help' for more information.\n", path.c_str(), e.what(),
-                 formatter ? formatter->make_usage(at, path).c_str() : "", path.c_str());
+    err << path << ": " << e.what() << "\n"
+        << (formatter ? formatter->make_usage(at, path) : "") << "Run '" << path << " --help' for more information.\n";
     return 2;
   }
 }

@@ -3,6 +3,8 @@
 // parses without running the commands.
 #pragma once
 
+#include <iostream>
+
 namespace CLI {
 class App;
 }
@@ -13,8 +15,9 @@ namespace spinfer_tool {
 void build_app(CLI::App& app);
 
 // Parses argv and runs the chosen command. Returns the exit code: 0 (also after --help
-// and --version, printed on stdout), 2 for a bad command line (the message, the
-// command's usage line and a pointer to its --help on stderr), or the command's own.
-int run_command_line(CLI::App& app, int argc, const char* const* argv);
+// and --version, printed on `out`), 2 for a bad command line (the message, the
+// command's usage line and a pointer to its --help on `err`), or the command's own.
+int run_command_line(CLI::App& app, int argc, const char* const* argv, std::ostream& out = std::cout,
+                     std::ostream& err = std::cerr);
 
 }  // namespace spinfer_tool

@@ -142,7 +142,7 @@ void add_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--backend", o->backend, "where it runs")->check(backend_names())->capture_default_str();
   cmd->add_option("--iters", o->iters, "I, timed calls per N")->check(integer_in(1, 10000))->capture_default_str();
-  cmd->callback([o] { finish(run_bench(*o)); });
+  set_run(cmd, [o] { return run_bench(*o); });
 }
 
 }  // namespace spinfer_tool

@@ -1,7 +1,7 @@
 // The `spinfer` subcommands. Each file registers its command on the CLI11 app through
 // one function: the subcommand, its options with their validators, the cross-option
-// checks (parse_complete_callback, run while parsing) and the run itself (callback,
-// run after parsing). A run ends with spinfer_tool::finish(exit code).
+// checks (parse_complete_callback, run while parsing) and the run itself (set_run in
+// cli_common.hpp, after parsing), which returns the exit code.
 #pragma once
 
 namespace CLI {

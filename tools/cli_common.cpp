@@ -17,8 +17,18 @@ void bad_argument(const std::string& option, const std::string& value, const std
   throw CLI::ValidationError(option, "'" + value + "' is not " + want);
 }
 
-void finish(int code) {
-  if (code != 0) throw CLI::RuntimeError(code);
+namespace {
+bool g_parse_only = false;
+}
+
+void set_parse_only(bool parse_only) { g_parse_only = parse_only; }
+
+void set_run(CLI::App* cmd, std::function<int()> run) {
+  cmd->callback([run = std::move(run)] {
+    if (g_parse_only) return;
+    const int code = run();
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
 }
 
 bool parse_integer(const std::string& text, int64_t lo, int64_t hi, int64_t* out) {

@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -21,8 +22,13 @@ namespace spinfer_tool {
 // throws CLI::ValidationError, which the tool turns into exit code 2.
 [[noreturn]] void bad_argument(const std::string& option, const std::string& value, const std::string& want);
 
-// Ends a command's run: returns for 0, else throws CLI::RuntimeError(code).
-void finish(int code);
+// What `cmd` does once its command line is parsed: `run`, whose non-zero return value
+// ends the parse as CLI::RuntimeError(code), the tool's exit code. The callback keeps
+// the command's options (bound by reference) alive with the app.
+void set_run(CLI::App* cmd, std::function<int()> run);
+
+// Parse only: set_run's callbacks return without running (the fuzzer's mode).
+void set_parse_only(bool parse_only);
 
 // The whole text as a decimal integer in [lo, hi] (no sign tricks, no exponent, no
 // trailing characters); false otherwise.

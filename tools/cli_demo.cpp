@@ -148,7 +148,7 @@ void add_demo(CLI::App& app) {
       bad_argument("--rows x --cols", std::to_string(o->rows) + " x " + std::to_string(o->cols),
                    "at most 2^28 weights");
   });
-  cmd->callback([o] { finish(run_demo(*o)); });
+  set_run(cmd, [o] { return run_demo(*o); });
 }
 
 }  // namespace spinfer_tool

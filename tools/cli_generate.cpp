@@ -72,7 +72,7 @@ void add_generate(CLI::App& app) {
   cmd->add_option("--backend", o->backend, "where it runs")->check(backend_names())->capture_default_str();
   cmd->add_option("--max-new", o->max_new, "N, tokens to generate")->check(integer_in(1, int64_t(1) << 20))
       ->capture_default_str();
-  cmd->callback([o] { finish(run_generate(*o)); });
+  set_run(cmd, [o] { return run_generate(*o); });
 }
 
 }  // namespace spinfer_tool

@@ -72,7 +72,7 @@ void add_inspect(CLI::App& app) {
               "Totals: stored bytes, and a projection (2-D weights encoded where smaller, the rest fp16) vs\n"
               "dense fp16. A model directory is also loaded on the host: its bytes as spinfer runs it.\n"
               "Exit 1 when a file, tensor or the model failed; each failure names them.");
-  cmd->callback([o] { finish(run_inspect(*o)); });
+  set_run(cmd, [o] { return run_inspect(*o); });
 }
 
 }  // namespace spinfer_tool

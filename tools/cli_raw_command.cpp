@@ -12,13 +12,13 @@ void add_raw_command(CLI::App& app, const char* name, const char* description, R
   cmd->prefix_command();  // everything after the name is its
   cmd->allow_extras();
   const std::string command = name;
-  cmd->callback([cmd, command, main_fn] {
+  set_run(cmd, [cmd, command, main_fn] {
     std::vector<std::string> args = {"spinfer", command};
     for (const std::string& a : cmd->remaining()) args.push_back(a);
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    finish(main_fn(int(args.size()), argv.data()));
+    return main_fn(int(args.size()), argv.data());
   });
 }
 
