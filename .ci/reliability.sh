@@ -7,7 +7,8 @@
 #   3. libFuzzer targets (clang-14, ASan + UBSan), from the committed seed corpus:
 #      safetensors_load, matrix_arrays, capi_args FUZZ_SECONDS each (default 60);
 #      model_load, layer_args LAYER_FUZZ_SECONDS each (default FUZZ_SECONDS if set, else 45).
-#      cli_args (the `spinfer` command line, parse only) CLI_FUZZ_SECONDS (default 30).
+#      cli_args (the `spinfer` command line, parse only) and inspect_file (bytes as a file
+#      for `spinfer inspect`) CLI_FUZZ_SECONDS each (default 20).
 #      Any crash, leak or sanitizer report fails the script.
 # Build directories: build-asan, build-tsan, build-fuzz (all under /build*, ignored).
 set -euo pipefail
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=${JOBS:-$(nproc)}
 LAYER_FUZZ_SECONDS=${LAYER_FUZZ_SECONDS:-${FUZZ_SECONDS:-45}}
-CLI_FUZZ_SECONDS=${CLI_FUZZ_SECONDS:-30}
+CLI_FUZZ_SECONDS=${CLI_FUZZ_SECONDS:-20}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 T0=$SECONDS
 stamp() { echo "=== [$((SECONDS - T0)) s] $*"; }
@@ -70,13 +71,14 @@ CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=
   "-DCMAKE_C_FLAGS=$SAN" "-DCMAKE_CXX_FLAGS=$SAN" >/dev/null
 cmake --build build-fuzz -j "$JOBS" --target spinfer_fuzzers
 targets=(safetensors_load matrix_arrays capi_args model_load layer_args)
-[[ -x build-fuzz/fuzz/fuzz_cli_args ]] && targets+=(cli_args)  # built where CLI11 is installed
+[[ -x build-fuzz/fuzz/fuzz_cli_args ]] && targets+=(cli_args inspect_file)  # built where CLI11 is installed
 for target in "${targets[@]}"; do
   secs=$FUZZ_SECONDS
   [[ $target == model_load || $target == layer_args ]] && secs=$LAYER_FUZZ_SECONDS
   maxlen=16384 extra=()
   # Command lines: short inputs, and the tool's words as a dictionary.
   [[ $target == cli_args ]] && secs=$CLI_FUZZ_SECONDS maxlen=1024 extra=(-dict="$ROOT/fuzz/cli_args.dict")
+  [[ $target == inspect_file ]] && secs=$CLI_FUZZ_SECONDS
   stamp "fuzz_$target for $secs s"
   work=build-fuzz/run/$target
   rm -rf "$work" && mkdir -p "$work/corpus"
