@@ -37,6 +37,8 @@ void build_app(CLI::App& app) {
   app.require_subcommand(1);
   app.footer("Run 'spinfer COMMAND --help' for a command's arguments and their ranges.\n"
              "Exit codes: 0 success, 1 an error of the library (its message is printed), 2 a bad command line.");
+  // One line per command. A command that still parses its own argv (`int NAME_main(int,
+  // char**)`) joins as: add_raw_command(app, "NAME", "what it does", NAME_main);
   add_demo(app);
   add_inspect(app);
   add_generate(app);
