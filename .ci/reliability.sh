@@ -7,6 +7,8 @@
 #   3. libFuzzer targets (clang-14, ASan + UBSan), from the committed seed corpus:
 #      safetensors_load, matrix_arrays, capi_args FUZZ_SECONDS each (default 60);
 #      model_load, layer_args LAYER_FUZZ_SECONDS each (default FUZZ_SECONDS if set, else 45).
+#      cli_args (the `spinfer` command line, parse only) and inspect_file (bytes as a file
+#      for `spinfer inspect`) CLI_FUZZ_SECONDS each (default 20).
 #      Any crash, leak or sanitizer report fails the script.
 # Build directories: build-asan, build-tsan, build-fuzz (all under /build*, ignored).
 set -euo pipefail
@@ -14,6 +16,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 JOBS=${JOBS:-$(nproc)}
 LAYER_FUZZ_SECONDS=${LAYER_FUZZ_SECONDS:-${FUZZ_SECONDS:-45}}
+CLI_FUZZ_SECONDS=${CLI_FUZZ_SECONDS:-20}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 T0=$SECONDS
 stamp() { echo "=== [$((SECONDS - T0)) s] $*"; }
@@ -67,15 +70,21 @@ CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=
   -DSPINFER_FUZZ=ON -DSPINFER_CUDA=OFF -DSPINFER_TESTS=OFF -DSPINFER_EXAMPLES=OFF \
   "-DCMAKE_C_FLAGS=$SAN" "-DCMAKE_CXX_FLAGS=$SAN" >/dev/null
 cmake --build build-fuzz -j "$JOBS" --target spinfer_fuzzers
-for target in safetensors_load matrix_arrays capi_args model_load layer_args; do
+targets=(safetensors_load matrix_arrays capi_args model_load layer_args)
+[[ -x build-fuzz/fuzz/fuzz_cli_args ]] && targets+=(cli_args inspect_file)  # built where CLI11 is installed
+for target in "${targets[@]}"; do
   secs=$FUZZ_SECONDS
   [[ $target == model_load || $target == layer_args ]] && secs=$LAYER_FUZZ_SECONDS
+  maxlen=16384 extra=()
+  # Command lines: short inputs, and the tool's words as a dictionary.
+  [[ $target == cli_args ]] && secs=$CLI_FUZZ_SECONDS maxlen=1024 extra=(-dict="$ROOT/fuzz/cli_args.dict")
+  [[ $target == inspect_file ]] && secs=$CLI_FUZZ_SECONDS
   stamp "fuzz_$target for $secs s"
   work=build-fuzz/run/$target
   rm -rf "$work" && mkdir -p "$work/corpus"
   # New inputs go to a scratch corpus; the committed seeds are only read.
   (cd "$work" && "$ROOT/build-fuzz/fuzz/fuzz_$target" -max_total_time="$secs" \
-     -max_len=16384 -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 \
+     -max_len="$maxlen" -rss_limit_mb=2048 -timeout=30 -print_final_stats=1 "${extra[@]}" \
      corpus "$ROOT/fuzz/corpus/$target" > log.txt 2>&1) || {
     tail -60 "$work/log.txt"
     echo "fuzz_$target failed; the crashing input is in $work (crash-*, leak-*, timeout-*)"

@@ -3,7 +3,7 @@
 # twice: packages already present are skipped.
 set -euo pipefail
 
-APT_PACKAGES=(cmake ninja-build g++ pkg-config python3 doctest-dev nlohmann-json3-dev libdlpack-dev
+APT_PACKAGES=(cmake ninja-build g++ pkg-config python3 doctest-dev nlohmann-json3-dev libcli11-dev libdlpack-dev
               swig default-jdk-headless maven junit5 libsurefire-java libmaven-compiler-plugin-java
               libmaven-resources-plugin-java libmaven-jar-plugin-java librust-libc-dev bindgen)
 PIP_PACKAGES=(numpy pytest safetensors scikit-build-core ml_dtypes)

@@ -5,27 +5,29 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "cli_commands.hpp"
 #include "cli_common.hpp"
+#include "file_matrices.hpp"
 #include "tool_device.hpp"
 
 namespace spinfer_tool {
 
-const char kBenchUsage[] =
-    "usage: spinfer bench FILE.safetensors [--matrix NAME] [--tokens N[,N...]] [--backend host|cuda|auto]\n"
-    "                     [--iters I]\n"
-    "         times spinfer_spmm for every matrix of FILE (or NAME) at each N tokens;\n"
-    "         N in [1, 16384] (default 1,8,32); I in [1, 10000] (default 20)\n";
-
 namespace {
 
-const Command kCmd{"bench", kBenchUsage};
 const int64_t kMaxElements = int64_t(1) << 28;  // of X plus Y, per call
+
+struct BenchOptions {
+  std::string path;
+  std::string matrix;
+  std::string tokens = "1,8,32";
+  std::string backend = "auto";
+  int64_t iters = 20;
+};
 
 const char* kernel_name(spinfer_spmm_kernel_t k) {
   switch (k) {
@@ -39,33 +41,9 @@ const char* kernel_name(spinfer_spmm_kernel_t k) {
   return "?";
 }
 
-std::vector<int64_t> parse_token_list(const char* text) {
-  std::vector<int64_t> out;
-  const std::string s = text;
-  size_t start = 0;
-  while (true) {
-    const size_t comma = s.find(',', start);
-    const std::string piece = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    out.push_back(parse_integer(kCmd, "--tokens", piece.c_str(), 1, 16384));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 std::vector<std::string> matrix_names(const char* path) {
-  size_t count = 0;
-  CALL(spinfer_file_matrix_count(path, &count));
   std::vector<std::string> names;
-  for (size_t i = 0; i < count; ++i) {
-    size_t need = 0;  // a size query: INVALID_ARGUMENT with `need` set is its answer
-    const spinfer_status_t s = spinfer_file_matrix_name(path, i, nullptr, 0, &need);
-    if (need == 0) die("spinfer_file_matrix_name", s);
-    std::string name(need, '\0');
-    CALL(spinfer_file_matrix_name(path, i, name.data(), need, nullptr));
-    name.resize(need - 1);
-    names.push_back(name);
-  }
+  CALL(file_matrix_names(path, &names));
   return names;
 }
 
@@ -84,34 +62,12 @@ double time_on_host(spinfer_context_t* ctx, const spinfer_matrix_t* w, const std
   return times[times.size() / 2];
 }
 
-}  // namespace
-
-int bench_main(int argc, char** argv) {
-  for (int i = 2; i < argc; ++i)
-    if (is_help(argv[i])) {
-      std::printf("%s", kBenchUsage);
-      return 0;
-    }
-  if (argc < 3) {
-    std::fprintf(stderr, "spinfer bench: FILE is missing\n%s", kBenchUsage);
-    return 2;
-  }
-  const char* path = argv[2];
-  if (std::strncmp(path, "--", 2) == 0) bad_argument(kCmd, "FILE", path, "a file (it comes first)");
-  std::vector<int64_t> tokens = {1, 8, 32};
-  spinfer_backend_t backend = SPINFER_BACKEND_AUTO;
-  int iters = 20;
-  std::string only;
-  for (int i = 3; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k != "--tokens" && k != "--backend" && k != "--iters" && k != "--matrix") unknown_option(kCmd, argv[i]);
-    if (i + 1 >= argc) bad_argument(kCmd, k, "", "followed by a value");
-    const char* v = argv[++i];
-    if (k == "--tokens") tokens = parse_token_list(v);
-    else if (k == "--backend") backend = parse_backend(kCmd, k, v);
-    else if (k == "--iters") iters = int(parse_integer(kCmd, k, v, 1, 10000));
-    else only = v;
-  }
+int run_bench(const BenchOptions& o) {
+  const char* path = o.path.c_str();
+  const std::vector<int64_t> tokens = integer_list(o.tokens);
+  const spinfer_backend_t backend = backend_from(o.backend);
+  const int iters = int(o.iters);
+  const std::string& only = o.matrix;
 
   const std::vector<std::string> names = only.empty() ? matrix_names(path) : std::vector<std::string>{only};
   if (names.empty()) {  // e.g. a dense Hugging Face file: nothing to time, say so
@@ -145,9 +101,13 @@ int bench_main(int argc, char** argv) {
     if (cuda) CALL(spinfer_matrix_upload(ctx, w, &planned, nullptr));
     const spinfer_dtype_t dtype = cuda ? info.dtype : SPINFER_DTYPE_F32;
     for (const int64_t n : tokens) {
-      if (n * (info.rows + info.cols) > kMaxElements)
-        bad_argument(kCmd, "--tokens", std::to_string(n),
-                     ("small enough for " + name + ": N x (rows + cols) must be at most 2^28").c_str());
+      if (n * (info.rows + info.cols) > kMaxElements) {
+        if (planned != w) spinfer_matrix_destroy(planned);
+        spinfer_matrix_destroy(w);
+        spinfer_context_destroy(ctx);
+        bad_argument("--tokens", std::to_string(n),
+                     "small enough for " + name + ": N x (rows + cols) must be at most 2^28");
+      }
       spinfer_spmm_plan_t plan{};
       plan.struct_size = sizeof plan;
       CALL(spinfer_spmm_plan(ctx, planned, n, dtype, nullptr, nullptr, &plan));
@@ -167,6 +127,22 @@ int bench_main(int argc, char** argv) {
   }
   spinfer_context_destroy(ctx);
   return 0;
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* cmd = app.add_subcommand("bench", "Time spinfer_spmm on the matrices of a file");
+  cmd->footer("Times spinfer_spmm for every matrix of a spinfer safetensors file (or one) at each N tokens:\n"
+                   "the call alone, median of --iters calls after a warm-up. No dense baseline.");
+  cmd->add_option("FILE", o->path, "a spinfer safetensors file")->required();
+  cmd->add_option("--matrix", o->matrix, "NAME: time this matrix only");
+  cmd->add_option("--tokens", o->tokens, "N[,N...], token counts")->check(integer_list_in(1, 16384))
+      ->capture_default_str();
+  cmd->add_option("--backend", o->backend, "where it runs")->check(backend_names())->capture_default_str();
+  cmd->add_option("--iters", o->iters, "I, timed calls per N")->check(integer_in(1, 10000))->capture_default_str();
+  set_run(cmd, [o] { return run_bench(*o); });
 }
 
 }  // namespace spinfer_tool

@@ -1,11 +1,11 @@
 // spinfer convert: Hugging Face checkpoint directory -> spinfer model directory, through
 // the public C API (spinfer_convert_model), with a progress bar on a terminal.
 #include <chrono>
-#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <unistd.h>
 
@@ -14,19 +14,16 @@
 
 namespace spinfer_tool {
 
-const char kConvertUsage[] =
-    "usage: spinfer convert SRC_DIR DST_DIR [--sparsity S] [--per-row] [--dtype float16|bfloat16]\n"
-    "                       [--shard-size BYTES] [--threads T]\n"
-    "         SRC_DIR: a Hugging Face checkpoint (config.json + safetensors: dense F32/F16/BF16,\n"
-    "         sharded or not, or compressed-tensors sparse-bitmask); DST_DIR: the spinfer model\n"
-    "         directory to write. S in [0, 1): prune each linear weight by magnitude to this\n"
-    "         fraction of zeros (default 0: keep the checkpoint's zeros); --per-row: prune each\n"
-    "         output row to S; BYTES in [1, 2^62] (default 2147483648); T in [0, 1024]\n"
-    "         (default 0: one per core).\n";
-
 namespace {
 
-const Command kCmd{"convert", kConvertUsage};
+struct ConvertOptions {
+  std::string src, dst;
+  double sparsity = 0.0;
+  bool per_row = false;
+  std::string dtype = "float16";
+  int64_t shard_size = int64_t(2) << 30;
+  int64_t threads = 0;
+};
 
 struct ProgressState {
   bool terminal = false;
@@ -66,54 +63,15 @@ void on_progress(const spinfer_convert_progress_t* p, void* user) {
   if (p->tensors_done == p->tensors_total) std::fprintf(stderr, "\n");
 }
 
-}  // namespace
-
-int convert_main(int argc, char** argv) {
-  for (int i = 2; i < argc; ++i)
-    if (is_help(argv[i])) {
-      std::printf("%s", kConvertUsage);
-      return 0;
-    }
+int run_convert(const ConvertOptions& o) {
   spinfer_convert_options_t opts;
   CALL(spinfer_convert_options_init(&opts));
-  const char* dirs[2] = {nullptr, nullptr};
-  int ndirs = 0;
-  for (int i = 2; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--per-row") {
-      opts.prune_per_row = 1;
-    } else if (k == "--sparsity" || k == "--dtype" || k == "--shard-size" || k == "--threads") {
-      if (i + 1 >= argc) bad_argument(kCmd, k, "", "followed by a value");
-      const char* v = argv[++i];
-      if (k == "--sparsity") {
-        char* end = nullptr;
-        errno = 0;
-        opts.sparsity = std::strtod(v, &end);
-        // Written so that NaN fails too; 1 would leave nothing.
-        if (errno != 0 || end == v || *end != '\0' || !(opts.sparsity >= 0.0 && opts.sparsity < 1.0))
-          bad_argument(kCmd, k, v, "a number in [0, 1)");
-      } else if (k == "--dtype") {
-        const std::string d = v;
-        if (d == "float16" || d == "f16") opts.dtype = SPINFER_DTYPE_F16;
-        else if (d == "bfloat16" || d == "bf16") opts.dtype = SPINFER_DTYPE_BF16;
-        else bad_argument(kCmd, k, v, "float16 or bfloat16");
-      } else if (k == "--shard-size") {
-        opts.shard_size = uint64_t(parse_integer(kCmd, k, v, 1, int64_t(1) << 62));
-      } else {
-        opts.threads = int(parse_integer(kCmd, k, v, 0, 1024));
-      }
-    } else if (k.size() > 1 && k[0] == '-') {
-      unknown_option(kCmd, argv[i]);
-    } else if (ndirs < 2) {
-      dirs[ndirs++] = argv[i];
-    } else {
-      bad_argument(kCmd, "argument", k, "expected (only SRC_DIR and DST_DIR are positional)");
-    }
-  }
-  if (ndirs < 2) {
-    std::fprintf(stderr, "spinfer convert: %s is missing\n%s", ndirs == 0 ? "SRC_DIR" : "DST_DIR", kConvertUsage);
-    return 2;
-  }
+  opts.sparsity = o.sparsity;
+  opts.prune_per_row = o.per_row ? 1 : 0;
+  opts.dtype = o.dtype == "bfloat16" || o.dtype == "bf16" ? SPINFER_DTYPE_BF16 : SPINFER_DTYPE_F16;
+  opts.shard_size = uint64_t(o.shard_size);
+  opts.threads = int(o.threads);
+  const char* dirs[2] = {o.src.c_str(), o.dst.c_str()};
   ProgressState state;
   state.terminal = ::isatty(STDERR_FILENO) != 0;
   state.start = std::chrono::steady_clock::now();
@@ -131,6 +89,30 @@ int convert_main(int argc, char** argv) {
               (long long)report.matrices_dense, (long long)report.imported, sparsity, report.bytes_read / 1e6,
               report.bytes_written / 1e6, report.shards, report.shards == 1 ? "" : "s", seconds);
   return 0;
+}
+
+}  // namespace
+
+void add_convert(CLI::App& app) {
+  auto o = std::make_shared<ConvertOptions>();
+  CLI::App* cmd = app.add_subcommand("convert", "Hugging Face checkpoint directory -> spinfer model directory");
+  cmd->footer(
+      "SRC_DIR: config.json + safetensors (dense F32/F16/BF16, sharded or not, or compressed-tensors "
+      "sparse-bitmask). Linear weights become TCA-BME matrices (pruned first with --sparsity), left dense "
+      "where encoding would not make them smaller; a progress bar on a terminal, plain lines otherwise.");
+  cmd->add_option("SRC_DIR", o->src, "the Hugging Face checkpoint directory")->required();
+  cmd->add_option("DST_DIR", o->dst, "the spinfer model directory to write")->required();
+  cmd->add_option("--sparsity", o->sparsity,
+                  "S, prune each linear weight by magnitude to this fraction of zeros (0: keep the checkpoint's)")
+      ->check(fraction_below_one())->capture_default_str();
+  cmd->add_flag("--per-row", o->per_row, "prune each output row to S instead of each matrix");
+  cmd->add_option("--dtype", o->dtype, "storage dtype of the output")
+      ->check(one_of({"float16", "f16", "bfloat16", "bf16"}, "float16 or bfloat16"))->capture_default_str();
+  cmd->add_option("--shard-size", o->shard_size, "BYTES, largest output shard")
+      ->check(integer_in(1, int64_t(1) << 62))->capture_default_str();
+  cmd->add_option("--threads", o->threads, "T, worker threads (0: one per core)")
+      ->check(integer_in(0, 1024))->capture_default_str();
+  set_run(cmd, [o] { return run_convert(*o); });
 }
 
 }  // namespace spinfer_tool

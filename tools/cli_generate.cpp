@@ -3,7 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,44 +12,20 @@
 
 namespace spinfer_tool {
 
-const char kGenerateUsage[] =
-    "usage: spinfer generate MODEL_DIR [--backend host|cuda|auto] [--max-new N] [TOKEN ...]\n"
-    "         MODEL_DIR: a spinfer model directory or a Hugging Face directory with (pruned)\n"
-    "         dense weights; N in [1, 1048576] (default 16); TOKEN: prompt ids in\n"
-    "         [0, 2147483647] (default 1 2 3 4). Prints the generated ids on one line.\n";
-
 namespace {
-const Command kCmd{"generate", kGenerateUsage};
-}
 
-int generate_main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "spinfer generate: MODEL_DIR is missing\n%s", kGenerateUsage);
-    return 2;
-  }
-  for (int i = 2; i < argc; ++i)
-    if (is_help(argv[i])) {
-      std::printf("%s", kGenerateUsage);
-      return 0;
-    }
-  const char* dir = argv[2];
-  if (std::strncmp(dir, "--", 2) == 0) bad_argument(kCmd, "MODEL_DIR", dir, "a directory (it comes first)");
-  spinfer_backend_t backend = SPINFER_BACKEND_AUTO;
+struct GenerateOptions {
+  std::string dir;
+  std::string backend = "auto";
   int64_t max_new = 16;
-  std::vector<int32_t> prompt;
-  for (int i = 3; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (k == "--backend" || k == "--max-new") {
-      if (i + 1 >= argc) bad_argument(kCmd, k, "", "followed by a value");
-      const char* v = argv[++i];
-      if (k == "--backend") backend = parse_backend(kCmd, k, v);
-      else max_new = parse_integer(kCmd, k, v, 1, int64_t(1) << 20);
-    } else if (k.size() > 2 && k.compare(0, 2, "--") == 0) {
-      unknown_option(kCmd, argv[i]);
-    } else {
-      prompt.push_back(int32_t(parse_integer(kCmd, "TOKEN", argv[i], 0, INT32_MAX)));
-    }
-  }
+  std::vector<int64_t> prompt;
+};
+
+int run_generate(const GenerateOptions& o) {
+  const char* dir = o.dir.c_str();
+  const spinfer_backend_t backend = backend_from(o.backend);
+  const int64_t max_new = o.max_new;
+  std::vector<int32_t> prompt(o.prompt.begin(), o.prompt.end());
   if (prompt.empty()) prompt = {1, 2, 3, 4};
 
   spinfer_context_t* ctx = nullptr;
@@ -81,6 +57,22 @@ int generate_main(int argc, char** argv) {
   spinfer_model_destroy(model);
   spinfer_context_destroy(ctx);
   return 0;
+}
+
+}  // namespace
+
+void add_generate(CLI::App& app) {
+  auto o = std::make_shared<GenerateOptions>();
+  CLI::App* cmd = app.add_subcommand("generate", "Greedy generation from a model directory");
+  cmd->footer("Greedy generation from prompt token ids; prints the generated ids on one line and tokens/s.");
+  cmd->add_option("MODEL_DIR", o->dir,
+                  "a spinfer model directory, or a Hugging Face directory with (pruned) dense weights")
+      ->required();
+  cmd->add_option("TOKEN", o->prompt, "prompt token ids (default 1 2 3 4)")->check(integer_in(0, INT32_MAX));
+  cmd->add_option("--backend", o->backend, "where it runs")->check(backend_names())->capture_default_str();
+  cmd->add_option("--max-new", o->max_new, "N, tokens to generate")->check(integer_in(1, int64_t(1) << 20))
+      ->capture_default_str();
+  set_run(cmd, [o] { return run_generate(*o); });
 }
 
 }  // namespace spinfer_tool
