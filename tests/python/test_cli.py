@@ -19,6 +19,7 @@ import tempfile
 
 import numpy as np
 
+import numpy_convert as sc  # noqa: E402  (an independent numpy reader and encoder)
 from tiny_checkpoint import make_checkpoint  # noqa: E402
 
 cli = sys.argv[1]
