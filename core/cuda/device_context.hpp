@@ -22,6 +22,7 @@
 #include <cuda_runtime.h>
 
 #include "cuda/cuda_backend.hpp"
+#include "cuda/spmm_params.hpp"
 
 namespace spinfer::cuda {
 
@@ -37,8 +38,8 @@ struct DenseGemmDeleter { void operator()(DenseGemm* p) const; };
 
 class DeviceContext {
  public:
-  static constexpr size_t kPartialBytesPerSlot = size_t(16) << 20;  // 16 MiB
-  static constexpr size_t kCountersPerSlot = 8192;
+  static constexpr size_t kPartialBytesPerSlot = kSplitKSlotPartialBytes;
+  static constexpr size_t kCountersPerSlot = kSplitKSlotCounters;
   static constexpr size_t kStagingBytes = size_t(4) << 20;  // per pinned staging buffer
 
   // `workspace_slots` split-K workspaces (0..64), allocated now unless `lazy_workspace`.

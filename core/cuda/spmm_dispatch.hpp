@@ -77,14 +77,25 @@ inline int choose_tile_n(int64_t n, const SpmmOptions& options) {
 }
 
 // Split-K fills the GPU when GroupTile rows x token tiles give fewer blocks than the GPU
-// holds at once (small M x N, the decode case). The decode is latency-bound, so the aim is
-// every resident block slot busy: take the largest split that still fits one wave when
-// that wave is at least 3/4 full, else the smallest split whose waves are at least 3/4
-// full on average (a half-empty last wave costs as much as a full one). Each slice keeps
-// at least 4 GroupTiles so its pipeline still overlaps.
+// holds at once (small M x N, the decode case), and evens out the waves when there are a
+// few more blocks than slots. The split taken is the one of least estimated time: waves x
+// (GroupTiles per slice + kSliceOverhead), a partly filled wave costing as much as a full
+// one; the overhead stands for a block's pipeline fill and epilogue (split-K partials). On
+// a tie the smaller split. Each slice keeps at least 4 GroupTiles so its pipeline still
+// overlaps. (Replaced "the smallest split whose waves are 3/4 full", which left
+// 28672 x 8192 at N = 8 on 3 blocks per SM at split 1 or 2: 2 or 3 waves where split 5
+// takes 6 waves of a fifth of the work each, 0.66x the time by this estimate.)
+inline constexpr int64_t kSliceOverhead = 3;
+
 inline double wave_efficiency(int64_t blocks, int64_t capacity) {
   const double waves = double(blocks) / double(capacity);
   return waves / std::ceil(waves);
+}
+
+// The estimate above, in GroupTile-times of one block.
+inline int64_t split_cost(int64_t blocks, int64_t capacity, int64_t group_cols, int64_t split) {
+  const int64_t waves = (blocks * split + capacity - 1) / capacity;
+  return waves * ((group_cols + split - 1) / split + kSliceOverhead);
 }
 
 inline SpmmPlan plan_spmm_split(int64_t group_rows, int64_t group_cols, int64_t n, int tile_n,
@@ -98,16 +109,12 @@ inline SpmmPlan plan_spmm_split(int64_t group_rows, int64_t group_cols, int64_t 
     split = options.split_k;
   } else {
     const int64_t capacity = int64_t(sm_count) * std::max(1, blocks_per_sm);
-    const int64_t fill = std::clamp<int64_t>(capacity / blocks, 1, max_split);
-    split = fill;
-    if (wave_efficiency(blocks * fill, capacity) < 0.75) {
-      for (int64_t s = fill + 1; s <= std::min<int64_t>(max_split, 16); ++s) {
-        if (wave_efficiency(blocks * s, capacity) >= 0.75) {
-          split = s;
-          break;
-        }
-      }
-    }
+    // Splits whose partial tiles a workspace slot holds (more would run unsplit).
+    const int64_t slot_splits =
+        int64_t(kSplitKSlotPartialBytes / sizeof(float)) / std::max<int64_t>(1, blocks * tile_n * 64);
+    const bool counters_fit = blocks <= int64_t(kSplitKSlotCounters);
+    for (int64_t s = 2; counters_fit && s <= std::min(max_split, slot_splits); ++s)
+      if (split_cost(blocks, capacity, group_cols, s) < split_cost(blocks, capacity, group_cols, split)) split = s;
   }
   split = std::clamp<int64_t>(split, 1, std::min<int64_t>(group_cols, 64));
   const int64_t per_split = (group_cols + split - 1) / split;

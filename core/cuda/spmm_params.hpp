@@ -1,6 +1,7 @@
 // Arguments of the SMBD SpMM kernel and its launchers (plain C++, no CUDA headers).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include <cuda_runtime.h>
@@ -14,6 +15,10 @@ namespace spinfer::cuda {
 inline constexpr int kSmbdMaxStages = 16;
 // GroupTiles per pipeline stage of the warp-K kernel: one per decoding warp.
 inline constexpr int kWarpKTiles = 4;
+// A split-K workspace slot (device_context.hpp): fp32 partial tiles and arrival counters.
+// The split planner keeps within them.
+inline constexpr size_t kSplitKSlotPartialBytes = size_t(16) << 20;  // 16 MiB
+inline constexpr size_t kSplitKSlotCounters = 8192;
 // Dynamic shared memory such a kernel may be given (sm_90 allows 227 KiB per block,
 // static shared memory included).
 inline constexpr int kSmbdMaxDynamicSmem = 200 * 1024;

@@ -170,6 +170,36 @@ TEST_CASE("SpMM dispatch: decode on a large GPU splits K to fill it") {
   // A tall matrix with long inputs already fills the GPU: no split.
   const SpmmPlan q = plan_spmm_split(448, 128, 1024, 64, 132, 4, none);
   CHECK(q.grid.split_k == 1);
+  // A few more blocks than slots (28672 x 8192 at N = 8, 3 blocks per SM on an H100: 448
+  // blocks, 396 slots): split so the waves even out, at less estimated time than unsplit.
+  const SpmmPlan r = plan_spmm_split(448, 128, 8, 8, 132, 3, none);
+  CHECK(r.grid.split_k > 1);
+  CHECK(split_cost(448, 396, 128, r.grid.split_k) < split_cost(448, 396, 128, 1));
+  // ... and none where they already fit one wave (4 blocks per SM: 528 slots).
+  CHECK(plan_spmm_split(448, 128, 8, 8, 132, 4, none).grid.split_k == 1);
+}
+
+TEST_CASE("SpMM dispatch: the split is the cheapest by the estimate, within a workspace slot") {
+  std::mt19937_64 rng(11);
+  for (int i = 0; i < 3000; ++i) {
+    const int64_t rows = 1 + int64_t(rng() % 600), cols = 1 + int64_t(rng() % 300);
+    const int64_t n = 1 + int64_t(rng() % 300);
+    const int sms = 1 + int(rng() % 140), per_sm = 1 + int(rng() % 8);
+    const int tile = choose_tile_n(n, {});
+    const SpmmPlan p = plan_spmm_split(rows, cols, n, tile, sms, per_sm, {});
+    const int64_t blocks = rows * p.grid.token_tiles, capacity = int64_t(sms) * per_sm;
+    INFO("rows ", rows, " cols ", cols, " n ", n, " capacity ", capacity, " split ", p.grid.split_k);
+    // Its partial tiles and counters fit a slot whenever it splits.
+    if (p.grid.split_k > 1) {
+      CHECK(blocks * p.grid.split_k * tile * 64 * 4 <= int64_t(kSplitKSlotPartialBytes));
+      CHECK(blocks <= int64_t(kSplitKSlotCounters));
+    }
+    // No allowed split is cheaper (the plan's split may be rounded down to avoid an empty slice,
+    // which never costs more: same slices, fewer blocks).
+    const int64_t chosen = split_cost(blocks, capacity, cols, p.grid.split_k);
+    for (int64_t s = 1; s <= std::clamp<int64_t>(cols / 4, 1, 64); ++s)
+      if (blocks * s * tile * 64 * 4 <= int64_t(kSplitKSlotPartialBytes)) CHECK(chosen <= split_cost(blocks, capacity, cols, s));
+  }
 }
 
 TEST_CASE("SpMM dispatch: stages sized at launch hold the longest runs and fit the SM's share") {
