@@ -9,7 +9,8 @@
 #   (device, carry build-run) OUT=$OUT bash build-run/spmm_device_checks.sh
 # Environment: TESTS (doctest -tc filter, default 'spmm*,dense*,*lazy*'), MAX_N (16),
 # DTYPES ("f16"), PREFILL_NS ("128,512,2048"; empty skips), NCU_KERNEL (warp_k),
-# NCU_CASES ("M K N sparsity;..."), LIMIT_S (380).
+# NCU_CASES ("M K N sparsity;..."), SANITIZE (compute-sanitizer tools, e.g. "memcheck
+# racecheck", over SANITIZE_TESTS with SANITIZE_KERNELS; default none), LIMIT_S (380).
 cd "$(dirname "$0")"
 export LD_LIBRARY_PATH=$PWD:/usr/local/cuda/lib64:/usr/local/cuda/lib
 TESTS=${TESTS-'spmm*,dense*,*lazy*'}; MAX_N=${MAX_N:-16}; DTYPES=${DTYPES:-f16}
@@ -42,5 +43,13 @@ done
      /l1tex__data_pipe_lsu_wavefronts_mem_shared.sum/{gsub(",","",$NF); w=$NF}
      /smsp__inst_executed.sum/{gsub(",","",$NF); ins=$NF}
      /smsp__issue_active/{ia=$NF; printf "%-20s %-7s split %s %8s us inst/GT %5.0f wav/GT %4.0f confl/GT %4.0f DRAM %s%% issue %s%% warps %s%%\n", c, k, split_k, t, ins/g, w/g, b/g, d, ia, wa}' $OUT/ncu.txt
+SANITIZE_TESTS=${SANITIZE_TESTS-'*forced split-K*,*non-uniform*,dense path through*'}
+for tool in ${SANITIZE:-}; do
+  left 90 || break
+  SPINFER_TEST_KERNELS=${SANITIZE_KERNELS:-warp_k,dense_gemm} timeout 80 compute-sanitizer --tool $tool \
+    --kernel-name-exclude "regex=nvjet|xmma|cutlass|gemv|gemmSN|splitKreduce" \
+    ./spinfer_gpu_tests -tc="$SANITIZE_TESTS" > $OUT/sanitize_$tool.log 2>&1
+  echo "$(el) compute-sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $OUT/sanitize_$tool.log | tail -1) $(grep -E '^\[doctest\] test cases' $OUT/sanitize_$tool.log)"
+done
 for t in spinfer_gpu_capi_tests spinfer_gpu_layers_tests; do left 40 || break; timeout 40 ./$t > $OUT/$t.log 2>&1; echo "$(el) $t rc=$? $(grep -E '^\[doctest\] (test cases|assertions)' $OUT/$t.log | tr '\n' ' ')"; grep -B2 -A10 -m2 "ERROR" $OUT/$t.log | head -24; done
 echo "$(el) end"
