@@ -49,5 +49,15 @@ cd "$WORK"
 "$VPY" -c "import spinfer; print('spinfer', spinfer.__version__, 'from', spinfer.__file__, \
 'cuda' if spinfer.has_cuda() else 'host-only')"
 "$VPY" -m pytest -q -p no:cacheprovider "$ROOT/bindings/python/tests"
+# The converter's end-to-end check again, now where transformers is installed: the
+# dense-with-zeros, sharded and compressed-tensors checkpoints must give transformers'
+# greedy tokens on the CPU (the ctest run has no torch and compares with numpy only).
+LIB="$(cd "$ROOT" && pwd)/${1:-build}/capi/libspinfer.so"
+if "$VPY" -c "import torch, transformers" 2>/dev/null && [[ -f "$LIB" ]]; then
+  "$VPY" "$ROOT/tests/python/test_convert.py" "$LIB" | tee "$WORK/convert.out"
+  if grep -q "transformers/torch not installed" "$WORK/convert.out"; then
+    echo "python.sh: test_convert.py did not compare with transformers"; exit 1
+  fi
+fi
 "$VPY" "$ROOT/examples/python/scenario.py" | tee "$WORK/scenario.out"
 grep -qx "checksum = -26.937500" "$WORK/scenario.out"
