@@ -1,14 +1,18 @@
-// bench_layers -- decode-step time of sparse decoder layers and tokens/s of a whole
-// 7B-shaped model against the same runtime with dense weights through cuBLAS, in one
-// run (issue 6, item 5). Random weights are generated and encoded on the GPU.
+// bench_layers -- decode-step time of sparse decoder layers, tokens/s of a whole
+// 7B-shaped model and its time to first token, against the same runtime with dense
+// weights through cuBLAS, in one run (issue 6, item 5; issue 14, point 2). Random weights
+// are generated and encoded on the GPU.
 //
-//   bench_layers [--quick] [--layers-only | --model-only] [--reps N]
+//   bench_layers [--quick] [--layers-only | --model-only | --ttft] [--reps N]
+//                [--sparsities LIST] [--model-layers N] [--prompts LIST] [--batches LIST] [--csv FILE]
 //
 // Tables are markdown; the last lines ("TARGET ...") compare with the issue's targets.
+// Files: bench_options (command line), bench_weights (random layers), bench_model (the
+// whole model), ttft_plan / ttft_report / ttft_bench (the TTFT sweep).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,160 +20,27 @@
 #include <cuda_runtime.h>
 
 #include "bench_fill.hpp"
+#include "bench_model.hpp"
+#include "bench_options.hpp"
+#include "bench_stats.hpp"
+#include "bench_weights.hpp"
 #include "common/error.hpp"
 #include "cuda/cuda_backend.hpp"
 #include "dense_gemm.hpp"
 #include "layers/decoder_layer.hpp"
 #include "layers/kv_cache.hpp"
 #include "runtime/model.hpp"
+#include "ttft_bench.hpp"
+#include "ttft_plan.hpp"
+#include "ttft_report.hpp"
 
 using namespace spinfer;
+using namespace bench;
 using layers::Backend;
 
 namespace {
 
-void ck(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw Error(SPINFER_STATUS_CUDA_ERROR, std::string(what) + ": " + cudaGetErrorString(e));
-}
-
-struct DeviceBuf {
-  void* p = nullptr;
-  size_t bytes = 0;
-  explicit DeviceBuf(size_t n = 0) : bytes(n) {
-    if (n) ck(cudaMalloc(&p, n), "cudaMalloc");
-  }
-  DeviceBuf(DeviceBuf&& o) noexcept : p(o.p), bytes(o.bytes) { o.p = nullptr; }
-  DeviceBuf& operator=(DeviceBuf&& o) noexcept {
-    std::swap(p, o.p);
-    std::swap(bytes, o.bytes);
-    return *this;
-  }
-  ~DeviceBuf() { if (p) cudaFree(p); }
-  template <typename T> T* as() const { return static_cast<T*>(p); }
-};
-
-struct Shape {
-  const char* name;
-  int64_t H, I;
-  int heads, kv_heads;
-  bool opt;
-};
-
-// One decoder layer's weights in one mode: sparse (sparsity > 0, encoded on the GPU)
-// or dense (sparsity < 0: contiguous [q;k;v] and [gate;up] blocks for cuBLAS).
-struct LayerWeights {
-  std::vector<cuda::DeviceMatrixPtr> mats;
-  std::vector<DeviceBuf> dense;
-  layers::DecoderWeights w;
-  uint64_t bytes = 0;
-};
-
-uint64_t g_seed = 1;
 std::vector<std::string> g_notes, g_targets;  // printed after the tables
-
-layers::MatrixInput sparse_matrix(cuda::DeviceContext& ctx, LayerWeights& lw, int64_t rows, int64_t cols,
-                                  double sparsity, cudaStream_t st) {
-  DeviceBuf tmp(size_t(rows * cols) * 2);
-  bench_fill_half(tmp.p, rows * cols, sparsity, 1.0f / std::sqrt(float(cols)), g_seed++, st);
-  lw.mats.push_back(cuda::encode_device(ctx, tmp.p, DType::f16, rows, cols, cols, DType::f16, st));
-  const cuda::DeviceMatrixSummary s = cuda::summary(*lw.mats.back());
-  lw.bytes += s.values_count * 2 + s.bitmaps_count * 8 + s.offsets_count * 8;
-  layers::MatrixInput in;
-  in.device = lw.mats.back().get();
-  return in;
-}
-
-// Dense rows [r0 + r1 + ...] in one allocation; returns one input per part.
-std::vector<layers::MatrixInput> dense_block(LayerWeights& lw, const std::vector<int64_t>& rows, int64_t cols,
-                                             cudaStream_t st) {
-  int64_t total = 0;
-  for (int64_t r : rows) total += r;
-  lw.dense.emplace_back(size_t(total * cols) * 2);
-  bench_fill_half(lw.dense.back().p, total * cols, 0.0, 1.0f / std::sqrt(float(cols)), g_seed++, st);
-  lw.bytes += uint64_t(total * cols) * 2;
-  std::vector<layers::MatrixInput> out;
-  auto* base = lw.dense.back().as<unsigned char>();
-  for (int64_t r : rows) {
-    layers::MatrixInput in;
-    in.dense = base;
-    in.dense_rows = r;
-    in.dense_cols = cols;
-    in.dense_dtype = DType::f16;
-    out.push_back(in);
-    base += size_t(r * cols) * 2;
-  }
-  return out;
-}
-
-std::vector<float> host_random(int64_t n, float lo, float hi) {
-  std::vector<float> v(static_cast<size_t>(n));
-  uint64_t x = g_seed++ * 0x9e3779b97f4a7c15ull;
-  for (auto& e : v) {
-    x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-    e = lo + (hi - lo) * float(x >> 40) / 16777216.0f;
-  }
-  return v;
-}
-
-std::unique_ptr<LayerWeights> make_layer(cuda::DeviceContext& ctx, const Shape& s, double sparsity, cudaStream_t st) {
-  auto lw = std::make_unique<LayerWeights>();
-  const int hd = int(s.H / s.heads);
-  const int64_t qd = int64_t(s.heads) * hd, kvd = int64_t(s.kv_heads) * hd;
-  layers::DecoderWeights& w = lw->w;
-  if (sparsity >= 0) {
-    w.q = sparse_matrix(ctx, *lw, qd, s.H, sparsity, st);
-    w.k = sparse_matrix(ctx, *lw, kvd, s.H, sparsity, st);
-    w.v = sparse_matrix(ctx, *lw, kvd, s.H, sparsity, st);
-    w.o = sparse_matrix(ctx, *lw, s.H, qd, sparsity, st);
-    if (!s.opt) w.gate = sparse_matrix(ctx, *lw, s.I, s.H, sparsity, st);
-    w.up = sparse_matrix(ctx, *lw, s.I, s.H, sparsity, st);
-    w.down = sparse_matrix(ctx, *lw, s.H, s.I, sparsity, st);
-  } else {
-    auto qkv = dense_block(*lw, {qd, kvd, kvd}, s.H, st);
-    w.q = qkv[0]; w.k = qkv[1]; w.v = qkv[2];
-    w.o = dense_block(*lw, {s.H}, qd, st)[0];
-    if (!s.opt) {
-      auto gu = dense_block(*lw, {s.I, s.I}, s.H, st);
-      w.gate = gu[0]; w.up = gu[1];
-    } else {
-      w.up = dense_block(*lw, {s.I}, s.H, st)[0];
-    }
-    w.down = dense_block(*lw, {s.H}, s.I, st)[0];
-  }
-  w.attn_norm_weight = host_random(s.H, 0.8f, 1.2f);
-  w.mlp_norm_weight = host_random(s.H, 0.8f, 1.2f);
-  if (s.opt) {
-    w.q_bias = host_random(qd, -0.05f, 0.05f);
-    w.k_bias = host_random(kvd, -0.05f, 0.05f);
-    w.v_bias = host_random(kvd, -0.05f, 0.05f);
-    w.o_bias = host_random(s.H, -0.05f, 0.05f);
-    w.up_bias = host_random(s.I, -0.05f, 0.05f);
-    w.down_bias = host_random(s.H, -0.05f, 0.05f);
-    w.attn_norm_bias = host_random(s.H, -0.1f, 0.1f);
-    w.mlp_norm_bias = host_random(s.H, -0.1f, 0.1f);
-  }
-  return lw;
-}
-
-layers::DecoderConfig decoder_config(const Shape& s) {
-  layers::DecoderConfig c;
-  c.norm = s.opt ? layers::NormKind::layer_norm : layers::NormKind::rms_norm;
-  c.norm_eps = 1e-5f;
-  c.attention.num_heads = s.heads;
-  c.attention.num_kv_heads = s.kv_heads;
-  c.attention.head_dim = int(s.H / s.heads);
-  c.attention.rope = !s.opt;
-  c.attention.fuse_qkv = true;
-  c.mlp.gated = !s.opt;
-  c.mlp.activation = s.opt ? layers::Activation::relu : layers::Activation::silu;
-  c.mlp.fuse_gate_up = true;
-  return c;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Copy bandwidth (read + write bytes per second) over 2 GiB: the roofline reference.
 double copy_bandwidth(cudaStream_t st) {
@@ -211,15 +82,15 @@ double time_layer(Backend& b, layers::DecoderLayer& layer, const Shape& s, int b
   layers::KvCache cache(b, kc);
   const layers::KvLayer kv = cache.layer(0);
   const int64_t pool = kc.num_blocks * kc.block_size * s.kv_heads * hd;
-  bench_fill_half(kv.k, pool, 0.0, 1.0f, g_seed++, st);
-  bench_fill_half(kv.v, pool, 0.0, 1.0f, g_seed++, st);
+  bench_fill_half(kv.k, pool, 0.0, 1.0f, next_seed(), st);
+  bench_fill_half(kv.v, pool, 0.0, 1.0f, next_seed(), st);
   std::vector<int32_t> seqs(static_cast<size_t>(batch)), ctx_len(size_t(batch), context), ones(size_t(batch), 1);
   for (int i = 0; i < batch; ++i) seqs[size_t(i)] = i;
   cache.begin_step(seqs.data(), ctx_len.data(), batch, st);  // the context, as if prefilled
   cache.begin_step(seqs.data(), ones.data(), batch, st);     // the decode step timed
   layers::Scratch scratch(b, layer.scratch_bytes(batch));
   DeviceBuf hidden(size_t(batch * s.H) * 4);
-  bench_fill_float(hidden.as<float>(), batch * s.H, -1.0f, 1.0f, g_seed++, st);
+  bench_fill_float(hidden.as<float>(), batch * s.H, -1.0f, 1.0f, next_seed(), st);
   auto body = [&] { layer.forward(cache, 0, hidden.as<float>(), batch, scratch, st); };
   b.run_graph(key, st, body);  // capture + first launch
   cudaEvent_t e0, e1;
@@ -241,11 +112,6 @@ double time_layer(Backend& b, layers::DecoderLayer& layer, const Shape& s, int b
   return median(t);
 }
 
-struct Options {
-  bool quick = false, layers = true, model = true;
-  int reps = 30;
-};
-
 void bench_layers(cuda::DeviceContext& ctx, CublasGemm& gemm, const Options& o, double bw, cudaStream_t st) {
   std::vector<Shape> shapes = {{"LLaMA-2-7B", 4096, 11008, 32, 32, false},
                                {"LLaMA-3-8B", 4096, 14336, 32, 8, false},
@@ -258,12 +124,17 @@ void bench_layers(cuda::DeviceContext& ctx, CublasGemm& gemm, const Options& o, 
     contexts = {512};
     sparsities = {0.6};
   }
+  if (!o.sparsities.empty()) sparsities = o.sparsities;
+  const int reps = o.reps ? o.reps : 30;
   std::printf("\n## Decoder layer, one decode step (CUDA graph replay), fp16\n\n");
   std::printf("Median of %d replays. `x dense` = dense time / sparse time; `bound` = weight bytes / copy "
               "bandwidth.\n\n",
-              o.reps);
+              reps);
   std::printf("| layer | batch | context | dense ms | dense / bound |");
-  for (double sp : sparsities) std::printf(" %d%% ms | %d%% x dense |", int(sp * 100), int(sp * 100));
+  for (double sp : sparsities) {
+    const std::string l = sparsity_label(sp);
+    std::printf(" %s ms | %s x dense |", l.c_str(), l.c_str());
+  }
   std::printf("\n|---|---|---|---|---|");
   for (size_t i = 0; i < sparsities.size(); ++i) std::printf("---|---|");
   std::printf("\n");
@@ -283,9 +154,9 @@ void bench_layers(cuda::DeviceContext& ctx, CublasGemm& gemm, const Options& o, 
       ck(cudaStreamSynchronize(st), "layer build");
       for (int c : contexts)
         for (int bsz : batches)
-          times[m].push_back(time_layer(*backends.back(), *layer.back(), s, bsz, c, o.reps, st, int64_t(bsz) * 100000 + c));
+          times[m].push_back(time_layer(*backends.back(), *layer.back(), s, bsz, c, reps, st, int64_t(bsz) * 100000 + c));
       g_notes.push_back(std::string("weights of one ") + s.name + " layer, " +
-                        (modes[m] < 0 ? "dense" : std::to_string(int(modes[m] * 100)) + "%") + ": " +
+                        sparsity_label(modes[m]) + ": " +
                         std::to_string(weights.back()->bytes / 1000000) + " MB");
       if (m > 0) {  // free this sparse layer before building the next
         layer.back().reset();
@@ -315,59 +186,23 @@ struct ModelResult {
 
 ModelResult bench_model(cuda::DeviceContext& ctx, CublasGemm& gemm, double sparsity, const std::vector<int>& batches,
                         int layers_count, int steps, cudaStream_t st) {
-  const Shape s = {"LLaMA-2-7B", 4096, 11008, 32, 32, false};
-  const int64_t V = 32000;
   size_t free0 = 0, total = 0;
   ck(cudaMemGetInfo(&free0, &total), "cudaMemGetInfo");
-  runtime::ModelParts p;
-  runtime::ModelConfig& c = p.config;
-  c.arch = SPINFER_ARCH_LLAMA;
-  c.vocab_size = V;
-  c.hidden_size = s.H;
-  c.intermediate_size = s.I;
-  c.num_layers = layers_count;
-  c.num_heads = c.num_kv_heads = s.heads;
-  c.head_dim = 128;
-  c.max_position_embeddings = 4096;
-  c.norm_eps = 1e-5f;
-  c.inv_freq = layers::rope_inv_freq(128, 10000.0);
-  c.activation = layers::Activation::silu;
-  c.dtype = DType::f16;
-  p.backend = layers::make_cuda_backend(ctx, DType::f16);
-  p.backend->set_dense_gemm(&gemm);
-  std::vector<std::unique_ptr<LayerWeights>> weights;
-  uint64_t bytes = 0;
-  for (int l = 0; l < layers_count; ++l) {
-    weights.push_back(make_layer(ctx, s, sparsity, st));
-    bytes += weights.back()->bytes;
-    p.layers.push_back(std::make_unique<layers::DecoderLayer>(*p.backend, decoder_config(s), weights.back()->w, st));
-  }
-  DeviceBuf lm(size_t(V * s.H) * 2);  // the LM head stays dense (cuBLAS) in both modes
-  bench_fill_half(lm.p, V * s.H, 0.0, 1.0f / 64, g_seed++, st);
-  p.lm_head.weight.dense = lm.p;
-  p.lm_head.weight.rows = V;
-  p.lm_head.weight.cols = s.H;
-  p.embed_tokens = layers::Buffer(*p.backend, size_t(V * s.H) * 2);
-  bench_fill_half(p.embed_tokens.get(), V * s.H, 0.0, 1.0f, g_seed++, st);
-  p.embed_dtype = DType::f16;
-  p.final_norm_weight = layers::to_backend(*p.backend, host_random(s.H, 0.9f, 1.1f), DType::f32, st);
-  bytes += 2 * uint64_t(V * s.H) * 2;
-  p.weight_bytes = bytes;
   runtime::RuntimeConfig rt;
   rt.max_sequences = *std::max_element(batches.begin(), batches.end());
   rt.max_batch_tokens = 512;
   rt.max_sequence_length = 1024;
   rt.kv_block_size = 16;
-  runtime::Model model(std::move(p), rt);
-  ck(cudaStreamSynchronize(st), "model build");
+  const std::unique_ptr<BenchModel> bm = build_llama7b_model(ctx, gemm, sparsity, layers_count, rt, 4096, st);
+  runtime::Model& model = *bm->model;
   size_t free1 = 0;
   ck(cudaMemGetInfo(&free1, &total), "cudaMemGetInfo");
   ModelResult r;
-  r.weight_gb = double(bytes) / 1e9;
+  r.weight_gb = double(bm->weight_bytes) / 1e9;
   r.kv_gb = double(model.kv_cache_bytes()) / 1e9;
   r.used_gb = double(free0 - free1) / 1e9;
   std::vector<int32_t> prompt(512);
-  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = int32_t((i * 7919 + 13) % V);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = int32_t((i * 7919 + 13) % kBenchVocab);
   for (int bsz : batches) {
     for (int q = 0; q < rt.max_sequences; ++q) model.release(q);
     for (int q = 0; q < bsz; ++q) model.prefill(q, prompt.data(), int64_t(prompt.size()), nullptr, st);
@@ -387,19 +222,94 @@ ModelResult bench_model(cuda::DeviceContext& ctx, CublasGemm& gemm, double spars
   return r;
 }
 
+// Whole-model decode: tokens/s of dense and each sparsity, weight and GPU memory.
+void model_section(cuda::DeviceContext& ctx, CublasGemm& gemm, const Options& o, double bw, cudaStream_t st) {
+  const std::vector<int> batches = o.quick ? std::vector<int>{1, 8} : std::vector<int>{1, 8, 16};
+  const int n_layers = o.model_layers, steps = o.quick ? 10 : 20;
+  std::printf("\n## Whole model: %d LLaMA-2-7B-shaped layers, vocab 32000, context 512, fp16\n\n", n_layers);
+  std::printf("Decode tokens/s (median step, host-timed, CUDA graphs); LM head and embeddings dense in "
+              "both.\n\n| weights | GB weights | GB used on GPU (incl. KV %s) |",
+              "cache");
+  for (int bsz : batches) std::printf(" tok/s b=%d | x dense |", bsz);
+  std::printf("\n|---|---|---|");
+  for (size_t i = 0; i < batches.size(); ++i) std::printf("---|---|");
+  std::printf("\n");
+  std::vector<double> modes = {-1.0};
+  if (!o.sparsities.empty()) modes.insert(modes.end(), o.sparsities.begin(), o.sparsities.end());
+  else if (o.quick) modes.push_back(0.6);
+  else modes.insert(modes.end(), {0.5, 0.6, 0.7});
+  ModelResult dense;
+  for (double sp : modes) {
+    ModelResult r;
+    try {
+      r = bench_model(ctx, gemm, sp, batches, n_layers, steps, st);
+    } catch (const std::exception& e) {
+      std::printf("| %s | error: %s |\n", sparsity_label(sp).c_str(), e.what());
+      cudaGetLastError();
+      if (sp < 0) break;  // no baseline: the ratios would mean nothing
+      continue;
+    }
+    if (sp < 0) dense = r;
+    std::printf("| %s | %.2f (%.3fx) | %.2f (KV %.2f) |", sparsity_label(sp).c_str(), r.weight_gb,
+                r.weight_gb / dense.weight_gb, r.used_gb, r.kv_gb);
+    for (size_t i = 0; i < batches.size(); ++i)
+      std::printf(" %.1f | %.2f |", r.tokens_per_s[i], r.tokens_per_s[i] / dense.tokens_per_s[i]);
+    std::printf("\n");
+    std::fflush(stdout);
+    char line[256];
+    if (sp < 0) {
+      const double step_ms = 1e3 / dense.tokens_per_s[0];
+      const double bound_ms = dense.weight_gb * 1e9 / bw * 1e3;
+      std::snprintf(line, sizeof line,
+                    "TARGET dense batch-1 step %.3f ms vs weight-streaming bound %.3f ms: %.2fx (target <= 1.25x)",
+                    step_ms, bound_ms, step_ms / bound_ms);
+      g_targets.push_back(line);
+    } else if (sp == 0.6 || sp == 0.7) {
+      for (size_t i = 0; i < batches.size(); ++i) {
+        std::snprintf(line, sizeof line, "TARGET %d%% batch %d: %.2fx dense tokens/s (target >= %.1fx)",
+                      int(sp * 100), batches[i], r.tokens_per_s[i] / dense.tokens_per_s[i], sp == 0.6 ? 1.5 : 1.8);
+        g_targets.push_back(line);
+      }
+      if (sp == 0.6) {
+        std::snprintf(line, sizeof line, "TARGET 60%% weight memory %.3fx dense (target <= 0.47x)",
+                      r.weight_gb / dense.weight_gb);
+        g_targets.push_back(line);
+      }
+    }
+  }
+}
+
+// Time to first token of the whole model (issue 14, point 2): the header first, the
+// table once every mode has run, CSV on request.
+void ttft_section(cuda::DeviceContext& ctx, CublasGemm& gemm, const Options& o, cudaStream_t st) {
+  const TtftPlan plan = make_ttft_plan(o);
+  std::printf("%s\n", ttft_header(plan).c_str());
+  std::fflush(stdout);
+  const TtftResults r = run_ttft_sweep(ctx, gemm, plan, st);
+  std::printf("%s", ttft_table(plan, r).c_str());
+  for (const std::string& e : r.errors) g_notes.push_back("error: " + e);
+  for (const std::string& t : ttft_targets(plan, r)) g_targets.push_back(t);
+  if (!o.csv.empty()) {
+    std::ofstream f(o.csv);
+    f << ttft_csv(plan, r);
+    if (!f) throw Error(SPINFER_STATUS_IO_ERROR, "cannot write '" + o.csv + "'");
+    g_notes.push_back("TTFT rows written to " + o.csv);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Options o;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--quick")) o.quick = true;
-    else if (!std::strcmp(argv[i], "--layers-only")) o.model = false;
-    else if (!std::strcmp(argv[i], "--model-only")) o.layers = false;
-    else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) o.reps = std::max(3, std::atoi(argv[++i]));
-    else {
-      std::fprintf(stderr, "usage: %s [--quick] [--layers-only | --model-only] [--reps N]\n", argv[0]);
-      return 2;
-    }
+  try {
+    o = parse_options(argc, argv);
+  } catch (const OptionError& e) {
+    std::fprintf(stderr, "bench_layers: %s (--help lists the options)\n", e.what());
+    return 2;
+  }
+  if (o.help) {
+    std::printf("%s", usage(argv[0]).c_str());
+    return 0;
   }
   try {
     int count = 0;
@@ -417,58 +327,8 @@ int main(int argc, char** argv) {
     std::printf("# bench_layers\n\nDevice: %s (%d SMs, %.1f GB). Copy bandwidth %.0f GB/s (read + write).\n",
                 prop.name, prop.multiProcessorCount, double(prop.totalGlobalMem) / 1e9, bw / 1e9);
     if (o.layers) bench_layers(*ctx, gemm, o, bw, st);
-    if (o.model) {
-      const std::vector<int> batches = o.quick ? std::vector<int>{1, 8} : std::vector<int>{1, 8, 16};
-      const int n_layers = 32, steps = o.quick ? 10 : 20;
-      std::printf("\n## Whole model: %d LLaMA-2-7B-shaped layers, vocab 32000, context 512, fp16\n\n", n_layers);
-      std::printf("Decode tokens/s (median step, host-timed, CUDA graphs); LM head and embeddings dense in "
-                  "both.\n\n| weights | GB weights | GB used on GPU (incl. KV %s) |",
-                  "cache");
-      for (int bsz : batches) std::printf(" tok/s b=%d | x dense |", bsz);
-      std::printf("\n|---|---|---|");
-      for (size_t i = 0; i < batches.size(); ++i) std::printf("---|---|");
-      std::printf("\n");
-      std::vector<double> modes = o.quick ? std::vector<double>{-1, 0.6} : std::vector<double>{-1, 0.5, 0.6, 0.7};
-      ModelResult dense;
-      for (double sp : modes) {
-        ModelResult r;
-        try {
-          r = bench_model(*ctx, gemm, sp, batches, n_layers, steps, st);
-        } catch (const std::exception& e) {
-          std::printf("| %s | error: %s |\n", sp < 0 ? "dense" : std::to_string(int(sp * 100)).c_str(), e.what());
-          cudaGetLastError();
-          if (sp < 0) break;  // no baseline: the ratios would mean nothing
-          continue;
-        }
-        if (sp < 0) dense = r;
-        std::printf("| %s | %.2f (%.3fx) | %.2f (KV %.2f) |", sp < 0 ? "dense" : (std::to_string(int(sp * 100)) + "%").c_str(),
-                    r.weight_gb, r.weight_gb / dense.weight_gb, r.used_gb, r.kv_gb);
-        for (size_t i = 0; i < batches.size(); ++i)
-          std::printf(" %.1f | %.2f |", r.tokens_per_s[i], r.tokens_per_s[i] / dense.tokens_per_s[i]);
-        std::printf("\n");
-        std::fflush(stdout);
-        char line[256];
-        if (sp < 0) {
-          const double step_ms = 1e3 / dense.tokens_per_s[0];
-          const double bound_ms = dense.weight_gb * 1e9 / bw * 1e3;
-          std::snprintf(line, sizeof line,
-                        "TARGET dense batch-1 step %.3f ms vs weight-streaming bound %.3f ms: %.2fx (target <= 1.25x)",
-                        step_ms, bound_ms, step_ms / bound_ms);
-          g_targets.push_back(line);
-        } else if (sp == 0.6 || sp == 0.7) {
-          for (size_t i = 0; i < batches.size(); ++i) {
-            std::snprintf(line, sizeof line, "TARGET %d%% batch %d: %.2fx dense tokens/s (target >= %.1fx)",
-                          int(sp * 100), batches[i], r.tokens_per_s[i] / dense.tokens_per_s[i], sp == 0.6 ? 1.5 : 1.8);
-            g_targets.push_back(line);
-          }
-          if (sp == 0.6) {
-            std::snprintf(line, sizeof line, "TARGET 60%% weight memory %.3fx dense (target <= 0.47x)",
-                          r.weight_gb / dense.weight_gb);
-            g_targets.push_back(line);
-          }
-        }
-      }
-    }
+    if (o.model) model_section(*ctx, gemm, o, bw, st);
+    if (o.ttft) ttft_section(*ctx, gemm, o, st);
     std::printf("\n");
     for (const auto& n : g_notes) std::printf("- %s\n", n.c_str());
     std::printf("\n");
