@@ -2,7 +2,8 @@
 # One device call that verifies everything that needs a GPU, from one build:
 #   GPU ctest suites (SpMM, layers, reliability), the Python binding with torch/CuPy,
 #   the Hugging Face reference check of the layers, compute-sanitizer (memcheck,
-#   racecheck, initcheck, synccheck) and a quick layer benchmark, inside BUDGET seconds.
+#   racecheck, initcheck, synccheck) and a quick layer benchmark (TTFT_BENCH=1: the
+#   time-to-first-token sweep too), inside BUDGET seconds.
 # Logs: $OUT/logs.tgz (all) and $OUT/SUMMARY.txt.
 #   OUT=... bash tools/device_verify.sh
 set -uo pipefail
@@ -58,6 +59,9 @@ if [[ -n ${FULL_LAYER_BENCH:-} ]]; then
 else
   step "bench_layers --quick" 120 "$BUILD/bench/layers/bench_layers" --quick
 fi
+# TTFT_BENCH=1: the time-to-first-token sweep too (issue 14, point 2; ~2-3 min on an H100).
+[[ -n ${TTFT_BENCH:-} ]] && step "bench_layers --ttft" 240 "$BUILD/bench/layers/bench_layers" --ttft \
+  --csv "$LOGS/bench_layers_ttft.csv"
 cp "$LOGS/bench_layers"* "$FINAL/" 2>/dev/null
 cp "$LOGS/SUMMARY.txt" "$FINAL/SUMMARY.txt"
 tar czf "$FINAL/logs.tgz" -C "$LOGS" .
