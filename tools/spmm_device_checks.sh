@@ -10,7 +10,9 @@
 # Environment: TESTS (doctest -tc filter, default 'spmm*,dense*,*lazy*'), MAX_N (16),
 # DTYPES ("f16"), PREFILL_NS ("128,512,2048"; empty skips), NCU_KERNEL (warp_k),
 # NCU_CASES ("M K N sparsity;..."), SANITIZE (compute-sanitizer tools, e.g. "memcheck
-# racecheck", over SANITIZE_TESTS with SANITIZE_KERNELS; default none), LIMIT_S (380).
+# racecheck", over SANITIZE_TESTS with SANITIZE_KERNELS; default none), TTFT (arguments of
+# bench_layers' prefill sweep, e.g. "--ttft --quick", run last if bench_layers was carried
+# and time is left; default none), LIMIT_S (380).
 cd "$(dirname "$0")"
 export LD_LIBRARY_PATH=$PWD:/usr/local/cuda/lib64:/usr/local/cuda/lib
 TESTS=${TESTS-'spmm*,dense*,*lazy*'}; MAX_N=${MAX_N:-16}; DTYPES=${DTYPES:-f16}
@@ -52,4 +54,8 @@ for tool in ${SANITIZE:-}; do
   echo "$(el) compute-sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $OUT/sanitize_$tool.log | tail -1) $(grep -E '^\[doctest\] test cases' $OUT/sanitize_$tool.log)"
 done
 for t in spinfer_gpu_capi_tests spinfer_gpu_layers_tests; do left 40 || break; timeout 40 ./$t > $OUT/$t.log 2>&1; echo "$(el) $t rc=$? $(grep -E '^\[doctest\] (test cases|assertions)' $OUT/$t.log | tr '\n' ' ')"; grep -B2 -A10 -m2 "ERROR" $OUT/$t.log | head -24; done
+if [ -n "${TTFT:-}" ] && [ -x ./bench_layers ] && left 60; then
+  timeout $(( LIMIT_S - $(date +%s) + T0 - 10 )) ./bench_layers $TTFT --csv $OUT/ttft.csv > $OUT/ttft.txt 2>&1
+  echo "$(el) bench_layers $TTFT rc=$?"; grep -E "TARGET|^\|" $OUT/ttft.txt | head -20
+fi
 echo "$(el) end"
