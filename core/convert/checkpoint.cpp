@@ -43,7 +43,10 @@ std::vector<std::string> index_files(const std::string& dir, const std::string& 
   require(doc.is_object() && map != doc.end() && map->is_object(), SPINFER_STATUS_CORRUPT_DATA,
           [&] { return what + " has no weight_map object"; });
   std::set<std::string> files;
-  for (const auto& [name, file] : map->items()) {
+  // (No structured bindings below: lambdas capture the names, which clang 14 refuses.)
+  for (const auto& item : map->items()) {
+    const std::string& name = item.key();
+    const auto& file = item.value();
     require(file.is_string(), SPINFER_STATUS_CORRUPT_DATA,
             [&] { return what + ": the file of tensor '" + name + "' is not a string"; });
     const std::string f = file.get<std::string>();
@@ -112,7 +115,9 @@ Checkpoint::Checkpoint(const std::string& dir) {
     files_.push_back(std::make_unique<io::SafetensorsFile>(io::SafetensorsFile::map(path)));
     const io::SafetensorsFile* f = files_.back().get();
     const std::string base = path.substr(dir.size() + 1);
-    for (const auto& [name, entry] : f->tensors()) {
+    for (const auto& tensor : f->tensors()) {
+      const std::string& name = tensor.first;
+      const auto& entry = tensor.second;
       const auto added = file_of.emplace(name, path);
       require(added.second, SPINFER_STATUS_CORRUPT_DATA, [&] {
         return "tensor '" + name + "' is in both '" + added.first->second + "' and '" + path + "'";
@@ -127,9 +132,10 @@ Checkpoint::Checkpoint(const std::string& dir) {
       tensors_[name] = TensorRef{f, &entry};
     }
   }
-  for (const auto& [name, file] : weight_map)
-    require(tensors_.count(name) > 0, SPINFER_STATUS_CORRUPT_DATA,
-            [&] { return "'" + index + "' lists tensor '" + name + "' in '" + file + "', which does not hold it"; });
+  for (const auto& listed : weight_map)
+    require(tensors_.count(listed.first) > 0, SPINFER_STATUS_CORRUPT_DATA, [&] {
+      return "'" + index + "' lists tensor '" + listed.first + "' in '" + listed.second + "', which does not hold it";
+    });
 }
 
 }  // namespace spinfer::convert

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "common/error.hpp"
@@ -309,7 +310,9 @@ TEST_CASE("compressed-tensors sparse-bitmask weights import into the same matric
   const io::SafetensorsFile a = io::SafetensorsFile::read(dst / "model.safetensors");
   const io::SafetensorsFile b = io::SafetensorsFile::read(dense_dst / "model.safetensors");
   REQUIRE(a.tensors().size() == b.tensors().size());
-  for (const auto& [name, t] : b.tensors()) {
+  for (const auto& entry : b.tensors()) {  // no structured binding: INFO captures it (clang 14)
+    const std::string& name = entry.first;
+    const auto& t = entry.second;
     INFO(name);
     REQUIRE(a.tensors().count(name));
     const auto& u = a.tensors().at(name);
@@ -343,7 +346,9 @@ TEST_CASE("quantized checkpoints and unknown compression formats are refused, na
        "float-quantized"},
       {R"({"compression_config": {"sparsity_config": {"format": "sparse-24-bitmask"}}})", "sparse-24-bitmask"},
   };
-  for (const auto& [config, named] : cases) {
+  for (const auto& c : cases) {
+    const char* config = c.first;
+    const char* named = c.second;
     INFO(config);
     write_text(src / "config.json", config);
     std::string message;
@@ -397,7 +402,10 @@ TEST_CASE("corrupt sparse-bitmask tensors: CORRUPT_DATA naming the problem, no o
       {"row_offsets of the wrong dtype",
        [&](auto& ts) { find(ts, ".row_offsets").dtype = "F64"; }, "integer tensor"},
   };
-  for (const auto& [what, edit, named] : cases) {
+  for (const auto& c : cases) {
+    const char* what = std::get<0>(c);
+    const Edit& edit = std::get<1>(c);
+    const char* named = std::get<2>(c);
     INFO(what);
     auto ts = bitmask_encode(p, w, 20, 30);
     edit(ts);

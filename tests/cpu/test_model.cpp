@@ -327,7 +327,9 @@ TEST_CASE("model config: Qwen2 and Qwen3 fields, sliding windows refused, bad va
                "yarn"},
            Bad{"qwen3", R"(, "tie_word_embeddings": "yes")", SPINFER_STATUS_CORRUPT_DATA, "tie_word_embeddings"}}) {
     CAPTURE(b.extra);
-    const auto [status, message] = outcome(b.type, b.extra);
+    const auto result = outcome(b.type, b.extra);  // no structured binding: CHECK_MESSAGE captures it
+    const spinfer_status_t status = result.first;
+    const std::string& message = result.second;
     CHECK(status == b.status);
     CHECK_MESSAGE(message.find(b.named) != std::string::npos, message);
   }
