@@ -61,3 +61,5 @@ if "$VPY" -c "import torch, transformers" 2>/dev/null && [[ -f "$LIB" ]]; then
 fi
 "$VPY" "$ROOT/examples/python/scenario.py" | tee "$WORK/scenario.out"
 grep -qx "checksum = -26.937500" "$WORK/scenario.out"
+# The README's Python block, as written (its y checked against x @ w.T in float64).
+"$VPY" "$ROOT/tests/readme/readme_snippet.py" "$ROOT/README.md" --run-python
