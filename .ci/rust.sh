@@ -44,4 +44,19 @@ out="$(cargo run --offline --quiet --example scenario)"
 echo "$out"
 grep -qx 'checksum = -26.937500' <<<"$out" ||
   { echo "rust.sh: scenario checksum differs from SCENARIO.md" >&2; exit 1; }
+# ---- 4. the README's Rust block, as written, inside fn main() -> Result<(), spinfer::Error>,
+#      compiled against the crate built above (its assert_eq! is the check) ---------------
+snippet="$CARGO_TARGET_DIR/readme"
+rm -rf "$snippet" && mkdir -p "$snippet"
+block="$(python3 "$root/tests/readme/readme_snippet.py" "$root/README.md" rust)"
+{ grep '^use ' <<<"$block"
+  echo "fn main() -> Result<(), spinfer::Error> {"
+  grep -v '^use ' <<<"$block"
+  echo 'println!("README Rust block: OK");'
+  echo "Ok(())"
+  echo "}"; } > "$snippet/readme_snippet.rs"
+rustc --edition 2021 "$snippet/readme_snippet.rs" -o "$snippet/readme_snippet" \
+  --extern spinfer="$CARGO_TARGET_DIR/debug/libspinfer.rlib" -L dependency="$CARGO_TARGET_DIR/debug/deps" \
+  -L native="$libdir" -C link-arg=-Wl,-rpath,"$libdir"
+(cd "$snippet" && ./readme_snippet)
 echo "rust.sh: OK"
