@@ -68,4 +68,15 @@ if [[ -n ${SPINFER_PREFIX:-} && -f "$SPINFER_PREFIX/lib/libspinfer_jni.so" ]]; t
   grep -qx "checksum = -26.937500" <<<"$OUT"
   echo "java.sh: installed JNI library OK ($SPINFER_PREFIX/lib)"
 fi
+# 4. The README's Java block, as written, inside a class that imports what it uses; it
+#    must print what its last comment says.
+SNIPPET="$BUILD/bindings/java/readme"
+rm -rf "$SNIPPET" && mkdir -p "$SNIPPET"
+{ echo "import io.spinfer.*; import java.nio.file.Path;"
+  echo "public class ReadmeSnippet { public static void main(String[] args) throws Exception {"
+  python3 "$ROOT/tests/readme/readme_snippet.py" "$ROOT/README.md" java
+  echo "} }"; } > "$SNIPPET/ReadmeSnippet.java"
+OUT=$(cd "$SNIPPET" && java -cp "$JAR" -Dspinfer.library.path="$JNI_DIR" ReadmeSnippet.java)
+echo "README Java block: $OUT"
+grep -qx "9600 non-zeros, y\[0\] = 50.0" <<<"$OUT"
 echo "java.sh: Java binding OK"
