@@ -71,7 +71,7 @@ int run_bench(const BenchOptions& o) {
 
   const std::vector<std::string> names = only.empty() ? matrix_names(path) : std::vector<std::string>{only};
   if (names.empty()) {  // e.g. a dense Hugging Face file: nothing to time, say so
-    std::fprintf(stderr, "spinfer bench: %s holds no spinfer matrices (convert it with tools/spinfer_convert.py)\n",
+    std::fprintf(stderr, "spinfer bench: %s holds no spinfer matrices (convert its model directory with `spinfer convert`)\n",
                  path);
     return 1;
   }
