@@ -12,7 +12,8 @@
 # NCU_CASES ("M K N sparsity;..."), SANITIZE (compute-sanitizer tools, e.g. "memcheck
 # racecheck", over SANITIZE_TESTS with SANITIZE_KERNELS; default none), TTFT (arguments of
 # bench_layers' prefill sweep, e.g. "--ttft --quick", run last if bench_layers was carried
-# and time is left; default none), LIMIT_S (380).
+# and time is left; default none), HF_REFERENCE (families for tests/gpu/hf_reference.py
+# against transformers on the GPU, e.g. "qwen2,qwen3"; default none), LIMIT_S (380).
 cd "$(dirname "$0")"
 export LD_LIBRARY_PATH=$PWD:/usr/local/cuda/lib64:/usr/local/cuda/lib
 TESTS=${TESTS-'spmm*,dense*,*lazy*'}; MAX_N=${MAX_N:-16}; DTYPES=${DTYPES:-f16}
@@ -54,6 +55,10 @@ for tool in ${SANITIZE:-}; do
   echo "$(el) compute-sanitizer $tool rc=$? $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' $OUT/sanitize_$tool.log | tail -1) $(grep -E '^\[doctest\] test cases' $OUT/sanitize_$tool.log)"
 done
 for t in spinfer_gpu_capi_tests spinfer_gpu_layers_tests; do left 40 || break; timeout 40 ./$t > $OUT/$t.log 2>&1; echo "$(el) $t rc=$? $(grep -E '^\[doctest\] (test cases|assertions)' $OUT/$t.log | tr '\n' ' ')"; grep -B2 -A10 -m2 "ERROR" $OUT/$t.log | head -24; done
+if [ -n "${HF_REFERENCE:-}" ] && left 60; then
+  (cd .. && timeout 60 python3 tests/gpu/hf_reference.py build-run/libspinfer.so.0 --only "$HF_REFERENCE") > $OUT/hf_reference.log 2>&1
+  echo "$(el) hf_reference $HF_REFERENCE rc=$? $(tail -1 $OUT/hf_reference.log)"; grep -E "^FAIL" $OUT/hf_reference.log | head -5
+fi
 if [ -n "${TTFT:-}" ] && [ -x ./bench_layers ] && left 60; then
   timeout $(( LIMIT_S - $(date +%s) + T0 - 10 )) ./bench_layers $TTFT --csv $OUT/ttft.csv > $OUT/ttft.txt 2>&1
   echo "$(el) bench_layers $TTFT rc=$?"; grep -E "TARGET|^\|" $OUT/ttft.txt | head -20

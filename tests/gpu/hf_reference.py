@@ -6,7 +6,7 @@ downloaded; Qwen2 with random q/k/v biases and tied embeddings, Qwen3 with q/k n
 head_dim 64 != hidden / heads):
   1. build the model with transformers, prune every decoder linear weight (unstructured
      magnitude, per matrix), round all parameters to the case's dtype, save it;
-  2. convert it with tools/spinfer_convert.py;
+  2. convert it with tools/spinfer_convert.py (spinfer_convert_model of the library under test);
   3. decoder-layer outputs: every layer through the C API (spinfer_decoder_layer_*,
      CUDA) on the HF float64 input of that layer, against HF's float64 output (not for
      Qwen3: the layer C API has no q/k norm weights; its model check covers them);
@@ -365,7 +365,8 @@ def main():
             hf_dir, conv_dir = os.path.join(tmp, case + "-hf"), os.path.join(tmp, case + "-spinfer")
             cast(model, dtype).save_pretrained(hf_dir, safe_serialization=True)
             cast(model, torch.float64)
-            achieved = sc.convert(hf_dir, conv_dir, 0.0, "float16" if dtype == torch.float16 else "bfloat16")
+            achieved = sc.convert(hf_dir, conv_dir, 0.0, "float16" if dtype == torch.float16 else "bfloat16",
+                                  lib=a.lib)  # the library under test, not an installed package
             record(case, "linear sparsity after conversion", abs(achieved - sparsity), 0.01)
             bound_op = 1e-3 if dtype == torch.float16 else 1e-2
             if arch != "qwen3":
