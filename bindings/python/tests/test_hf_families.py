@@ -14,8 +14,12 @@ from helpers import rel_err
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-# The host backend keeps activations in fp32 over fp16-exact weights (observed ~1e-6).
-TOL = 1e-4
+# The host backend keeps activations in fp32 over fp16-exact weights; against transformers'
+# float64 forward the relative error was 1e-6 here and 1.3e-4 in CI (Qwen3's decode step,
+# the torch / transformers of that day). A missing bias or q/k norm moves logits by O(1).
+TOL = 1e-3
+# A greedy step counts as decisive when the top-two gap exceeds this fraction of max |logit|.
+DECISIVE = 1e-3
 COMMON = dict(vocab_size=128, hidden_size=64, intermediate_size=160, num_hidden_layers=2,
               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
               rms_norm_eps=1e-6, initializer_range=0.1)
@@ -82,7 +86,7 @@ def test_logits_and_greedy_tokens_match_transformers(hf_model, host_ctx, rng):
     for tok in tokens:
         r = _hf_logits(model, seq)[-1]
         top2 = np.sort(r)[-2:]
-        if top2[1] - top2[0] > 10 * TOL * np.abs(r).max():
+        if top2[1] - top2[0] > DECISIVE * np.abs(r).max():
             assert tok == int(np.argmax(r)), f"{family}: greedy token {tok} != transformers {int(np.argmax(r))}"
             compared += 1
         seq.append(tok)
