@@ -46,6 +46,7 @@ grep -qx 'checksum = -26.937500' <<<"$out" ||
   { echo "rust.sh: scenario checksum differs from SCENARIO.md" >&2; exit 1; }
 # ---- 4. the README's Rust block, as written, inside fn main() -> Result<(), spinfer::Error>,
 #      compiled against the crate built above (its assert_eq! is the check) ---------------
+cargo build --offline --quiet -p spinfer --lib  # target/debug/libspinfer.rlib (cargo test leaves only deps/)
 snippet="$CARGO_TARGET_DIR/readme"
 rm -rf "$snippet" && mkdir -p "$snippet"
 block="$(python3 "$root/tests/readme/readme_snippet.py" "$root/README.md" rust)"
