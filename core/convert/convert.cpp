@@ -101,23 +101,6 @@ std::string output_config(json& config, DType dtype) {
   return config.dump(2) + "\n";
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      throw Error(SPINFER_STATUS_IO_ERROR, "cannot write '" + tmp + "'");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw Error(SPINFER_STATUS_IO_ERROR, "cannot rename '" + tmp + "' to '" + path + "'");
-  }
-}
-
 // Runs the jobs on `threads` workers while the caller's thread writes the results in
 // order. At most 2 x threads results wait to be written, which bounds the memory.
 void run_jobs(const std::vector<Job>& jobs, const ConvertOptions& o,
@@ -254,7 +237,7 @@ ConvertReport convert_model(const std::string& src, const std::string& dst, cons
   report.bytes_written = writer.bytes_written();
   report.bytes_read = progress.bytes_total;
 
-  write_file(dst + "/config.json", output_config(config, o.dtype));
+  write_text_file(dst + "/config.json", output_config(config, o.dtype));
   for (const char* extra : {"tokenizer.json", "tokenizer_config.json", "tokenizer.model", "special_tokens_map.json",
                             "generation_config.json"}) {
     const fs::path from = fs::path(src) / extra;

@@ -37,7 +37,9 @@ std::vector<std::string> earlier_outputs(const std::string& dir) {
   return found;
 }
 
-void write_text(const std::string& path, const std::string& text) {
+}  // namespace
+
+void write_text_file(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -53,8 +55,6 @@ void write_text(const std::string& path, const std::string& text) {
     throw Error(SPINFER_STATUS_IO_ERROR, "cannot rename '" + tmp + "' to '" + path + "'");
   }
 }
-
-}  // namespace
 
 uint64_t OutputUnit::size() const {
   uint64_t n = 0;
@@ -123,7 +123,7 @@ int ShardWriter::finish() {
     io::ObjectText index;
     index.add("metadata", meta.str());
     index.add("weight_map", weight_map.str());
-    write_text(dir_ + "/" + kIndexName, index.str() + "\n");
+    write_text_file(dir_ + "/" + kIndexName, index.str() + "\n");
     written.insert(kIndexName);
   }
   finished_ = true;

@@ -16,6 +16,10 @@
 
 namespace spinfer::convert {
 
+// Writes a small text file (config.json, the shard index) atomically: a temporary file,
+// then rename. IO_ERROR naming the path on failure, nothing left behind.
+void write_text_file(const std::string& path, const std::string& text);
+
 // One output item: an encoded matrix (three tensors and a metadata entry) or a dense
 // tensor. `tensors` point into `matrix` or `bytes`, which the unit owns.
 struct OutputUnit {
