@@ -48,6 +48,25 @@ double max_abs(const Vec& v) {
   return m;
 }
 
+// Greedy tokens `out` (generated after `prompt`) against the reference model: the same
+// token wherever the reference's top-two margin exceeds `margin` times its largest
+// |logit|. Returns how many steps were compared.
+int check_greedy(const TinyModel& m, std::vector<int32_t> seq, const std::vector<int32_t>& out,
+                 int64_t produced, double margin) {
+  int compared = 0;
+  for (int64_t i = 0; i < produced; ++i) {
+    Vec r = m.logits(seq);
+    Vec s = r;
+    std::partial_sort(s.begin(), s.begin() + 2, s.end(), std::greater<double>());
+    if (s[0] - s[1] > margin * max_abs(r)) {
+      CHECK(out[size_t(i)] == int32_t(std::max_element(r.begin(), r.end()) - r.begin()));
+      ++compared;
+    }
+    seq.push_back(out[size_t(i)]);
+  }
+  return compared;
+}
+
 }  // namespace
 
 TEST_CASE("gpu model: tiny OPT and LLaMA logits, graphs, greedy generation") {
@@ -89,18 +108,7 @@ TEST_CASE("gpu model: tiny OPT and LLaMA logits, graphs, greedy generation") {
     int64_t produced = 0;
     SP_OK(spinfer_model_generate_greedy(ctx, graphed, 1, prompt.data(), 4, 16, -1, out.data(), &produced, nullptr));
     CHECK(produced == 16);
-    std::vector<int32_t> seq = prompt;
-    int compared = 0;
-    for (int64_t i = 0; i < produced; ++i) {
-      Vec r = m.logits(seq);
-      Vec s = r;
-      std::partial_sort(s.begin(), s.begin() + 2, s.end(), std::greater<double>());
-      if (s[0] - s[1] > tol * max_abs(r)) {
-        CHECK(out[size_t(i)] == int32_t(std::max_element(r.begin(), r.end()) - r.begin()));
-        ++compared;
-      }
-      seq.push_back(out[size_t(i)]);
-    }
+    const int compared = check_greedy(m, prompt, out, produced, tol);
     MESSAGE("greedy steps compared: " << compared << " of " << produced);
     spinfer_model_info_t info{};
     info.struct_size = sizeof(info);
@@ -154,18 +162,7 @@ TEST_CASE("gpu model: tiny Qwen2 and Qwen3, fp16 and bf16, graphs, greedy genera
       int64_t produced = 0;
       SP_OK(spinfer_model_generate_greedy(ctx, graphed, 1, prompt.data(), 4, 12, -1, out.data(), &produced, nullptr));
       CHECK(produced == 12);
-      std::vector<int32_t> seq = prompt;
-      int compared = 0;
-      for (int64_t i = 0; i < produced; ++i) {
-        Vec r = m.logits(seq);
-        Vec s = r;
-        std::partial_sort(s.begin(), s.begin() + 2, s.end(), std::greater<double>());
-        if (s[0] - s[1] > 2 * tol * max_abs(r)) {
-          CHECK(out[size_t(i)] == int32_t(std::max_element(r.begin(), r.end()) - r.begin()));
-          ++compared;
-        }
-        seq.push_back(out[size_t(i)]);
-      }
+      const int compared = check_greedy(m, prompt, out, produced, 2 * tol);
       MESSAGE(name << ": greedy steps compared: " << compared << " of " << produced);
       spinfer_model_info_t info{};
       info.struct_size = sizeof(info);
