@@ -44,8 +44,8 @@ DeviceContext::DeviceContext(int device, int workspace_slots, bool lazy_workspac
 
   slots_.resize(size_t(workspace_slots));
   for (auto& slot : slots_) {
-    slot.partial_floats = kPartialBytesPerSlot / sizeof(float);
-    slot.counter_count = kCountersPerSlot;
+    slot.partial_floats = kSplitKSlotPartialBytes / sizeof(float);
+    slot.counter_count = kSplitKSlotCounters;
   }
   if (lazy_workspace || workspace_slots == 0) return;
   try {
@@ -59,7 +59,7 @@ DeviceContext::DeviceContext(int device, int workspace_slots, bool lazy_workspac
 
 void DeviceContext::allocate_slot(int s, cudaStream_t stream) {
   // Partials first (16-byte aligned), then the counters, which must start at zero.
-  const size_t bytes = kPartialBytesPerSlot + kCountersPerSlot * sizeof(unsigned);
+  const size_t bytes = kSplitKSlotPartialBytes + kSplitKSlotCounters * sizeof(unsigned);
   void* mem = nullptr;
   check_cuda(SPINFER_FAULT_OR(device_alloc, cudaErrorMemoryAllocation, cudaMalloc(&mem, bytes)),
              "cudaMalloc(split-K workspace)");
@@ -69,7 +69,7 @@ void DeviceContext::allocate_slot(int s, cudaStream_t stream) {
   }
   slots_[size_t(s)].partials = static_cast<float*>(mem);
   slots_[size_t(s)].counters =
-      reinterpret_cast<unsigned*>(static_cast<unsigned char*>(mem) + kPartialBytesPerSlot);
+      reinterpret_cast<unsigned*>(static_cast<unsigned char*>(mem) + kSplitKSlotPartialBytes);
 }
 
 DeviceContext::~DeviceContext() {
@@ -158,7 +158,7 @@ size_t DeviceContext::workspace_bytes_allocated() {
   std::lock_guard<std::mutex> lock(workspace_mutex_);
   size_t bytes = 0;
   for (const auto& slot : slots_)
-    if (slot.partials) bytes += kPartialBytesPerSlot + kCountersPerSlot * sizeof(unsigned);
+    if (slot.partials) bytes += kSplitKSlotPartialBytes + kSplitKSlotCounters * sizeof(unsigned);
   return bytes;
 }
 

@@ -38,8 +38,6 @@ struct DenseGemmDeleter { void operator()(DenseGemm* p) const; };
 
 class DeviceContext {
  public:
-  static constexpr size_t kPartialBytesPerSlot = kSplitKSlotPartialBytes;
-  static constexpr size_t kCountersPerSlot = kSplitKSlotCounters;
   static constexpr size_t kStagingBytes = size_t(4) << 20;  // per pinned staging buffer
 
   // `workspace_slots` split-K workspaces (0..64), allocated now unless `lazy_workspace`.

@@ -121,7 +121,7 @@ TEST_CASE("a lazy context allocates a split-K slot at first use, never while cap
   dy.poison();
   sc::spmm(*ctx, *dm, dx.ptr, n, k, nullptr, dy.ptr, m, DType::f16, opt, s);
   cuda_ok(cudaStreamSynchronize(s), "direct spmm");
-  const size_t slot = sc::DeviceContext::kPartialBytesPerSlot + sc::DeviceContext::kCountersPerSlot * sizeof(unsigned);
+  const size_t slot = sc::kSplitKSlotPartialBytes + sc::kSplitKSlotCounters * sizeof(unsigned);
   CHECK(ctx->workspace_bytes_allocated() == slot);
   dy.download(got.data(), got.size() * 2);
   CHECK(relative_error(got, n, m, m, ref, DType::f16) <= 1e-3);
