@@ -7,6 +7,7 @@
 #include "common/fault_injection.hpp"
 #include "cuda/cuda_check.hpp"
 #include "cuda/dense_gemm.hpp"
+#include "cuda/spmm_dispatch.hpp"
 #include "cuda/spmm_params.hpp"
 
 namespace spinfer::cuda {
@@ -31,12 +32,13 @@ DeviceContext::DeviceContext(int device, int workspace_slots, bool lazy_workspac
   specialised_spmm_ = major == 9 && minor == 0;
   wgmma_spmm_ = specialised_spmm_ && SPINFER_BUILT_SM90A;
   check_cuda(prepare_spmm_smbd(specialised_spmm_), "setting the SpMM kernels' shared-memory limit");
-  const int tiles[4] = {8, 16, 32, 64};
   const SpmmKernel kernels[4] = {SpmmKernel::block, SpmmKernel::specialised, SpmmKernel::wgmma,
                                  SpmmKernel::warp_k};
   for (int k = 0; k < 4; ++k)
     if (has_kernel(kernels[k]))
-      for (int i = 0; i < 4; ++i) blocks_per_sm_[k][i] = spmm_smbd_blocks_per_sm(kernels[k], tiles[i]);
+      for (int i = 0; i < 6; ++i)
+        if (kernel_serves(kernels[k], kSmbdTiles[i]))
+          blocks_per_sm_[k][i] = spmm_smbd_blocks_per_sm(kernels[k], kSmbdTiles[i]);
 
   // The dense path (cuBLAS handle, scratch pool) now, not at its first call: that call
   // may be under graph capture, where cublasCreate cannot run.
@@ -103,12 +105,8 @@ int DeviceContext::blocks_per_sm(SpmmKernel kernel, int tile_n) const {
                                        : kernel == SpmmKernel::wgmma     ? 2
                                        : kernel == SpmmKernel::warp_k    ? 3
                                                                          : 0];
-  switch (tile_n) {
-    case 8: return per_tile[0];
-    case 16: return per_tile[1];
-    case 32: return per_tile[2];
-    default: return per_tile[3];
-  }
+  const int i = smbd_tile_index(tile_n);
+  return per_tile[i < 0 ? 3 : i];  // an unknown tile as 64 (the entry rejects it first)
 }
 
 int DeviceContext::slot_for(void* stream, bool may_allocate) const {

@@ -81,7 +81,8 @@ class DeviceContext {
   int sm_count_ = 0;
   int64_t smem_per_sm_ = 0;
   bool specialised_spmm_ = false, wgmma_spmm_ = false;
-  int blocks_per_sm_[4][4] = {{1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}, {1, 1, 1, 1}};  // [kernel][tile_n 8..64]
+  // [kernel: block, specialised, wgmma, warp_k][tile: kSmbdTiles]; 1 where a kernel lacks the tile.
+  int blocks_per_sm_[4][6] = {{1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1}, {1, 1, 1, 1, 1, 1}};
 
   std::mutex workspace_mutex_;
   std::vector<SplitKWorkspace> slots_;  // partials == nullptr: not allocated yet (lazy)

@@ -134,6 +134,62 @@ SPINFER_WGMMA_RS_N64(__half, "f16")
 SPINFER_WGMMA_RS_N64(__nv_bfloat16, "bf16")
 #undef SPINFER_WGMMA_RS_N64
 
+// The wide token tiles (128 and 256 tokens, the prefill kernels): 64 and 128 accumulators
+// per thread, still N/8 m16n8 C fragments; their operand lists are spelled out by group.
+#define SPINFER_WGMMA_D4(i) "+f"(d[i][0]), "+f"(d[i][1]), "+f"(d[i][2]), "+f"(d[i][3])
+#define SPINFER_WGMMA_RS_N128(T, PTX_T)                                                            \
+  template <>                                                                                      \
+  __device__ __forceinline__ void wgmma_rs<T, 128>(float (&d)[16][4], const uint32_t (&a)[4],      \
+                                                 uint64_t b_desc) {                                \
+    asm volatile(                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"                                                 \
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32." PTX_T "." PTX_T " "                         \
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                  \
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "         \
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "         \
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "        \
+        "{%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"                                              \
+        : SPINFER_WGMMA_D4(0), SPINFER_WGMMA_D4(1), SPINFER_WGMMA_D4(2), SPINFER_WGMMA_D4(3),      \
+          SPINFER_WGMMA_D4(4), SPINFER_WGMMA_D4(5), SPINFER_WGMMA_D4(6), SPINFER_WGMMA_D4(7),      \
+          SPINFER_WGMMA_D4(8), SPINFER_WGMMA_D4(9), SPINFER_WGMMA_D4(10), SPINFER_WGMMA_D4(11),    \
+          SPINFER_WGMMA_D4(12), SPINFER_WGMMA_D4(13), SPINFER_WGMMA_D4(14), SPINFER_WGMMA_D4(15)   \
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc));                                \
+  }
+SPINFER_WGMMA_RS_N128(__half, "f16")
+SPINFER_WGMMA_RS_N128(__nv_bfloat16, "bf16")
+#undef SPINFER_WGMMA_RS_N128
+
+#define SPINFER_WGMMA_RS_N256(T, PTX_T)                                                            \
+  template <>                                                                                      \
+  __device__ __forceinline__ void wgmma_rs<T, 256>(float (&d)[32][4], const uint32_t (&a)[4],      \
+                                                 uint64_t b_desc) {                                \
+    asm volatile(                                                                                  \
+        "{\n.reg .pred p;\nsetp.ne.b32 p, 1, 0;\n"                                                 \
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32." PTX_T "." PTX_T " "                         \
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "                  \
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "         \
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "         \
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "         \
+        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "         \
+        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "         \
+        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "\
+        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, "\
+        "{%128, %129, %130, %131}, %132, p, 1, 1, 0;\n}\n"                                         \
+        : SPINFER_WGMMA_D4(0), SPINFER_WGMMA_D4(1), SPINFER_WGMMA_D4(2), SPINFER_WGMMA_D4(3),      \
+          SPINFER_WGMMA_D4(4), SPINFER_WGMMA_D4(5), SPINFER_WGMMA_D4(6), SPINFER_WGMMA_D4(7),      \
+          SPINFER_WGMMA_D4(8), SPINFER_WGMMA_D4(9), SPINFER_WGMMA_D4(10), SPINFER_WGMMA_D4(11),    \
+          SPINFER_WGMMA_D4(12), SPINFER_WGMMA_D4(13), SPINFER_WGMMA_D4(14), SPINFER_WGMMA_D4(15),  \
+          SPINFER_WGMMA_D4(16), SPINFER_WGMMA_D4(17), SPINFER_WGMMA_D4(18), SPINFER_WGMMA_D4(19),  \
+          SPINFER_WGMMA_D4(20), SPINFER_WGMMA_D4(21), SPINFER_WGMMA_D4(22), SPINFER_WGMMA_D4(23),  \
+          SPINFER_WGMMA_D4(24), SPINFER_WGMMA_D4(25), SPINFER_WGMMA_D4(26), SPINFER_WGMMA_D4(27),  \
+          SPINFER_WGMMA_D4(28), SPINFER_WGMMA_D4(29), SPINFER_WGMMA_D4(30), SPINFER_WGMMA_D4(31)   \
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(b_desc));                                \
+  }
+SPINFER_WGMMA_RS_N256(__half, "f16")
+SPINFER_WGMMA_RS_N256(__nv_bfloat16, "bf16")
+#undef SPINFER_WGMMA_RS_N256
+#undef SPINFER_WGMMA_D4
+
 #endif  // SPINFER_WGMMA
 
 }  // namespace spinfer::cuda::ptx

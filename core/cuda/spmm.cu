@@ -46,12 +46,10 @@ void check_call(const DeviceContext& ctx, const DeviceMatrix& w, int64_t n, DTyp
   require_context_device(w.device, ctx.device());
   require(options.split_k >= 0 && options.tile_n >= 0, SPINFER_STATUS_INVALID_ARGUMENT,
           "negative split_k or tile_n in the options");
-  require(options.tile_n == 0 || options.tile_n == 8 || options.tile_n == 16 ||
-              options.tile_n == 32 || options.tile_n == 64,
-          SPINFER_STATUS_INVALID_ARGUMENT, [&] {
-            return "tile_n must be 0 (automatic), 8, 16, 32 or 64, got " +
-                   std::to_string(options.tile_n);
-          });
+  require(options.tile_n == 0 || is_smbd_tile(options.tile_n), SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+    return "tile_n must be 0 (automatic), 8, 16, 32, 64, 128 or 256, got " +
+           std::to_string(options.tile_n);
+  });
   require(options.kernel != SpmmKernel::specialised || ctx.has_specialised_spmm(),
           SPINFER_STATUS_NOT_SUPPORTED,
           "the warp-specialised SpMM kernel needs a GPU of compute capability 9.0");
@@ -59,9 +57,23 @@ void check_call(const DeviceContext& ctx, const DeviceMatrix& w, int64_t n, DTyp
           "the wgmma SpMM kernel needs a GPU of compute capability 9.0 and a build for sm_90a");
   require(options.kernel != SpmmKernel::warp_k || ctx.has_kernel(SpmmKernel::warp_k),
           SPINFER_STATUS_NOT_SUPPORTED, "the warp-K SpMM kernel needs a GPU of compute capability 9.0");
-  require(kernel_serves(options.kernel, choose_tile_n(std::max<int64_t>(n, 1), options)),
+  require(options.kernel != SpmmKernel::warp_k ||
+              kernel_serves(options.kernel, choose_tile_n(std::max<int64_t>(n, 1), options)),
           SPINFER_STATUS_INVALID_ARGUMENT,
           "the warp-K SpMM kernel serves token tiles of 8 and 16 (set tile_n, or n <= 16)");
+  // The wide tiles: the wgmma kernel, asked for or chosen (automatic picks it for tiles
+  // from 32 where the device has it); the dense path has no token tiles.
+  if (options.tile_n > 64 && options.kernel != SpmmKernel::dense_gemm) {
+    require(options.kernel == SpmmKernel::automatic || options.kernel == SpmmKernel::wgmma,
+            SPINFER_STATUS_INVALID_ARGUMENT, [&] {
+              return "tile_n " + std::to_string(options.tile_n) +
+                     " is served by the wgmma SpMM kernel only (kernel automatic or wgmma)";
+            });
+    require(ctx.has_wgmma_spmm(), SPINFER_STATUS_NOT_SUPPORTED, [&] {
+      return "tile_n " + std::to_string(options.tile_n) +
+             " needs the wgmma SpMM kernel: a GPU of compute capability 9.0 and a build for sm_90a";
+    });
+  }
   require(options.kernel != SpmmKernel::dense_gemm || ctx.has_kernel(SpmmKernel::dense_gemm),
           SPINFER_STATUS_NOT_SUPPORTED, [&] {
             return std::string("the dense SpMM path is unavailable: ") + dense_gemm_why(ctx.dense_gemm());

@@ -61,13 +61,31 @@ inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised
   return choose_kernel(options, has_specialised, has_wgmma, tile_n, density);
 }
 
-// Token tiles a kernel is built for: the warp-K kernel serves the decode tiles only.
+// Token tiles an SMBD kernel is built for: 8, 16, 32 and 64 by all but warp-K, which
+// serves the decode tiles 8 and 16 only; the wide prefill tiles 128 and 256 by wgmma
+// only (one decode of W for 128 / 256 tokens; spmm_smbd.cuh).
+inline constexpr int kSmbdTiles[] = {8, 16, 32, 64, 128, 256};
+constexpr bool is_smbd_tile(int tile_n) {
+  for (int t : kSmbdTiles)
+    if (t == tile_n) return true;
+  return false;
+}
 constexpr bool kernel_serves(SpmmKernel k, int tile_n) {
-  return k != SpmmKernel::warp_k || tile_n <= 16;
+  if (tile_n > 64) return k == SpmmKernel::wgmma && is_smbd_tile(tile_n);
+  return is_smbd_tile(tile_n) && (k != SpmmKernel::warp_k || tile_n <= 16);
+}
+// Index of a tile in kSmbdTiles (per-tile tables), -1 for any other value.
+constexpr int smbd_tile_index(int tile_n) {
+  for (int i = 0; i < int(sizeof(kSmbdTiles) / sizeof(kSmbdTiles[0])); ++i)
+    if (kSmbdTiles[i] == tile_n) return i;
+  return -1;
 }
 
 // The smallest tile that holds every token (decode: N <= 8 -> 8), 64 for long inputs.
 // Decoding W costs the same for any tile_n, so fewer, wider token tiles decode W less often.
+// The wide tiles (128, 256; wgmma) are taken only when asked for (options.tile_n): long
+// inputs take the dense path automatically (kDenseGemmMinTokens) until a measurement on
+// an H100 says where the wide tiles beat it.
 inline int choose_tile_n(int64_t n, const SpmmOptions& options) {
   if (options.tile_n > 0) return options.tile_n;
   if (n <= 8) return 8;

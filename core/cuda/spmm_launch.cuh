@@ -10,9 +10,12 @@
 namespace spinfer::cuda {
 
 // Pipeline depth of the block kernel: enough GroupTiles in flight per SM to cover HBM
-// latency at any sparsity, with several blocks resident per SM.
+// latency at any sparsity, with several blocks resident per SM. The wide tiles (wgmma
+// only) keep one stage under their running wgmma and load STAGES - 2 tiles ahead: 4
+// stages of 24.5 KiB leave room for 2 blocks of 128 tokens per SM, 5 stages of 40.5 KiB
+// (203.6 KiB) for 1 block of 256 tokens, which then has 3 tiles loading.
 template <int TILE_N>
-constexpr int smbd_stages() { return 3; }
+constexpr int smbd_stages() { return TILE_N <= 64 ? 3 : TILE_N == 128 ? 4 : 5; }
 
 // Kernel, block size and dynamic shared memory of one variant. The specialised and warp-K
 // kernels' stages are sized at launch (SmbdParams::stages): kSmem is their least (the
@@ -34,6 +37,8 @@ struct SmbdVariant {
     else if constexpr (kWarpK) return spmm_smbd_warp_k_kernel<T, TILE_N>;
     else return spmm_smbd_kernel<T, TILE_N, kStages, kWgmma>;
   }
+  static_assert(kSizedAtLaunch || kSmem + kSmbdStaticSmemBound <= kSmbdMaxBlockSmem,
+                "the block kernel's stages do not fit one block's shared memory");
   static int smem(const SmbdParams& p) {
     if constexpr (!kSizedAtLaunch) return kSmem;
     const int x_tiles = kWarpK ? kWarpKTiles : 1;
@@ -62,6 +67,8 @@ cudaError_t launch_tile(int tile_n, const SmbdParams& p, SmbdGrid grid, cudaStre
     case 16: return launch_variant<T, 16, K>(p, grid, stream);
     case 32: return launch_variant<T, 32, K>(p, grid, stream);
     case 64: return launch_variant<T, 64, K>(p, grid, stream);
+    case 128: return launch_variant<T, 128, K>(p, grid, stream);
+    case 256: return launch_variant<T, 256, K>(p, grid, stream);
     default: return cudaErrorInvalidValue;
   }
 }
@@ -99,6 +106,8 @@ cudaError_t prepare_tiles() {
   if (e == cudaSuccess) e = prepare_variant<T, 16, K>();
   if (e == cudaSuccess) e = prepare_variant<T, 32, K>();
   if (e == cudaSuccess) e = prepare_variant<T, 64, K>();
+  if (e == cudaSuccess) e = prepare_variant<T, 128, K>();
+  if (e == cudaSuccess) e = prepare_variant<T, 256, K>();
   return e;
 }
 
@@ -130,6 +139,8 @@ int blocks_per_sm_tile(int tile_n) {
     case 8: return blocks_per_sm_of<8, K>();
     case 16: return blocks_per_sm_of<16, K>();
     case 32: return blocks_per_sm_of<32, K>();
+    case 128: return blocks_per_sm_of<128, K>();
+    case 256: return blocks_per_sm_of<256, K>();
     default: return blocks_per_sm_of<64, K>();
   }
 }

@@ -22,6 +22,11 @@ inline constexpr size_t kSplitKSlotCounters = 8192;
 // Dynamic shared memory such a kernel may be given (sm_90 allows 227 KiB per block,
 // static shared memory included).
 inline constexpr int kSmbdMaxDynamicSmem = 200 * 1024;
+// Shared memory one block may use on sm_90, static included, and a bound on the block
+// kernel's static shared memory (value starts, mbarriers, epilogue flag: 0.6 KiB): the
+// block kernel's fixed stages must fit their sum.
+inline constexpr int kSmbdMaxBlockSmem = 227 * 1024;
+inline constexpr int kSmbdStaticSmemBound = 1024;
 
 struct SmbdParams {
   const uint16_t* values;         // device, 16-byte aligned
@@ -47,8 +52,9 @@ struct SmbdGrid {
 };
 
 // Launchers (spmm_launch_*.cu): typed by dtype, asynchronous on `stream`; never allocate
-// or synchronise; return the launch status. `tile_n` is 8, 16, 32 or 64; `kernel` is
-// block, specialised or wgmma (the latter two only on compute capability 9.0).
+// or synchronise; return the launch status. `tile_n` is 8, 16, 32 or 64, or 128 or 256
+// for wgmma (kernel_serves, spmm_dispatch.hpp); `kernel` is block, specialised, wgmma or
+// warp_k (all but block only on compute capability 9.0).
 cudaError_t launch_spmm_smbd(SpmmKernel kernel, DType dtype, int tile_n, const SmbdParams& p,
                              SmbdGrid grid, cudaStream_t stream);
 

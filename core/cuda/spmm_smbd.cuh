@@ -16,6 +16,11 @@
 //     (smbd_decode.hpp). The bitmaps arrive as 32-bit halves (cuda/bitmap_layout.hpp), so
 //     a lane loads its half of a TCTile's four bitmaps, and their starts (scanned once per
 //     stage by every warp), with one 16-byte load each.
+//   - Wide token tiles (128 / 256, wgmma only, the prefill sizes): one decode of a
+//     GroupTile serves 128 or 256 tokens. The A registers are double-buffered and a tile's
+//     four wgmma stay in flight while the warps scan and decode the next tile
+//     (commit_group / wait_group 1), so a stage is released one iteration later and the
+//     loads run STAGES - 2 tiles ahead instead of STAGES - 1.
 //   - Epilogue: smbd_store_tile (spmm_epilogue.cuh).
 // No validation here: the entry (spmm.cu) checks everything first.
 #pragma once
@@ -217,6 +222,26 @@ __device__ __forceinline__ void smbd_multiply_stage_wgmma(const uint32_t* s_word
 #endif
 }
 
+// Wide token tiles: issues the four wgmma of a tile's decoded A registers `a` (one per
+// k-step) as one group and returns once the previous group has completed, leaving this
+// one in flight. The caller then may overwrite the registers and the stage of the
+// previous tile, never those of this one; the accumulators are read only after a final
+// wgmma_wait<0>. (Touching them in between would make ptxas serialise the wgmma.)
+template <typename T, int TILE_N>
+__device__ __forceinline__ void smbd_wgmma_issue_overlapped(const uint32_t (&a)[4][4], uint32_t s_x,
+                                                            float (&acc)[TILE_N / 8][4]) {
+#if SPINFER_WGMMA
+  ptx::wgmma_fence();  // orders this thread's writes of `a` before the wgmma read them
+#pragma unroll
+  for (int tk = 0; tk < 4; ++tk)
+    ptx::wgmma_rs<T, TILE_N>(acc, a[tk], ptx::wgmma_desc_sw128(s_x + 32 * tk));
+  ptx::wgmma_commit();
+  ptx::wgmma_wait<1>();
+#else
+  __trap();
+#endif
+}
+
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 #define SPINFER_SMBD_BULK 1  // Hopper: values and bitmaps by bulk copies on mbarriers
 #else
@@ -224,16 +249,28 @@ __device__ __forceinline__ void smbd_multiply_stage_wgmma(const uint32_t* s_word
 #endif
 
 // Blocks per SM the register budget must allow: decode is latency-bound, so narrow token
-// tiles trade registers for more resident warps.
+// tiles trade registers for more resident warps. The wide wgmma tiles hold 64 / 128
+// accumulators and two sets of A registers per thread, and their stages fill shared
+// memory for 2 / 1 blocks anyway (smbd_stages, spmm_launch.cuh).
 template <int TILE_N>
-constexpr int smbd_min_blocks() { return TILE_N <= 32 ? 7 : 4; }
+constexpr int smbd_min_blocks() {
+  return TILE_N <= 32 ? 7 : TILE_N <= 64 ? 4 : TILE_N == 128 ? 2 : 1;
+}
 
 // The block kernel (spmm_smbd_kernel below). WGMMA: multiply with
 // smbd_multiply_stage_wgmma (sm_90a), else mma.sync.
 template <typename T, int TILE_N, int STAGES, bool WGMMA>
 __device__ __forceinline__ void smbd_block_kernel_body(const SmbdParams& p) {
-  static_assert(TILE_N % 8 == 0 && TILE_N >= 8 && TILE_N <= 64, "TILE_N is 8, 16, 32 or 64");
-  static_assert(STAGES >= 2, "at least double buffering");
+  // Wide tiles: the wgmma kernel only (mma.sync would need 4 x TILE_N / 8 accumulators per warp).
+  constexpr bool kWide = TILE_N > 64;
+  static_assert(TILE_N % 8 == 0 && TILE_N >= 8 &&
+                    (TILE_N <= 64 || (WGMMA && (TILE_N == 128 || TILE_N == 256))),
+                "TILE_N is 8, 16, 32 or 64, or 128 or 256 with wgmma");
+  static_assert(STAGES >= (kWide ? 3 : 2),
+                "at least double buffering; a wide tile holds one more stage (its wgmma in flight)");
+  // K-tiles loading ahead of the one being decoded: the other stages hold that one and,
+  // for a wide tile, the previous one whose wgmma are still running.
+  constexpr int kAhead = kWide ? STAGES - 2 : STAGES - 1;
   using L = SmbdLayout<TILE_N, WGMMA>;  // X swizzled for wgmma
   constexpr int kNS = TILE_N / 8;          // mma n-subtiles
   constexpr int kAcc = WGMMA ? 1 : smbd_acc_sets<TILE_N>();
@@ -331,15 +368,15 @@ __device__ __forceinline__ void smbd_block_kernel_body(const SmbdParams& p) {
     ptx::cp_async_commit();  // one group per tile, possibly empty
   };
 
-  // Prologue: fill STAGES - 1 stages.
+  // Prologue: fill kAhead stages.
 #pragma unroll
-  for (int s = 0; s < STAGES - 1; ++s) {
+  for (int s = 0; s < kAhead; ++s) {
     if (s < iters) load_tile(s, s, __ldg(offs + s), __ldg(offs + s + 1));
     else ptx::cp_async_commit();
   }
   // offs of the next tile to load, prefetched one iteration ahead.
-  uint64_t o_cur = (STAGES - 1 <= iters) ? __ldg(offs + STAGES - 1) : 0;
-  uint64_t o_nxt = (STAGES <= iters) ? __ldg(offs + STAGES) : 0;
+  uint64_t o_cur = (kAhead <= iters) ? __ldg(offs + kAhead) : 0;
+  uint64_t o_nxt = (kAhead + 1 <= iters) ? __ldg(offs + kAhead + 1) : 0;
 
   // Lane constants of the decode (cuda/smbd_decode.hpp).
   const SmbdLane me = smbd_lane(lane);
@@ -350,52 +387,119 @@ __device__ __forceinline__ void smbd_block_kernel_body(const SmbdParams& p) {
 #pragma unroll
     for (int i = 0; i < kNS; ++i) acc[a][i][0] = acc[a][i][1] = acc[a][i][2] = acc[a][i][3] = 0.f;
 
-  for (int it = 0; it < iters; ++it) {
-    ptx::cp_async_wait<STAGES - 2>();  // this thread's copies of tile `it` have landed
+  if constexpr (kWide) {
+    // K-tile `it` (the narrow loop below, with its multiply left to the caller): waits
+    // for its copies, refills with K-tile it + kAhead the stage of tile it - 2, whose
+    // wgmma every thread has waited for, and publishes the warp's value starts. Returns
+    // the tile's stage.
+    const auto begin_tile = [&](int it) {
+      ptx::cp_async_wait<kAhead - 1>();
 #if SPINFER_WGMMA
-    // wgmma reads X through the async proxy: order this thread's X writes before it.
-    if constexpr (WGMMA) ptx::fence_proxy_async_shared();
+      ptx::fence_proxy_async_shared();
 #endif
-    __syncthreads();  // ... everyone's too; and stage it-1 is free for reuse
-    {
-      const int j = it + STAGES - 1;
-      if (j < iters) {
-        load_tile(j, j % STAGES, o_cur, o_nxt);
-        o_cur = o_nxt;
-        o_nxt = (j + 2 <= iters) ? __ldg(offs + j + 2) : 0;
-      } else {
-        ptx::cp_async_commit();
+      __syncthreads();
+      {
+        const int j = it + kAhead;
+        if (j < iters) {
+          load_tile(j, j % STAGES, o_cur, o_nxt);
+          o_cur = o_nxt;
+          o_nxt = (j + 2 <= iters) ? __ldg(offs + j + 2) : 0;
+        } else {
+          ptx::cp_async_commit();
+        }
       }
-    }
-    const int stage = it % STAGES;
+      const int stage = it % STAGES;
 #if SPINFER_SMBD_BULK
-    ptx::mbarrier_wait(bar0 + 8 * stage, uint32_t(it / STAGES) & 1u);
+      ptx::mbarrier_wait(bar0 + 8 * stage, uint32_t(it / STAGES) & 1u);
 #endif
-    // The copy code above diverges; ldmatrix and mma (.sync.aligned) need the warp whole.
-    __syncwarp();
-
-    const unsigned char* st = smem + STAGES * L::kXBytes + stage * L::kVBBytes;
-    const uint32_t* s_words = reinterpret_cast<const uint32_t*>(st + L::kValueBytes);  // [half][64]
-    const uint32_t s_x = x_base + stage * L::kXBytes;
-
-    // Where the values of every bitmap half start in the GroupTile's run: lane L counts
-    // bitmaps 2L and 2L+1, a warp scan turns the counts into starts, and the 8 lanes that
-    // hold this warp's 16 bitmaps publish them (as shared addresses).
-    {
-      const SmbdStarts at =
-          smbd_scan_starts(s_words, vb_base + uint32_t(stage * L::kVBBytes + L::kValuePad), lane);
+      __syncwarp();
+      const SmbdStarts at = smbd_scan_starts(
+          reinterpret_cast<const uint32_t*>(smem + STAGES * L::kXBytes + stage * L::kVBBytes +
+                                            L::kValueBytes),
+          vb_base + uint32_t(stage * L::kVBBytes + L::kValuePad), lane);
       if ((lane >> 3) == warp) {
         uint32_t* t = &value_at[warp][0][2 * (lane & 7)];
         *reinterpret_cast<uint2*>(t) = make_uint2(at.low0, at.low1);
         *reinterpret_cast<uint2*>(t + 16) = make_uint2(at.high0, at.high1);
       }
       __syncwarp();
+      return stage;
+    };
+    // Two sets of A registers, alternating by tile: a tile's decode writes one set while
+    // the previous tile's wgmma still read the other. The loop takes two tiles per trip
+    // so that each set is its own registers (PTX: registers a wgmma reads must not be
+    // written before a wait_group covering it).
+    uint32_t a_even[4][4], a_odd[4][4];
+    const auto wide_tile = [&](int it, uint32_t(&a)[4][4]) {
+      const int stage = begin_tile(it);
+      const uint32_t* s_words = reinterpret_cast<const uint32_t*>(
+          smem + STAGES * L::kXBytes + stage * L::kVBBytes + L::kValueBytes);
+#pragma unroll
+      for (int tk = 0; tk < 4; ++tk)
+        smbd_decode_a(s_words, &value_at[warp][me.upper][0], me, warp, tk, a[tk]);
+      smbd_wgmma_issue_overlapped<T, TILE_N>(a, x_base + stage * L::kXBytes, acc[0]);
+    };
+    int it = 0;
+    for (; it + 1 < iters; it += 2) {
+      wide_tile(it, a_even);
+      wide_tile(it + 1, a_odd);
     }
+    if (it < iters) wide_tile(it, a_even);
+#if SPINFER_WGMMA
+    ptx::wgmma_wait<0>();
+#pragma unroll
+    for (int i = 0; i < kNS; ++i)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) ptx::wgmma_fence_operand(acc[0][i][j]);
+#endif
+  } else {
+    for (int it = 0; it < iters; ++it) {
+      ptx::cp_async_wait<STAGES - 2>();  // this thread's copies of tile `it` have landed
+#if SPINFER_WGMMA
+      // wgmma reads X through the async proxy: order this thread's X writes before it.
+      if constexpr (WGMMA) ptx::fence_proxy_async_shared();
+#endif
+      __syncthreads();  // ... everyone's too; and stage it-1 is free for reuse
+      {
+        const int j = it + STAGES - 1;
+        if (j < iters) {
+          load_tile(j, j % STAGES, o_cur, o_nxt);
+          o_cur = o_nxt;
+          o_nxt = (j + 2 <= iters) ? __ldg(offs + j + 2) : 0;
+        } else {
+          ptx::cp_async_commit();
+        }
+      }
+      const int stage = it % STAGES;
+#if SPINFER_SMBD_BULK
+      ptx::mbarrier_wait(bar0 + 8 * stage, uint32_t(it / STAGES) & 1u);
+#endif
+      // The copy code above diverges; ldmatrix and mma (.sync.aligned) need the warp whole.
+      __syncwarp();
 
-    if constexpr (WGMMA)
-      smbd_multiply_stage_wgmma<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, acc[0]);
-    else
-      smbd_multiply_stage<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, warp, acc);
+      const unsigned char* st = smem + STAGES * L::kXBytes + stage * L::kVBBytes;
+      const uint32_t* s_words = reinterpret_cast<const uint32_t*>(st + L::kValueBytes);  // [half][64]
+      const uint32_t s_x = x_base + stage * L::kXBytes;
+
+      // Where the values of every bitmap half start in the GroupTile's run: lane L counts
+      // bitmaps 2L and 2L+1, a warp scan turns the counts into starts, and the 8 lanes that
+      // hold this warp's 16 bitmaps publish them (as shared addresses).
+      {
+        const SmbdStarts at =
+            smbd_scan_starts(s_words, vb_base + uint32_t(stage * L::kVBBytes + L::kValuePad), lane);
+        if ((lane >> 3) == warp) {
+          uint32_t* t = &value_at[warp][0][2 * (lane & 7)];
+          *reinterpret_cast<uint2*>(t) = make_uint2(at.low0, at.low1);
+          *reinterpret_cast<uint2*>(t + 16) = make_uint2(at.high0, at.high1);
+        }
+        __syncwarp();
+      }
+
+      if constexpr (WGMMA)
+        smbd_multiply_stage_wgmma<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, acc[0]);
+      else
+        smbd_multiply_stage<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, warp, acc);
+    }
   }
   if constexpr (kAcc == 2) {
 #pragma unroll
