@@ -12,8 +12,9 @@ namespace spinfer::cuda {
 // Pipeline depth of the block kernel: enough GroupTiles in flight per SM to cover HBM
 // latency at any sparsity, with several blocks resident per SM. The wide tiles (wgmma
 // only) keep one stage under their running wgmma and load STAGES - 2 tiles ahead: 4
-// stages of 24.5 KiB leave room for 2 blocks of 128 tokens per SM, 5 stages of 40.5 KiB
-// (203.6 KiB) for 1 block of 256 tokens, which then has 3 tiles loading.
+// stages of 24.5 KiB (99.1 KiB with the alignment slack) leave room for 2 blocks of 128
+// tokens per SM, 5 stages of 40.5 KiB (203.6 KiB) for 1 block of 256 tokens, which then
+// has 3 tiles loading.
 template <int TILE_N>
 constexpr int smbd_stages() { return TILE_N <= 64 ? 3 : TILE_N == 128 ? 4 : 5; }
 
@@ -39,6 +40,10 @@ struct SmbdVariant {
   }
   static_assert(kSizedAtLaunch || kSmem + kSmbdStaticSmemBound <= kSmbdMaxBlockSmem,
                 "the block kernel's stages do not fit one block's shared memory");
+  // The 128-token tile's 4 stages are sized for 2 blocks per SM (228 KiB on sm_90, 1 KiB
+  // reserved per block), the 256-token tile's 5 for one.
+  static_assert(TILE_N != 128 || 2 * (kSmem + kSmbdStaticSmemBound + 1024) <= 228 * 1024,
+                "two blocks of 128 tokens per SM");
   static int smem(const SmbdParams& p) {
     if constexpr (!kSizedAtLaunch) return kSmem;
     const int x_tiles = kWarpK ? kWarpKTiles : 1;
