@@ -163,6 +163,30 @@ TEST_CASE("spmm rejects bad arguments with the documented statuses") {
   sc::SpmmOptions bad;
   bad.tile_n = 12;
   CHECK(run(dx.ptr, n, k, dy.ptr, m, DType::f16, bad) == SPINFER_STATUS_INVALID_ARGUMENT);
+  bad.tile_n = 512;
+  CHECK(run(dx.ptr, n, k, dy.ptr, m, DType::f16, bad) == SPINFER_STATUS_INVALID_ARGUMENT);
+  // The wide tiles: the wgmma kernel only, where the device has it.
+  for (int wide : {128, 256}) {
+    sc::SpmmOptions o;
+    o.tile_n = wide;
+    for (sc::SpmmKernel other :
+         {sc::SpmmKernel::block, sc::SpmmKernel::specialised, sc::SpmmKernel::warp_k}) {
+      o.kernel = other;
+      const spinfer_status_t st = run(dx.ptr, n, k, dy.ptr, m, DType::f16, o);
+      CHECK((st == SPINFER_STATUS_INVALID_ARGUMENT ||
+             (!ctx->has_kernel(other) && st == SPINFER_STATUS_NOT_SUPPORTED)));
+    }
+    for (sc::SpmmKernel asked : {sc::SpmmKernel::automatic, sc::SpmmKernel::wgmma}) {
+      o.kernel = asked;
+      CHECK(run(dx.ptr, n, k, dy.ptr, m, DType::f16, o) ==
+            (ctx->has_wgmma_spmm() ? SPINFER_STATUS_SUCCESS : SPINFER_STATUS_NOT_SUPPORTED));
+      if (ctx->has_wgmma_spmm()) {
+        const sc::SpmmCallPlan plan = sc::plan_spmm_call(*ctx, *dm, 1000, DType::f16, o, nullptr);
+        CHECK(plan.kernel == sc::SpmmKernel::wgmma);
+        CHECK(plan.tile_n == wide);
+      }
+    }
+  }
   cuda_ok(cudaDeviceSynchronize(), "sync");
   // GPU encoder argument checks.
   CHECK(status_of([&] {

@@ -1,8 +1,8 @@
 // CUDA SpMM against the float64 host reference and cuBLAS on the decoded dense matrix:
 // many shapes (odd ones too), sparsities 0-99 %, N from 1 to 1000, fp16 and bf16,
 // poisoned outputs, padding columns and rows past N of X full of NaN, and bitwise
-// repeatability; every SMBD kernel the device runs and the dense path, and a non-uniform
-// pattern.
+// repeatability; every SMBD kernel the device runs and the dense path, a non-uniform
+// pattern, and the wgmma kernel's wide token tiles (128, 256).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -153,6 +153,21 @@ void run_on_every_kernel(sc::DeviceContext& ctx, Case c, std::mt19937_64& rng, b
   }
 }
 
+// Whether the wgmma kernel runs here (and SPINFER_TEST_KERNELS, if set, names it).
+bool runs_wgmma(const sc::DeviceContext& ctx) {
+  for (sc::SpmmKernel k : kernels(ctx))
+    if (k == sc::SpmmKernel::wgmma) return true;
+  return false;
+}
+
+// run_case with the wgmma kernel's wide token tiles (`tile_n` 128 or 256).
+void run_wide(sc::DeviceContext& ctx, Case c, int tile_n, std::mt19937_64& rng, bool check_cublas,
+              sc::SpmmKernel kernel = sc::SpmmKernel::wgmma) {
+  c.options.tile_n = tile_n;
+  c.options.kernel = kernel;
+  run_case(ctx, c, rng, check_cublas);
+}
+
 }  // namespace
 
 TEST_CASE("spmm matches float64 and cuBLAS over shapes, sparsities and token counts") {
@@ -219,4 +234,55 @@ TEST_CASE("spmm on a large decode shape uses split-K and stays exact to toleranc
   std::mt19937_64 rng(5);
   for (DType dtype : {DType::f16, DType::bf16})
     for (int64_t n : {1, 8, 64}) run_on_every_kernel(*ctx, Case{4096, 4096, n, 0.5, dtype}, rng, true);
+}
+
+// The wide token tiles: one decode of each GroupTile serves 128 or 256 tokens, the next
+// tile's decode overlaps the running wgmma, the loads run STAGES - 2 tiles ahead. N
+// below, at and past the tile (odd N leaves the last token tile partly empty), K with a
+// ragged last GroupTile, K slices of one GroupTile (the pipeline never fills) and several
+// (odd and even iteration counts per slice: the loop takes two tiles per trip).
+TEST_CASE("spmm wgmma wide token tiles (128, 256): odd N, ragged K, split-K, both dtypes") {
+  auto ctx = sc::create_context(0);
+  if (!runs_wgmma(*ctx)) return;
+  std::mt19937_64 rng(128256);
+  const int64_t shapes[][2] = {{64, 64}, {257, 513}, {130, 1150}, {520, 1000}, {300, 4100}};
+  const double sparsities[] = {0.0, 0.5, 0.7, 0.9, 0.99, 0.3};
+  const int64_t ns[] = {1, 64, 127, 128, 129, 255, 256, 300, 513, 1024};
+  int index = 0;
+  for (DType dtype : {DType::f16, DType::bf16})
+    for (int tile : {128, 256})
+      for (const auto& s : shapes)
+        for (int64_t n : ns) {
+          if (double(s[0]) * double(s[1]) * double(n) > 6e8) continue;  // keep the CPU reference quick
+          run_wide(*ctx, Case{s[0], s[1], n, sparsities[index++ % 6], dtype}, tile, rng,
+                   /*check_cublas=*/n % 2 == 1);
+        }
+  // Forced splits: slices of 1, 2, 3, ... GroupTiles (K = 1150: 18 GroupTiles, the last ragged).
+  for (DType dtype : {DType::f16, DType::bf16})
+    for (int tile : {128, 256})
+      for (int split : {1, 2, 3, 5, 7, 18})
+        for (int64_t n : {40, 300}) {
+          Case c{130, 1150, n, 0.75, dtype};
+          c.options.split_k = split;
+          c.with_bias = (split % 2) == 1;
+          c.pad_x = 16;
+          c.pad_y = 8;
+          run_wide(*ctx, c, tile, rng, false);
+        }
+  // A non-uniform pattern, and the automatic kernel with a wide tile (it resolves to wgmma).
+  for (int tile : {128, 256}) {
+    Case c{520, 1000, 513, 0.0, DType::f16};
+    c.skewed = true;
+    run_wide(*ctx, c, tile, rng, false);
+    run_wide(*ctx, Case{257, 513, 300, 0.5, DType::bf16}, tile, rng, false, sc::SpmmKernel::automatic);
+  }
+}
+
+TEST_CASE("spmm wgmma wide token tiles on a large shape (split-K chosen, many K-tiles)") {
+  auto ctx = sc::create_context(0);
+  if (!runs_wgmma(*ctx)) return;
+  std::mt19937_64 rng(4096);
+  for (DType dtype : {DType::f16, DType::bf16})
+    for (int tile : {128, 256})
+      for (int64_t n : {200, 256}) run_wide(*ctx, Case{1024, 4096, n, 0.5, dtype}, tile, rng, true);
 }

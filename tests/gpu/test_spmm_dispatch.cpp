@@ -56,7 +56,40 @@ TEST_CASE("SpMM dispatch: tile_n is the smallest tile holding N (64 beyond), or 
     CHECK(((t == 8 && n <= 8) || (t == 16 && n > 8 && n <= 16) || (t == 32 && n > 16 && n <= 32) ||
            (t == 64 && n > 32)));
   }
-  for (int o : {8, 16, 32, 64}) CHECK(choose_tile_n(1000, SpmmOptions{0, o}) == o);
+  for (int o : {8, 16, 32, 64, 128, 256}) CHECK(choose_tile_n(1000, SpmmOptions{0, o}) == o);
+  // The wide tiles are never chosen automatically (long inputs take the dense path).
+  for (int64_t n : {65, 128, 129, 256, 1000, 8192, 70000}) CHECK(choose_tile_n(n, {}) == 64);
+}
+
+TEST_CASE("SpMM dispatch: which kernel serves which token tile") {
+  const SpmmKernel all[] = {SpmmKernel::block, SpmmKernel::specialised, SpmmKernel::wgmma,
+                            SpmmKernel::warp_k};
+  for (SpmmKernel k : all)
+    for (int tile : {0, 1, 4, 12, 24, 48, 96, 192, 384, 512, -8}) {
+      INFO("kernel ", int(k), " tile ", tile);
+      CHECK_FALSE(kernel_serves(k, tile));
+      CHECK_FALSE(is_smbd_tile(tile));
+      CHECK(smbd_tile_index(tile) == -1);
+    }
+  for (int i = 0; i < 6; ++i) {
+    const int tile = kSmbdTiles[i];
+    INFO("tile ", tile);
+    CHECK(is_smbd_tile(tile));
+    CHECK(smbd_tile_index(tile) == i);
+    CHECK(kernel_serves(SpmmKernel::wgmma, tile));  // every tile, the wide ones only here
+    CHECK(kernel_serves(SpmmKernel::block, tile) == (tile <= 64));
+    CHECK(kernel_serves(SpmmKernel::specialised, tile) == (tile <= 64));
+    CHECK(kernel_serves(SpmmKernel::warp_k, tile) == (tile <= 16));
+  }
+  static_assert(kernel_serves(SpmmKernel::wgmma, 256) && !kernel_serves(SpmmKernel::block, 128),
+                "kernel_serves is usable at compile time (the launchers' if constexpr)");
+  // A wide tile asked for with the automatic kernel resolves to wgmma on sm_90a; the
+  // entry rejects it where there is no wgmma kernel (then the choice would be block).
+  for (int tile : {128, 256}) {
+    CHECK(choose_kernel(SpmmOptions{0, tile}, true, true, tile) == SpmmKernel::wgmma);
+    CHECK(choose_kernel(SpmmOptions{0, tile}, true, true, tile, 4096, true) == SpmmKernel::wgmma);
+    CHECK(choose_kernel(SpmmOptions{0, tile}, true, true, tile, 4096, true, 0.1) == SpmmKernel::wgmma);
+  }
 }
 
 TEST_CASE("SpMM dispatch: the kernel is the override, else by tile where the device has it") {
@@ -149,11 +182,18 @@ TEST_CASE("SpMM dispatch: split-K plans cover K exactly, no empty slice, waves f
       for (int sms : {46, 84, 108, 132})
         for (int per_sm : {1, 4, 7})
           check_plan(s[0], s[1], n, sms, per_sm, {});
+  // The wide tiles (wgmma): 64 or 128 KiB partial tiles, so the workspace slot caps the split.
+  for (const auto& s : shapes)
+    for (int64_t n : {1, 127, 128, 129, 255, 256, 257, 1000, 4096, 70000})
+      for (int wide : {128, 256})
+        for (int per_sm : {1, 2})
+          for (int split : {0, 1, 2, 3, 64})
+            check_plan(s[0], s[1], n, 132, per_sm, SpmmOptions{split, wide});
 
   // Random shapes and overrides.
   std::mt19937_64 rng(3);
   std::uniform_int_distribution<int64_t> dim(1, 700), tokens(1, 5000), split(0, 80);
-  std::uniform_int_distribution<int> tile(0, 4), per_sm(1, 8);
+  std::uniform_int_distribution<int> tile(0, 6), per_sm(1, 8);
   for (int i = 0; i < 20000; ++i) {
     const int t = tile(rng);
     check_plan(dim(rng), dim(rng), tokens(rng), 132, per_sm(rng), SpmmOptions{int(split(rng)), t ? 4 << t : 0});
@@ -185,8 +225,10 @@ TEST_CASE("SpMM dispatch: the split is the cheapest by the estimate, within a wo
     const int64_t rows = 1 + int64_t(rng() % 600), cols = 1 + int64_t(rng() % 300);
     const int64_t n = 1 + int64_t(rng() % 300);
     const int sms = 1 + int(rng() % 140), per_sm = 1 + int(rng() % 8);
-    const int tile = choose_tile_n(n, {});
-    const SpmmPlan p = plan_spmm_split(rows, cols, n, tile, sms, per_sm, {});
+    // Every fourth plan with a wide tile (the partial tiles then fill a slot sooner).
+    const SpmmOptions opt{0, i % 4 == 0 ? 128 << (i / 4 % 2) : 0};
+    const int tile = choose_tile_n(n, opt);
+    const SpmmPlan p = plan_spmm_split(rows, cols, n, tile, sms, per_sm, opt);
     const int64_t blocks = rows * p.grid.token_tiles, capacity = int64_t(sms) * per_sm;
     INFO("rows ", rows, " cols ", cols, " n ", n, " capacity ", capacity, " split ", p.grid.split_k);
     // Its partial tiles and counters fit a slot whenever it splits.
