@@ -6,8 +6,14 @@
 // Inputs are rotated among enough copies that L2 never holds them; each timing is the
 // median of several replays of a CUDA graph of many calls (events around each replay).
 //
-//   bench_spmm [--csv FILE] [--quick] [--dtype f16|bf16|both] [--no-cusparse]
-//   bench_spmm --case M K N SPARSITY [--tile-n T] [--split-k S]   (spinfer only, for profilers)
+//   bench_spmm [--csv FILE] [--quick] [--max-n N] [--ns N1,N2,...] [--dtype f16|bf16|both]
+//              [--no-cusparse] [--kernel K] [--tile-n T] [--split-k S]
+//   bench_spmm --case M K N SPARSITY [--tile-n T] [--split-k S] [--kernel K]   (spinfer only, for profilers)
+//
+// In the sweep, --kernel / --tile-n / --split-k add a column "forced": that configuration
+// timed next to every SMBD kernel, the dense path and cuBLAS in the same run, e.g. the
+// wgmma kernel's wide token tiles at prefill sizes:
+//   bench_spmm --quick --ns 128,512,2048 --dtype f16 --no-cusparse --kernel wgmma --tile-n 128
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -117,6 +123,7 @@ struct Row {
   double t_spinfer = NAN, t_cublas = NAN, t_cusparse = NAN, t_cusparselt = NAN;  // microseconds
   double t_block = NAN, t_specialised = NAN, t_wgmma = NAN, t_warp_k = NAN;  // each SMBD kernel; t_spinfer: the dispatcher's
   double t_dense = NAN;  // the dense path (decode + cuBLAS), N >= 128
+  double t_forced = NAN;  // --kernel / --tile-n / --split-k, when given
   double bytes = 0;  // bytes that must move for spinfer
   int split_k = 1, tile_n = 8;
   bool lt_padded = false;  // cuSPARSELt ran with N rounded up to 16
@@ -188,8 +195,15 @@ int main(int argc, char** argv) {
       dtypes = d == "f16" ? std::vector<bool>{false} : d == "bf16" ? std::vector<bool>{true}
                                                                    : std::vector<bool>{false, true};
     } else {
-      std::fprintf(stderr, "usage: bench_spmm [--csv FILE] [--quick] [--max-n N] [--ns N1,N2,...] [--dtype f16|bf16|both] [--no-cusparse]\n"
-                           "       bench_spmm --case M K N SPARSITY [--tile-n T] [--split-k S] [--kernel block|specialised|wgmma|warp_k|dense_gemm]\n");
+      std::fprintf(stderr,
+                   "usage: bench_spmm [--csv FILE] [--quick] [--max-n N] [--ns N1,N2,...] [--dtype f16|bf16|both] [--no-cusparse]\n"
+                   "                  [--kernel K] [--tile-n T] [--split-k S]\n"
+                   "       bench_spmm --case M K N SPARSITY [--tile-n T] [--split-k S] [--kernel K]\n"
+                   "  K: block|specialised|wgmma|warp_k|dense_gemm; T: 8|16|32|64, or 128|256 (wgmma only).\n"
+                   "  In the sweep, --kernel/--tile-n/--split-k time that configuration as an extra column\n"
+                   "  'forced' (fc_x: cuBLAS time / its time) beside every kernel, the dense path and cuBLAS,\n"
+                   "  e.g. the wide wgmma tiles at prefill sizes:\n"
+                   "    bench_spmm --quick --ns 128,512,2048 --dtype f16 --no-cusparse --kernel wgmma --tile-n 128\n");
       return 1;
     }
   }
@@ -239,6 +253,17 @@ int main(int argc, char** argv) {
     return 0;
   }
   CublasDense blas(s);
+  // --kernel / --tile-n / --split-k in the sweep: one more configuration, timed in the same run.
+  const bool forced = case_opt.kernel != sc::SpmmKernel::automatic || case_opt.tile_n > 0 ||
+                      case_opt.split_k > 0;
+  std::string forced_name = "none";
+  if (forced) {
+    forced_name =
+        std::string(case_opt.kernel == sc::SpmmKernel::automatic ? "auto" : kernel_name(case_opt.kernel)) +
+        " tile_n " + (case_opt.tile_n ? std::to_string(case_opt.tile_n) : std::string("auto")) +
+        " split_k " + (case_opt.split_k ? std::to_string(case_opt.split_k) : std::string("auto"));
+    std::printf("forced: %s\n", forced_name.c_str());
+  }
 
   std::vector<std::pair<int64_t, int64_t>> shapes = {{4096, 4096},  {11008, 4096}, {4096, 11008},
                                                      {14336, 4096}, {4096, 14336}, {28672, 8192},
@@ -254,9 +279,10 @@ int main(int argc, char** argv) {
   if (max_n > 0) ns.erase(std::remove_if(ns.begin(), ns.end(), [&](int64_t v) { return v > max_n; }), ns.end());
 
   std::vector<Row> rows;
-  std::printf("\n%-5s %6s %6s %5s %5s | %9s %9s %9s %9s %9s %9s %9s | %7s %7s %7s %7s %7s %7s %7s | %7s %6s | %s\n",
-              "dtype", "M", "K", "N", "sp%", "block", "special", "wgmma", "warp_k", "cuBLAS", "cuSPARSE",
-              "cuSPLt", "x_cuBLAS", "blk_x", "spc_x", "wg_x", "wk_x", "dn_x", "x_2:4", "GB/s", "%copy", "split/tile");
+  std::printf("\n%-5s %6s %6s %5s %5s | %9s %9s %9s %9s %9s %9s %9s %9s | %7s %7s %7s %7s %7s %7s %7s %7s | %7s %6s | %s\n",
+              "dtype", "M", "K", "N", "sp%", "block", "special", "wgmma", "warp_k", "forced", "cuBLAS", "cuSPARSE",
+              "cuSPLt", "x_cuBLAS", "blk_x", "spc_x", "wg_x", "wk_x", "dn_x", "fc_x", "x_2:4", "GB/s", "%copy",
+              "split/tile");
   for (bool bf16 : dtypes) {
     const char* dname = bf16 ? "bf16" : "f16";
     const spinfer::DType dt = bf16 ? spinfer::DType::bf16 : spinfer::DType::f16;
@@ -343,6 +369,18 @@ int main(int argc, char** argv) {
             r.t_warp_k = time_kernel(sc::SpmmKernel::warp_k);
           if (ctx->has_kernel(sc::SpmmKernel::dense_gemm) && n >= 128)
             r.t_dense = time_kernel(sc::SpmmKernel::dense_gemm);
+          if (forced) {
+            try {
+              (void)sc::plan_spmm_call(*ctx, *inst[0], n, dt, case_opt, s);  // the entry's checks
+              r.t_forced = 1e3 * time_op([&](int i) {
+                sc::spmm(*ctx, *inst[size_t(i)], x.u16() + size_t(i) * n * k, n, k, nullptr,
+                         y.u16() + size_t(i) * n * m, m, dt, case_opt, s);
+              }, rs, s);
+            } catch (const spinfer::Error& e) {
+              static int warned = 0;
+              if (warned++ < 3) std::printf("forced configuration not run at N = %ld: %s\n", long(n), e.what());
+            }
+          }
           r.t_spinfer = kernel == sc::SpmmKernel::specialised ? r.t_specialised
                         : kernel == sc::SpmmKernel::wgmma     ? r.t_wgmma
                         : kernel == sc::SpmmKernel::warp_k    ? r.t_warp_k
@@ -364,11 +402,11 @@ int main(int argc, char** argv) {
           if (t_lt.count(n)) r.t_cusparselt = t_lt[n];
           r.lt_padded = lt_padded[n];
           const double gbs = r.bytes / (r.t_spinfer * 1e-6) / 1e9;
-          std::printf("%-5s %6ld %6ld %5ld %5.0f | %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f | %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f | %7.0f %5.1f%% | %d/%d\n",
+          std::printf("%-5s %6ld %6ld %5ld %5.0f | %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f | %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f | %7.0f %5.1f%% | %d/%d\n",
                       dname, long(m), long(k), long(n), sp * 100, r.t_block, r.t_specialised, r.t_wgmma,
-                      r.t_warp_k, r.t_cublas, r.t_cusparse, r.t_cusparselt, r.t_cublas / r.t_spinfer,
+                      r.t_warp_k, r.t_forced, r.t_cublas, r.t_cusparse, r.t_cusparselt, r.t_cublas / r.t_spinfer,
                       r.t_cublas / r.t_block, r.t_cublas / r.t_specialised, r.t_cublas / r.t_wgmma,
-                      r.t_cublas / r.t_warp_k, r.t_cublas / r.t_dense,
+                      r.t_cublas / r.t_warp_k, r.t_cublas / r.t_dense, r.t_cublas / r.t_forced,
                       r.t_cusparselt / r.t_spinfer, gbs, 100 * gbs / copy_gbs,
                       r.split_k, r.tile_n);
           std::fflush(stdout);
@@ -382,14 +420,15 @@ int main(int argc, char** argv) {
   if (FILE* f = std::fopen(csv_path.c_str(), "w")) {
     std::fprintf(f, "dtype,M,K,N,sparsity,spinfer_us,cublas_us,cusparse_us,cusparselt_us,"
                     "speedup_vs_cublas,bytes_moved,spinfer_GBps,fraction_of_copy_bw,split_k,tile_n,copy_GBps,"
-                    "cusparselt_n_padded,block_kernel_us,specialised_kernel_us,wgmma_kernel_us,warp_k_kernel_us,dense_path_us\n");
+                    "cusparselt_n_padded,block_kernel_us,specialised_kernel_us,wgmma_kernel_us,warp_k_kernel_us,dense_path_us,"
+                    "forced_us,forced_config\n");
     for (const Row& r : rows) {
       const double gbs = r.bytes / (r.t_spinfer * 1e-6) / 1e9;
-      std::fprintf(f, "%s,%ld,%ld,%ld,%.2f,%.3f,%.3f,%.3f,%.3f,%.4f,%.0f,%.1f,%.4f,%d,%d,%.1f,%d,%.3f,%.3f,%.3f,%.3f,%.3f\n", r.dtype,
+      std::fprintf(f, "%s,%ld,%ld,%ld,%.2f,%.3f,%.3f,%.3f,%.3f,%.4f,%.0f,%.1f,%.4f,%d,%d,%.1f,%d,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%s\n", r.dtype,
                    long(r.m), long(r.k), long(r.n), r.sparsity, r.t_spinfer, r.t_cublas, r.t_cusparse,
                    r.t_cusparselt, r.t_cublas / r.t_spinfer, r.bytes, gbs, gbs / copy_gbs, r.split_k,
                    r.tile_n, copy_gbs, int(r.lt_padded), r.t_block, r.t_specialised, r.t_wgmma,
-                   r.t_warp_k, r.t_dense);
+                   r.t_warp_k, r.t_dense, r.t_forced, forced_name.c_str());
     }
     std::fclose(f);
   }
@@ -442,15 +481,31 @@ int main(int argc, char** argv) {
   }
   // Prefill (N >= 128): the dispatcher, the dense path and the best SMBD kernel, over cuBLAS.
   for (const char* d : {"f16", "bf16"}) {
-    std::vector<double> pick, dense;
+    std::vector<double> pick, dense, wgmma, forced_up;
     for (const Row& r : rows) {
       if (std::strcmp(r.dtype, d) || r.n < 128) continue;
       pick.push_back(r.t_cublas / r.t_spinfer);
       if (!std::isnan(r.t_dense)) dense.push_back(r.t_cublas / r.t_dense);
+      if (!std::isnan(r.t_wgmma)) wgmma.push_back(r.t_cublas / r.t_wgmma);
+      if (!std::isnan(r.t_forced)) forced_up.push_back(r.t_cublas / r.t_forced);
     }
     if (!pick.empty())
-      std::printf("%s N >= 128: dispatcher geomean %.2fx (min %.2fx), dense path %.2fx\n", d, geomean(pick),
-                  *std::min_element(pick.begin(), pick.end()), geomean(dense));
+      std::printf("%s N >= 128: dispatcher geomean %.2fx (min %.2fx), dense path %.2fx, wgmma (tile 64) %.2fx, "
+                  "forced (%s) %.2fx\n", d, geomean(pick), *std::min_element(pick.begin(), pick.end()),
+                  geomean(dense), geomean(wgmma), forced_name.c_str(), geomean(forced_up));
+    // Per N: the forced configuration against the dense path (the automatic choice from
+    // kDenseGemmMinTokens), both over cuBLAS.
+    if (forced) {
+      std::map<int64_t, std::pair<std::vector<double>, std::vector<double>>> by_n;
+      for (const Row& r : rows)
+        if (!std::strcmp(r.dtype, d) && !std::isnan(r.t_forced)) {
+          by_n[r.n].first.push_back(r.t_cublas / r.t_forced);
+          if (!std::isnan(r.t_dense)) by_n[r.n].second.push_back(r.t_cublas / r.t_dense);
+        }
+      for (const auto& [n, v] : by_n)
+        std::printf("%s N = %ld: forced geomean %.2fx cuBLAS, dense path %.2fx\n", d, long(n),
+                    geomean(v.first), geomean(v.second));
+    }
   }
   if (!n1_over_n8.empty())
     std::printf("time(N=1)/time(N=8): geomean %.3f, max %.3f\n", geomean(n1_over_n8),

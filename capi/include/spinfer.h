@@ -373,7 +373,8 @@ SPINFER_API spinfer_status_t spinfer_matrix_download(spinfer_context_t* ctx,
 typedef struct spinfer_spmm_options_t {
   size_t struct_size; /**< sizeof(spinfer_spmm_options_t) */
   int split_k;        /**< CUDA: number of K slices; 0 = chosen by the library */
-  int tile_n;         /**< CUDA: N columns per block (8, 16, 32, 64); 0 = chosen */
+  int tile_n;         /**< CUDA: N columns per block (8, 16, 32, 64; 128 and 256 on compute
+                           capability 9.0 with an sm_90a build, else NOT_SUPPORTED); 0 = chosen */
 } spinfer_spmm_options_t;
 
 /** Fill `options` with defaults (sets struct_size; everything chosen by the library). */
@@ -421,7 +422,7 @@ typedef enum spinfer_spmm_kernel_t {
 typedef struct spinfer_spmm_plan_t {
   size_t struct_size;           /**< sizeof(spinfer_spmm_plan_t), set by the caller */
   spinfer_spmm_kernel_t kernel; /**< the code that runs it */
-  int tile_n;                   /**< CUDA: tokens per block (8, 16, 32 or 64); host and
+  int tile_n;                   /**< CUDA: tokens per block (8, 16, 32, 64, 128 or 256); host and
                                      DENSE_GEMM: 0 */
   int split_k;                  /**< CUDA: K slices (1 = none); host: 1 */
   int64_t launches;             /**< CUDA: kernel launches (1, more past 65535 token tiles; 0 for n = 0);
