@@ -368,6 +368,12 @@ __device__ __forceinline__ void smbd_block_kernel_body(const SmbdParams& p) {
     ptx::cp_async_commit();  // one group per tile, possibly empty
   };
 
+  // The stage's bitmap words, [half][64], after its values.
+  const auto stage_words = [&](int stage) {
+    return reinterpret_cast<const uint32_t*>(smem + STAGES * L::kXBytes + stage * L::kVBBytes +
+                                             L::kValueBytes);
+  };
+
   // Prologue: fill kAhead stages.
 #pragma unroll
   for (int s = 0; s < kAhead; ++s) {
@@ -387,44 +393,47 @@ __device__ __forceinline__ void smbd_block_kernel_body(const SmbdParams& p) {
 #pragma unroll
     for (int i = 0; i < kNS; ++i) acc[a][i][0] = acc[a][i][1] = acc[a][i][2] = acc[a][i][3] = 0.f;
 
-  if constexpr (kWide) {
-    // K-tile `it` (the narrow loop below, with its multiply left to the caller): waits
-    // for its copies, refills with K-tile it + kAhead the stage of tile it - 2, whose
-    // wgmma every thread has waited for, and publishes the warp's value starts. Returns
-    // the tile's stage.
-    const auto begin_tile = [&](int it) {
-      ptx::cp_async_wait<kAhead - 1>();
+  // K-tile `it`: waits for its copies, refills with K-tile it + kAhead the stage every
+  // warp is done with (tile it - 1; for a wide tile it - 2, whose wgmma every thread has
+  // waited for), and publishes where the values of the warp's 16 bitmaps start. Returns
+  // the tile's stage.
+  const auto begin_tile = [&](int it) {
+    ptx::cp_async_wait<kAhead - 1>();  // this thread's copies of tile `it` have landed
 #if SPINFER_WGMMA
-      ptx::fence_proxy_async_shared();
+    // wgmma reads X through the async proxy: order this thread's X writes before it.
+    if constexpr (WGMMA) ptx::fence_proxy_async_shared();
 #endif
-      __syncthreads();
-      {
-        const int j = it + kAhead;
-        if (j < iters) {
-          load_tile(j, j % STAGES, o_cur, o_nxt);
-          o_cur = o_nxt;
-          o_nxt = (j + 2 <= iters) ? __ldg(offs + j + 2) : 0;
-        } else {
-          ptx::cp_async_commit();
-        }
+    __syncthreads();  // ... everyone's too; and the stage to refill is free
+    {
+      const int j = it + kAhead;
+      if (j < iters) {
+        load_tile(j, j % STAGES, o_cur, o_nxt);
+        o_cur = o_nxt;
+        o_nxt = (j + 2 <= iters) ? __ldg(offs + j + 2) : 0;
+      } else {
+        ptx::cp_async_commit();
       }
-      const int stage = it % STAGES;
+    }
+    const int stage = it % STAGES;
 #if SPINFER_SMBD_BULK
-      ptx::mbarrier_wait(bar0 + 8 * stage, uint32_t(it / STAGES) & 1u);
+    ptx::mbarrier_wait(bar0 + 8 * stage, uint32_t(it / STAGES) & 1u);
 #endif
-      __syncwarp();
-      const SmbdStarts at = smbd_scan_starts(
-          reinterpret_cast<const uint32_t*>(smem + STAGES * L::kXBytes + stage * L::kVBBytes +
-                                            L::kValueBytes),
-          vb_base + uint32_t(stage * L::kVBBytes + L::kValuePad), lane);
-      if ((lane >> 3) == warp) {
-        uint32_t* t = &value_at[warp][0][2 * (lane & 7)];
-        *reinterpret_cast<uint2*>(t) = make_uint2(at.low0, at.low1);
-        *reinterpret_cast<uint2*>(t + 16) = make_uint2(at.high0, at.high1);
-      }
-      __syncwarp();
-      return stage;
-    };
+    // The copy code above diverges; ldmatrix and mma (.sync.aligned) need the warp whole.
+    __syncwarp();
+    // Lane L counts bitmaps 2L and 2L+1, a warp scan turns the counts into starts, and
+    // the 8 lanes that hold this warp's 16 bitmaps publish them (as shared addresses).
+    const SmbdStarts at = smbd_scan_starts(stage_words(stage),
+                                           vb_base + uint32_t(stage * L::kVBBytes + L::kValuePad), lane);
+    if ((lane >> 3) == warp) {
+      uint32_t* t = &value_at[warp][0][2 * (lane & 7)];
+      *reinterpret_cast<uint2*>(t) = make_uint2(at.low0, at.low1);
+      *reinterpret_cast<uint2*>(t + 16) = make_uint2(at.high0, at.high1);
+    }
+    __syncwarp();
+    return stage;
+  };
+
+  if constexpr (kWide) {
     // Two sets of A registers, alternating by tile: a tile's decode writes one set while
     // the previous tile's wgmma still read the other. The loop takes two tiles per trip
     // so that each set is its own registers (PTX: registers a wgmma reads must not be
@@ -432,11 +441,9 @@ __device__ __forceinline__ void smbd_block_kernel_body(const SmbdParams& p) {
     uint32_t a_even[4][4], a_odd[4][4];
     const auto wide_tile = [&](int it, uint32_t(&a)[4][4]) {
       const int stage = begin_tile(it);
-      const uint32_t* s_words = reinterpret_cast<const uint32_t*>(
-          smem + STAGES * L::kXBytes + stage * L::kVBBytes + L::kValueBytes);
 #pragma unroll
       for (int tk = 0; tk < 4; ++tk)
-        smbd_decode_a(s_words, &value_at[warp][me.upper][0], me, warp, tk, a[tk]);
+        smbd_decode_a(stage_words(stage), &value_at[warp][me.upper][0], me, warp, tk, a[tk]);
       smbd_wgmma_issue_overlapped<T, TILE_N>(a, x_base + stage * L::kXBytes, acc[0]);
     };
     int it = 0;
@@ -454,51 +461,14 @@ __device__ __forceinline__ void smbd_block_kernel_body(const SmbdParams& p) {
 #endif
   } else {
     for (int it = 0; it < iters; ++it) {
-      ptx::cp_async_wait<STAGES - 2>();  // this thread's copies of tile `it` have landed
-#if SPINFER_WGMMA
-      // wgmma reads X through the async proxy: order this thread's X writes before it.
-      if constexpr (WGMMA) ptx::fence_proxy_async_shared();
-#endif
-      __syncthreads();  // ... everyone's too; and stage it-1 is free for reuse
-      {
-        const int j = it + STAGES - 1;
-        if (j < iters) {
-          load_tile(j, j % STAGES, o_cur, o_nxt);
-          o_cur = o_nxt;
-          o_nxt = (j + 2 <= iters) ? __ldg(offs + j + 2) : 0;
-        } else {
-          ptx::cp_async_commit();
-        }
-      }
-      const int stage = it % STAGES;
-#if SPINFER_SMBD_BULK
-      ptx::mbarrier_wait(bar0 + 8 * stage, uint32_t(it / STAGES) & 1u);
-#endif
-      // The copy code above diverges; ldmatrix and mma (.sync.aligned) need the warp whole.
-      __syncwarp();
-
-      const unsigned char* st = smem + STAGES * L::kXBytes + stage * L::kVBBytes;
-      const uint32_t* s_words = reinterpret_cast<const uint32_t*>(st + L::kValueBytes);  // [half][64]
+      const int stage = begin_tile(it);
       const uint32_t s_x = x_base + stage * L::kXBytes;
-
-      // Where the values of every bitmap half start in the GroupTile's run: lane L counts
-      // bitmaps 2L and 2L+1, a warp scan turns the counts into starts, and the 8 lanes that
-      // hold this warp's 16 bitmaps publish them (as shared addresses).
-      {
-        const SmbdStarts at =
-            smbd_scan_starts(s_words, vb_base + uint32_t(stage * L::kVBBytes + L::kValuePad), lane);
-        if ((lane >> 3) == warp) {
-          uint32_t* t = &value_at[warp][0][2 * (lane & 7)];
-          *reinterpret_cast<uint2*>(t) = make_uint2(at.low0, at.low1);
-          *reinterpret_cast<uint2*>(t + 16) = make_uint2(at.high0, at.high1);
-        }
-        __syncwarp();
-      }
-
       if constexpr (WGMMA)
-        smbd_multiply_stage_wgmma<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, acc[0]);
+        smbd_multiply_stage_wgmma<T, TILE_N>(stage_words(stage), &value_at[warp][me.upper][0], s_x, me,
+                                             acc[0]);
       else
-        smbd_multiply_stage<T, TILE_N>(s_words, &value_at[warp][me.upper][0], s_x, me, warp, acc);
+        smbd_multiply_stage<T, TILE_N>(stage_words(stage), &value_at[warp][me.upper][0], s_x, me, warp,
+                                       acc);
     }
   }
   if constexpr (kAcc == 2) {
