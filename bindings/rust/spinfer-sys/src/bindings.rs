@@ -760,7 +760,8 @@ pub struct spinfer_spmm_options_t {
     pub struct_size: usize,
     #[doc = "< CUDA: number of K slices; 0 = chosen by the library"]
     pub split_k: ::std::os::raw::c_int,
-    #[doc = "< CUDA: N columns per block (8, 16, 32, 64); 0 = chosen"]
+    #[doc = "< CUDA: N columns per block (8, 16, 32, 64; 128 and 256 on compute"]
+    #[doc = "capability 9.0 with an sm_90a build, else NOT_SUPPORTED); 0 = chosen"]
     pub tile_n: ::std::os::raw::c_int,
 }
 #[test]
@@ -888,7 +889,7 @@ pub struct spinfer_spmm_plan_t {
     pub struct_size: usize,
     #[doc = "< the code that runs it"]
     pub kernel: spinfer_spmm_kernel_t,
-    #[doc = "< CUDA: tokens per block (8, 16, 32 or 64); host and"]
+    #[doc = "< CUDA: tokens per block (8, 16, 32, 64, 128 or 256); host and"]
     #[doc = "DENSE_GEMM: 0"]
     pub tile_n: ::std::os::raw::c_int,
     #[doc = "< CUDA: K slices (1 = none); host: 1"]
