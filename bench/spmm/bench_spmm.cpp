@@ -351,13 +351,16 @@ int main(int argc, char** argv) {
           Buffer x(size_t(rs) * n * k * 2), y(size_t(rs) * n * m * 2);
           bench_fill_random(x.u16(), int64_t(rs) * n * k, 0.0, 99, bf16, s);
           // Every kernel the device runs, in the same run; spinfer = the dispatcher's pick.
-          const auto time_kernel = [&](sc::SpmmKernel kernel) {
-            sc::SpmmOptions o;
-            o.kernel = kernel;
+          const auto time_options = [&](const sc::SpmmOptions& o) {
             return 1e3 * time_op([&](int i) {
               sc::spmm(*ctx, *inst[size_t(i)], x.u16() + size_t(i) * n * k, n, k, nullptr,
                        y.u16() + size_t(i) * n * m, m, dt, o, s);
             }, rs, s);
+          };
+          const auto time_kernel = [&](sc::SpmmKernel kernel) {
+            sc::SpmmOptions o;
+            o.kernel = kernel;
+            return time_options(o);
           };
           const sc::SpmmOptions opt;
           const sc::SpmmKernel kernel = sc::plan_spmm_call(*ctx, *inst[0], n, dt, opt, s).kernel;
@@ -372,10 +375,7 @@ int main(int argc, char** argv) {
           if (forced) {
             try {
               (void)sc::plan_spmm_call(*ctx, *inst[0], n, dt, case_opt, s);  // the entry's checks
-              r.t_forced = 1e3 * time_op([&](int i) {
-                sc::spmm(*ctx, *inst[size_t(i)], x.u16() + size_t(i) * n * k, n, k, nullptr,
-                         y.u16() + size_t(i) * n * m, m, dt, case_opt, s);
-              }, rs, s);
+              r.t_forced = time_options(case_opt);
             } catch (const spinfer::Error& e) {
               static int warned = 0;
               if (warned++ < 3) std::printf("forced configuration not run at N = %ld: %s\n", long(n), e.what());

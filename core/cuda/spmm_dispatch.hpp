@@ -65,20 +65,16 @@ inline SpmmKernel choose_kernel(const SpmmOptions& options, bool has_specialised
 // serves the decode tiles 8 and 16 only; the wide prefill tiles 128 and 256 by wgmma
 // only (one decode of W for 128 / 256 tokens; spmm_smbd.cuh).
 inline constexpr int kSmbdTiles[] = {8, 16, 32, 64, 128, 256};
-constexpr bool is_smbd_tile(int tile_n) {
-  for (int t : kSmbdTiles)
-    if (t == tile_n) return true;
-  return false;
-}
-constexpr bool kernel_serves(SpmmKernel k, int tile_n) {
-  if (tile_n > 64) return k == SpmmKernel::wgmma && is_smbd_tile(tile_n);
-  return is_smbd_tile(tile_n) && (k != SpmmKernel::warp_k || tile_n <= 16);
-}
 // Index of a tile in kSmbdTiles (per-tile tables), -1 for any other value.
 constexpr int smbd_tile_index(int tile_n) {
   for (int i = 0; i < int(sizeof(kSmbdTiles) / sizeof(kSmbdTiles[0])); ++i)
     if (kSmbdTiles[i] == tile_n) return i;
   return -1;
+}
+constexpr bool is_smbd_tile(int tile_n) { return smbd_tile_index(tile_n) >= 0; }
+constexpr bool kernel_serves(SpmmKernel k, int tile_n) {
+  if (tile_n > 64) return k == SpmmKernel::wgmma && is_smbd_tile(tile_n);
+  return is_smbd_tile(tile_n) && (k != SpmmKernel::warp_k || tile_n <= 16);
 }
 
 // The smallest tile that holds every token (decode: N <= 8 -> 8), 64 for long inputs.
